@@ -1,0 +1,10 @@
+# SHMKIT_SANITIZE=address builds everything with ASan+UBSan; =thread with TSan.
+if(SHMKIT_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(SHMKIT_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT SHMKIT_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "SHMKIT_SANITIZE must be '', 'address' or 'thread'")
+endif()

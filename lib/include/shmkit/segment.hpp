@@ -1,0 +1,263 @@
+// shmkit::Segment: a managed shared-memory segment that holds named objects.
+//
+// One API over every backend (Backend below). A segment starts with shmkit's header (magic,
+// format, layout fingerprint, creator), followed by a Boost.Interprocess segment manager that
+// allocates named objects and container memory. open() validates the header before trusting
+// anything else in the mapping.
+//
+// Lifetimes: a Segment object is this process's mapping; destroying it unmaps, nothing more.
+// The segment itself lives on until removed (named: Segment::remove(name); it outlives every
+// process otherwise) or until the last process lets go (memfd). Objects found in it (T& / T*)
+// are valid while the Segment that returned them is alive.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/interprocess/exceptions.hpp>
+
+#include <tuple>
+
+#include "shmkit/allocator.hpp"
+#include "shmkit/detail/object_tag.hpp"
+#include "shmkit/error.hpp"
+
+namespace shmkit {
+
+enum class Backend : std::uint8_t {
+  automatic = 0,  // memfd where the platform has it, named elsewhere
+  named = 1,      // a named shared-memory object (POSIX shm_open, Windows native): opened by name
+  memfd = 2,      // Linux: an anonymous sealed memfd, handed over a Unix socket (ControlServer)
+  file = 3,       // a memory-mapped regular file: survives restarts
+};
+const char* to_string(Backend b) noexcept;
+
+struct SegmentOptions {
+  Backend backend = Backend::named;
+  // Access mode of what create() makes (the shm object, file or control socket).
+  unsigned permissions = 0600;
+  // How long open() waits for a segment whose creator is still initializing it.
+  std::chrono::milliseconds open_timeout{2000};
+};
+
+// One named object in a segment, as listed by Segment::objects().
+struct ObjectInfo {
+  std::string name;
+  std::string type;       // the C++ type as the creator's compiler spells it (truncated)
+  std::size_t bytes = 0;  // total bytes of the object (count * element size)
+  std::size_t count = 0;  // number of elements (1 for a single object, n for an array)
+};
+
+// What the segment's header says, for tools and diagnostics.
+struct SegmentInfo {
+  std::string name;
+  Backend backend = Backend::named;
+  std::uint32_t format_version = 0;
+  std::uint32_t boost_version = 0;
+  std::size_t size = 0;         // bytes of the whole mapping
+  std::size_t free_memory = 0;  // bytes the segment manager can still allocate
+  std::int32_t creator_pid = 0;
+  std::uint32_t creator_uid = 0;
+  std::uint64_t creator_start_time = 0;  // process start time (clock ticks since boot; 0 unknown)
+  std::chrono::system_clock::time_point created;
+  bool creator_alive = false;  // the creating process (same pid and start time) still runs
+};
+
+class Segment {
+ public:
+  // Creates a segment of `size` bytes (header and allocator bookkeeping included).
+  // Throws Error(already_exists) if the name is taken, Error(invalid_argument) for a bad name.
+  static Segment create(std::string_view name, std::size_t size, const SegmentOptions& options = {});
+  // Opens an existing segment and validates its header: Error(not_found), incompatible_format,
+  // corrupt, too_small, timeout (creator still initializing after options.open_timeout).
+  static Segment open(std::string_view name, const SegmentOptions& options = {});
+  // Opens the segment, or creates it if there is none; safe when several processes race.
+  static Segment open_or_create(std::string_view name, std::size_t size, const SegmentOptions& options = {});
+  // Removes the name (named/file backends); processes that have it mapped keep their mapping.
+  // Returns false if there was nothing to remove.
+  static bool remove(std::string_view name, Backend backend = Backend::named);
+
+  // Smallest size create() accepts.
+  static constexpr std::size_t min_size = 64 * 1024;
+
+  Segment(Segment&&) noexcept;
+  Segment& operator=(Segment&&) noexcept;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  ~Segment();
+
+  // ---- Named objects ----
+  // Constructs T under `name`; containers get the segment allocator appended automatically.
+  // Throws Error(already_exists) or Error(out_of_memory) (the segment stays usable).
+  template <class T, class... Args>
+  T& construct(std::string_view name, Args&&... args);
+  // An array of n Ts, each built from args.
+  template <class T, class... Args>
+  T* construct_array(std::string_view name, std::size_t n, Args&&... args);
+  // Returns the object named `name`, constructing it first if absent (atomic across processes).
+  template <class T, class... Args>
+  T& find_or_construct(std::string_view name, Args&&... args);
+  // nullptr if there is no object of that name: absence is a normal result.
+  template <class T>
+  T* find(std::string_view name);
+  // With the element count (1 for single objects).
+  template <class T>
+  std::pair<T*, std::size_t> find_array(std::string_view name);
+  // Destroys the object; false if absent.
+  template <class T>
+  bool destroy(std::string_view name);
+  // Every named object, sorted by name.
+  std::vector<ObjectInfo> objects() const;
+
+  // ---- Memory ----
+  Allocator<void> allocator() const noexcept { return Allocator<void>(manager_); }
+  std::size_t size() const noexcept;
+  std::size_t free_memory() const noexcept;
+  // True if [p, p+n) lies inside this process's mapping of the segment.
+  bool contains(const void* p, std::size_t n = 1) const noexcept;
+
+  // ---- Identity ----
+  const std::string& name() const noexcept;
+  Backend backend() const noexcept;
+  bool writable() const noexcept;
+  SegmentInfo info() const;
+  // The Boost segment manager, for code that wants Boost.Interprocess directly.
+  detail::SegmentManager& manager() const noexcept { return *manager_; }
+
+  struct Impl;  // backend-specific state (src/segment.cpp)
+
+ private:
+  explicit Segment(std::unique_ptr<Impl> impl);
+  std::string object_name(std::string_view name) const;
+  void require_writable(std::string_view what) const;
+  [[noreturn]] void throw_exists(std::string_view name) const;
+  [[noreturn]] void throw_no_room(std::string_view name, std::size_t bytes) const;
+  // Validates the tag of a found object against the requested type; returns the first element.
+  void* checked_value(void* block, std::size_t units, std::string_view name,
+                      const detail::TypeIdentity& want) const;
+  // Writes a fresh tag; returns the first element's address.
+  static void* init_tag(void* block, const detail::TypeIdentity& type, std::size_t count) noexcept;
+  static std::size_t block_units(const detail::TypeIdentity& type, std::size_t count);
+
+  enum class IfExists { fail, use };
+  template <class T, class... Args>
+  T* emplace(std::string_view name, std::size_t count, IfExists if_exists, Args&&... args);
+
+  template <class T, class... Args>
+  static constexpr bool appends_allocator() {
+    if constexpr (sizeof...(Args) > 0) {
+      using Last = std::remove_cvref_t<std::tuple_element_t<sizeof...(Args) - 1, std::tuple<Args...>>>;
+      if constexpr (requires { typename Last::segment_manager; }) return false;
+    }
+    return std::uses_allocator_v<T, Allocator<void>> &&
+           std::is_constructible_v<T, Args..., Allocator<void>>;
+  }
+
+  std::unique_ptr<Impl> impl_;
+  detail::SegmentManager* manager_ = nullptr;  // in the mapping; cached for the templates
+};
+
+// ---- Template definitions ----
+// Named objects are blocks of ObjectUnit under the name: [ObjectTag][pad][T x count]. Creation
+// runs under the segment manager's (recursive) lock, so find_or_construct is atomic across
+// processes and no process ever finds a half-built object.
+
+template <class T, class... Args>
+T* Segment::emplace(std::string_view name, std::size_t count, IfExists if_exists, Args&&... args) {
+  static_assert(!std::is_reference_v<T> && !std::is_array_v<T>, "construct a value type");
+  require_writable("construct");
+  constexpr detail::TypeIdentity type = detail::type_identity<T>();
+  const std::string n = object_name(name);
+  T* result = nullptr;
+  auto body = [&] {
+    auto [found, units] = manager_->template find_no_lock<detail::ObjectUnit>(n.c_str());
+    if (found != nullptr) {
+      if (if_exists == IfExists::fail) throw_exists(name);
+      result = static_cast<T*>(checked_value(found, units, name, type));
+      return;
+    }
+    const std::size_t want = block_units(type, count);
+    detail::ObjectUnit* block =
+        manager_->template construct<detail::ObjectUnit>(n.c_str(), std::nothrow)[want]();
+    if (block == nullptr) throw_no_room(name, want * sizeof(detail::ObjectUnit));
+    T* first = static_cast<T*>(init_tag(block, type, count));
+    std::size_t built = 0;
+    try {
+      for (; built < count; ++built) {
+        if constexpr (appends_allocator<T, Args...>())
+          ::new (static_cast<void*>(first + built)) T(args..., allocator());
+        else
+          ::new (static_cast<void*>(first + built)) T(args...);
+      }
+    } catch (...) {
+      while (built > 0) first[--built].~T();
+      manager_->template destroy<detail::ObjectUnit>(n.c_str());
+      throw;
+    }
+    reinterpret_cast<detail::ObjectTag*>(block)->state.store(detail::kObjectReady, std::memory_order_release);
+    result = first;
+  };
+  try {
+    manager_->atomic_func(body);
+  } catch (const boost::interprocess::bad_alloc&) {
+    // An element's constructor ran out of segment memory (a container reserving, say).
+    throw_no_room(name, count * sizeof(T));
+  }
+  return result;
+}
+
+template <class T, class... Args>
+T& Segment::construct(std::string_view name, Args&&... args) {
+  return *emplace<T>(name, 1, IfExists::fail, std::forward<Args>(args)...);
+}
+
+template <class T, class... Args>
+T* Segment::construct_array(std::string_view name, std::size_t n, Args&&... args) {
+  return emplace<T>(name, n, IfExists::fail, std::forward<Args>(args)...);
+}
+
+template <class T, class... Args>
+T& Segment::find_or_construct(std::string_view name, Args&&... args) {
+  return *emplace<T>(name, 1, IfExists::use, std::forward<Args>(args)...);
+}
+
+template <class T>
+T* Segment::find(std::string_view name) {
+  return find_array<T>(name).first;
+}
+
+template <class T>
+std::pair<T*, std::size_t> Segment::find_array(std::string_view name) {
+  constexpr detail::TypeIdentity type = detail::type_identity<T>();
+  const std::string n = object_name(name);
+  auto [found, units] = manager_->template find<detail::ObjectUnit>(n.c_str());
+  if (found == nullptr) return {nullptr, 0};
+  T* first = static_cast<T*>(checked_value(found, units, name, type));
+  return {first, static_cast<std::size_t>(reinterpret_cast<detail::ObjectTag*>(found)->count)};
+}
+
+template <class T>
+bool Segment::destroy(std::string_view name) {
+  require_writable("destroy");
+  constexpr detail::TypeIdentity type = detail::type_identity<T>();
+  const std::string n = object_name(name);
+  bool destroyed = false;
+  auto body = [&] {
+    auto [found, units] = manager_->template find_no_lock<detail::ObjectUnit>(n.c_str());
+    if (found == nullptr) return;
+    T* first = static_cast<T*>(checked_value(found, units, name, type));
+    for (std::size_t i = reinterpret_cast<detail::ObjectTag*>(found)->count; i > 0; --i) first[i - 1].~T();
+    destroyed = manager_->template destroy<detail::ObjectUnit>(n.c_str());
+  };
+  manager_->atomic_func(body);
+  return destroyed;
+}
+
+}  // namespace shmkit

@@ -1,0 +1,104 @@
+// Named backend: a Boost.Interprocess shared_memory_object (POSIX shm_open on Linux and macOS,
+// emulated or native on Windows), mapped with mapped_region.
+#include <boost/interprocess/exceptions.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/permissions.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "mapping.hpp"
+#include "shmkit/error.hpp"
+
+namespace bip = boost::interprocess;
+
+namespace shmkit::detail {
+namespace {
+
+class NamedMapping final : public Mapping {
+ public:
+  NamedMapping(bip::shared_memory_object object, bip::mapped_region region)
+      : object_(std::move(object)), region_(std::move(region)) {
+    set(region_.get_address(), region_.get_size(), region_.get_mode() == bip::read_write);
+  }
+
+ private:
+  bip::shared_memory_object object_;
+  bip::mapped_region region_;
+};
+
+Errc errc_of(const bip::interprocess_exception& e) {
+  switch (e.get_error_code()) {
+    case bip::already_exists_error: return Errc::already_exists;
+    case bip::not_found_error: return Errc::not_found;
+    case bip::security_error: return Errc::permission_denied;
+    case bip::out_of_space_error:
+    case bip::out_of_memory_error: return Errc::out_of_memory;
+    case bip::out_of_resource_error: return Errc::resource_limit;
+    case bip::size_error: return Errc::too_small;
+    default: return e.get_native_error() != 0 ? errc_from_errno(e.get_native_error()) : Errc::system;
+  }
+}
+
+[[noreturn]] void rethrow(const bip::interprocess_exception& e, const std::string& what) {
+  if (e.get_native_error() != 0) throw Error(errc_of(e), what, e.get_native_error());
+  throw Error(errc_of(e), what + ": " + e.what());
+}
+
+}  // namespace
+
+std::unique_ptr<Mapping> create_named_mapping(const std::string& name, std::size_t size, unsigned permissions) {
+  bip::permissions perms;
+  perms.set_permissions(permissions);
+  bip::shared_memory_object object;
+  try {
+    object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write, perms);
+  } catch (const bip::interprocess_exception& e) {
+    if (errc_of(e) == Errc::already_exists)
+      throw Error(Errc::already_exists, "named segment '" + name + "' already exists: open it, or remove it first");
+    rethrow(e, "cannot create named segment '" + name + "'");
+  }
+  try {
+    object.truncate(static_cast<bip::offset_t>(size));
+    bip::mapped_region region(object, bip::read_write, 0, size);
+    return std::make_unique<NamedMapping>(std::move(object), std::move(region));
+  } catch (const bip::interprocess_exception& e) {
+    // Nothing half-created is left behind.
+    bip::shared_memory_object::remove(name.c_str());
+    rethrow(e, "cannot size or map named segment '" + name + "' to " + std::to_string(size) + " bytes");
+  }
+}
+
+std::unique_ptr<Mapping> open_named_mapping(const std::string& name, DeadlineNs deadline) {
+  bip::shared_memory_object object;
+  try {
+    object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
+  } catch (const bip::interprocess_exception& e) {
+    if (errc_of(e) == Errc::not_found) throw Error(Errc::not_found, "no named segment '" + name + "'");
+    rethrow(e, "cannot open named segment '" + name + "'");
+  }
+  // The creator makes the object, then sizes it: between the two an opener sees 0 bytes.
+  std::chrono::microseconds pause{50};
+  for (;;) {
+    bip::offset_t size = 0;
+    if (!object.get_size(size)) throw Error(Errc::system, "cannot read the size of named segment '" + name + "'");
+    if (size > 0) {
+      try {
+        bip::mapped_region region(object, bip::read_write, 0, static_cast<std::size_t>(size));
+        return std::make_unique<NamedMapping>(std::move(object), std::move(region));
+      } catch (const bip::interprocess_exception& e) {
+        rethrow(e, "cannot map named segment '" + name + "'");
+      }
+    }
+    if (steady_now_ns() >= deadline)
+      throw Error(Errc::timeout, "named segment '" + name +
+                                     "' still has size 0: its creator has not sized it (or died first)");
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds{2000});
+  }
+}
+
+bool remove_named_mapping(const std::string& name) { return bip::shared_memory_object::remove(name.c_str()); }
+
+}  // namespace shmkit::detail

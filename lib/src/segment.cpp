@@ -1,0 +1,293 @@
+// Portable Segment logic: header, segment manager and named objects over any backend's Mapping.
+#include "shmkit/segment.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "mapping.hpp"
+#include "process_identity.hpp"
+#include "segment_header.hpp"
+#include "shmkit/detail/segment_manager.hpp"
+
+namespace shmkit {
+
+using detail::Mapping;
+using detail::SegmentHeader;
+using detail::SegmentManager;
+
+struct Segment::Impl {
+  std::unique_ptr<Mapping> mapping;
+  std::string name;
+  Backend backend = Backend::named;
+
+  SegmentHeader& header() const noexcept { return *reinterpret_cast<SegmentHeader*>(mapping->data()); }
+  SegmentManager* manager() const noexcept {
+    return reinterpret_cast<SegmentManager*>(mapping->data() + detail::kManagerOffset);
+  }
+};
+
+namespace {
+
+constexpr std::size_t kMaxNameLength = 200;
+
+// Names travel into shm_open, socket paths and file names: keep them to a portable alphabet.
+void validate_segment_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength)
+    throw Error(Errc::invalid_argument, "segment name '" + std::string(name) + "' must have 1 to " +
+                                            std::to_string(kMaxNameLength) + " characters");
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.';
+    if (!ok)
+      throw Error(Errc::invalid_argument, "segment name '" + std::string(name) +
+                                              "' may contain only letters, digits, '-', '_' and '.'");
+  }
+}
+
+Backend resolve(Backend b) {
+  // memfd arrives with the Linux control channel; until then automatic means named.
+  return b == Backend::automatic ? Backend::named : b;
+}
+
+void require_supported(Backend b) {
+  if (b != Backend::named)
+    throw Error(Errc::unsupported, std::string("backend '") + to_string(b) + "' is not available in this build");
+}
+
+// Lays out a fresh segment in `mapping`: header, then the segment manager; publishes it ready.
+void format_segment(Mapping& mapping, std::string_view name, Backend backend) {
+  auto* h = ::new (mapping.data()) SegmentHeader{};
+  detail::write_header(*h, name, backend, mapping.size());
+  ::new (mapping.data() + detail::kManagerOffset) SegmentManager(mapping.size() - detail::kManagerOffset);
+  // Release: an opener that sees ready also sees the header and the manager fully written.
+  h->state.store(detail::kReady, std::memory_order_release);
+}
+
+// Waits until the creator has published the header, then validates it.
+void await_and_validate(const Mapping& mapping, std::string_view name, detail::DeadlineNs deadline) {
+  if (mapping.size() < sizeof(SegmentHeader)) detail::validate_header(SegmentHeader{}, mapping.size(), name);
+  const auto& h = *reinterpret_cast<const SegmentHeader*>(mapping.data());
+  std::chrono::microseconds pause{20};
+  while (!detail::header_is_ready(h)) {
+    const bool looks_ours = h.magic == 0 || h.magic == detail::kSegmentMagic;
+    if (!looks_ours) break;  // validate_header says what it is
+    if (detail::steady_now_ns() >= deadline) {
+      const bool creator_alive = h.creator_pid != 0 && detail::process_alive(h.creator_pid, h.creator_start_time);
+      if (h.magic == detail::kSegmentMagic && !creator_alive)
+        throw Error(Errc::corrupt, "segment '" + std::string(name) + "' was never finished: its creator (pid " +
+                                       std::to_string(h.creator_pid) + ") died while initializing it; remove it");
+      throw Error(Errc::timeout, "segment '" + std::string(name) +
+                                     "' is not ready: its creator is still initializing it, or it was not made "
+                                     "by shmkit");
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds{2000});
+  }
+  detail::validate_header(h, mapping.size(), name);
+}
+
+}  // namespace
+
+const char* to_string(Backend b) noexcept {
+  switch (b) {
+    case Backend::automatic: return "automatic";
+    case Backend::named: return "named";
+    case Backend::memfd: return "memfd";
+    case Backend::file: return "file";
+  }
+  return "unknown";
+}
+
+Segment::Segment(std::unique_ptr<Impl> impl) : impl_(std::move(impl)), manager_(impl_->manager()) {}
+Segment::Segment(Segment&&) noexcept = default;
+Segment& Segment::operator=(Segment&&) noexcept = default;
+Segment::~Segment() = default;
+
+Segment Segment::create(std::string_view name, std::size_t size, const SegmentOptions& options) {
+  validate_segment_name(name);
+  const Backend backend = resolve(options.backend);
+  require_supported(backend);
+  if (size < min_size)
+    throw Error(Errc::too_small, "segment size " + std::to_string(size) + " is below the minimum of " +
+                                     std::to_string(min_size) + " bytes");
+  auto impl = std::make_unique<Impl>();
+  impl->name = std::string(name);
+  impl->backend = backend;
+  impl->mapping = detail::create_named_mapping(impl->name, size, options.permissions);
+  try {
+    format_segment(*impl->mapping, name, backend);
+  } catch (...) {
+    detail::remove_named_mapping(impl->name);
+    throw;
+  }
+  return Segment(std::move(impl));
+}
+
+Segment Segment::open(std::string_view name, const SegmentOptions& options) {
+  validate_segment_name(name);
+  const Backend backend = resolve(options.backend);
+  require_supported(backend);
+  const detail::DeadlineNs deadline = detail::deadline_after(options.open_timeout);
+  auto impl = std::make_unique<Impl>();
+  impl->name = std::string(name);
+  impl->backend = backend;
+  impl->mapping = detail::open_named_mapping(impl->name, deadline);
+  await_and_validate(*impl->mapping, name, deadline);
+  return Segment(std::move(impl));
+}
+
+Segment Segment::open_or_create(std::string_view name, std::size_t size, const SegmentOptions& options) {
+  // Either call may lose a race with another process (created meanwhile, or removed meanwhile):
+  // go round again, a bounded number of times.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return create(name, size, options);
+    } catch (const Error& e) {
+      if (e.errc() != Errc::already_exists || attempt >= 8) throw;
+    }
+    try {
+      return open(name, options);
+    } catch (const Error& e) {
+      if (e.errc() != Errc::not_found || attempt >= 8) throw;
+    }
+  }
+}
+
+bool Segment::remove(std::string_view name, Backend backend) {
+  validate_segment_name(name);
+  backend = resolve(backend);
+  require_supported(backend);
+  return detail::remove_named_mapping(std::string(name));
+}
+
+std::string Segment::object_name(std::string_view name) const {
+  if (name.empty() || name.size() > 255 || name.find('\0') != std::string_view::npos)
+    throw Error(Errc::invalid_argument, "object name '" + std::string(name) +
+                                            "' must have 1 to 255 characters and no NUL");
+  return std::string(name);
+}
+
+void Segment::require_writable(std::string_view what) const {
+  if (!impl_->mapping->writable())
+    throw Error(Errc::permission_denied,
+                std::string(what) + " on segment '" + impl_->name + "': this process mapped it read-only");
+}
+
+void Segment::throw_exists(std::string_view name) const {
+  throw Error(Errc::already_exists, "segment '" + impl_->name + "' already holds an object named '" +
+                                        std::string(name) + "': use find() or find_or_construct()");
+}
+
+void Segment::throw_no_room(std::string_view name, std::size_t bytes) const {
+  throw Error(Errc::out_of_memory, "segment '" + impl_->name + "' has no room for object '" + std::string(name) +
+                                       "' (" + std::to_string(bytes) + " bytes; " +
+                                       std::to_string(manager_->get_free_memory()) +
+                                       " free): create a larger segment or free objects");
+}
+
+std::size_t Segment::block_units(const detail::TypeIdentity& type, std::size_t count) {
+  // Elements aligned beyond the block's 8 bytes need slack, placed at run time (the mapping base
+  // is page-aligned, so an offset aligned in this process is aligned in every process).
+  const std::size_t slack = type.align > alignof(detail::ObjectUnit) ? type.align - alignof(detail::ObjectUnit) : 0;
+  if (count > (SIZE_MAX - 4096) / std::max<std::size_t>(type.size, 1))
+    throw Error(Errc::invalid_argument, "object of " + std::to_string(count) + " elements is too large");
+  const std::size_t bytes = sizeof(detail::ObjectTag) + slack + type.size * count;
+  return std::max<std::size_t>(1, (bytes + sizeof(detail::ObjectUnit) - 1) / sizeof(detail::ObjectUnit));
+}
+
+void* Segment::init_tag(void* block, const detail::TypeIdentity& type, std::size_t count) noexcept {
+  auto* tag = ::new (block) detail::ObjectTag{};
+  const auto base = reinterpret_cast<std::uintptr_t>(block);
+  const std::size_t align = std::max<std::size_t>(type.align, alignof(detail::ObjectTag));
+  const std::uintptr_t first = (base + sizeof(detail::ObjectTag) + align - 1) / align * align;
+  tag->magic = detail::kObjectMagic;
+  tag->type_hash = type.hash;
+  tag->element_size = static_cast<std::uint32_t>(type.size);
+  tag->element_align = static_cast<std::uint32_t>(type.align);
+  tag->count = count;
+  tag->value_offset = static_cast<std::uint32_t>(first - base);
+  std::memcpy(tag->type_name, type.name.data(), std::min(type.name.size(), sizeof tag->type_name - 1));
+  return reinterpret_cast<void*>(first);
+}
+
+void* Segment::checked_value(void* block, std::size_t units, std::string_view name,
+                             const detail::TypeIdentity& want) const {
+  const auto* tag = static_cast<const detail::ObjectTag*>(block);
+  const std::size_t block_bytes = units * sizeof(detail::ObjectUnit);
+  const std::string where = "object '" + std::string(name) + "' in segment '" + impl_->name + "'";
+  if (block_bytes < sizeof(detail::ObjectTag) || tag->magic != detail::kObjectMagic)
+    throw Error(Errc::type_mismatch, where + " was not made by shmkit (no object tag): reach it through manager()");
+  if (tag->state.load(std::memory_order_acquire) != detail::kObjectReady)
+    throw Error(Errc::corrupt, where + " was never finished: its creator died while constructing it");
+  if (tag->type_hash != want.hash || tag->element_size != want.size || tag->element_align != want.align) {
+    char stored[sizeof tag->type_name + 1] = {};
+    std::memcpy(stored, tag->type_name, sizeof tag->type_name);
+    throw Error(Errc::type_mismatch, where + " is a " + stored + " (" + std::to_string(tag->element_size) +
+                                         " bytes), not a " + std::string(want.name) + " (" +
+                                         std::to_string(want.size) + " bytes)");
+  }
+  if (tag->value_offset < sizeof(detail::ObjectTag) || tag->value_offset > block_bytes ||
+      tag->count > (block_bytes - tag->value_offset) / std::max<std::size_t>(want.size, 1) ||
+      (reinterpret_cast<std::uintptr_t>(block) + tag->value_offset) % want.align != 0)
+    throw Error(Errc::corrupt, where + ": its tag's offset or count lies outside its block");
+  return static_cast<std::byte*>(block) + tag->value_offset;
+}
+
+std::vector<ObjectInfo> Segment::objects() const {
+  std::vector<ObjectInfo> out;
+  auto body = [&] {
+    for (auto it = manager_->named_begin(); it != manager_->named_end(); ++it) {
+      ObjectInfo info;
+      info.name.assign(it->name(), it->name_length());
+      auto [block, units] = manager_->find_no_lock<detail::ObjectUnit>(info.name.c_str());
+      const auto* tag = reinterpret_cast<const detail::ObjectTag*>(block);
+      if (block != nullptr && units * sizeof(detail::ObjectUnit) >= sizeof(detail::ObjectTag) &&
+          tag->magic == detail::kObjectMagic) {
+        info.count = tag->count;
+        info.bytes = tag->count * tag->element_size;
+        info.type.assign(tag->type_name, strnlen(tag->type_name, sizeof tag->type_name));
+      } else {
+        info.type = "(not made by shmkit)";
+      }
+      out.push_back(std::move(info));
+    }
+  };
+  manager_->atomic_func(body);
+  std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+std::size_t Segment::size() const noexcept { return impl_->mapping->size(); }
+std::size_t Segment::free_memory() const noexcept { return manager_->get_free_memory(); }
+
+bool Segment::contains(const void* p, std::size_t n) const noexcept {
+  const auto* b = reinterpret_cast<const std::byte*>(p);
+  const std::byte* base = impl_->mapping->data();
+  return b >= base && n <= impl_->mapping->size() && static_cast<std::size_t>(b - base) <= impl_->mapping->size() - n;
+}
+
+const std::string& Segment::name() const noexcept { return impl_->name; }
+Backend Segment::backend() const noexcept { return impl_->backend; }
+bool Segment::writable() const noexcept { return impl_->mapping->writable(); }
+
+SegmentInfo Segment::info() const {
+  const SegmentHeader& h = impl_->header();
+  SegmentInfo info;
+  info.name = impl_->name;
+  info.backend = impl_->backend;
+  info.format_version = h.format_version;
+  info.boost_version = h.layout.boost_version;
+  info.size = h.total_size;
+  info.free_memory = free_memory();
+  info.creator_pid = h.creator_pid;
+  info.creator_uid = h.creator_uid;
+  info.creator_start_time = h.creator_start_time;
+  info.created = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(h.created_unix_ns)));
+  info.creator_alive = detail::process_alive(h.creator_pid, h.creator_start_time);
+  return info;
+}
+
+}  // namespace shmkit
