@@ -90,6 +90,19 @@ void await_and_validate(const Mapping& mapping, std::string_view name, detail::D
 
 }  // namespace
 
+namespace detail {
+
+void throw_segment_full(std::size_t bytes, const SegmentManager* manager) {
+  // The header sits a fixed distance before the manager: it names the segment for the message.
+  const auto* h = reinterpret_cast<const SegmentHeader*>(reinterpret_cast<const std::byte*>(manager) - kManagerOffset);
+  throw Error(Errc::out_of_memory, "segment '" + std::string(h->name, strnlen(h->name, sizeof h->name)) +
+                                       "' has no room for " + std::to_string(bytes) + " more bytes (" +
+                                       std::to_string(manager->get_free_memory()) +
+                                       " free): create a larger segment or free objects");
+}
+
+}  // namespace detail
+
 const char* to_string(Backend b) noexcept {
   switch (b) {
     case Backend::automatic: return "automatic";

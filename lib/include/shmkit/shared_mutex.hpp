@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <shared_mutex>  // std::shared_lock, for users
 #include <cstdint>
 
 #include "shmkit/detail/native_sync.hpp"

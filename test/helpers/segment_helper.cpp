@@ -1,0 +1,150 @@
+// Child process for the cross-process segment tests. Usage:
+//   shmkit-test-segment-helper <command> <backend> <segment-name> [args...]
+// Exit codes: 0 success, 2 data mismatch (details on stderr), 3 shmkit::Error, 4 usage.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "segment_types.hpp"
+
+using namespace shmkit;
+using namespace shmkit::test;
+
+namespace {
+
+int fail(const char* what) {
+  std::fprintf(stderr, "helper: %s\n", what);
+  return 2;
+}
+
+Backend parse_backend(const char* s) {
+  if (std::strcmp(s, "memfd") == 0) return Backend::memfd;
+  if (std::strcmp(s, "file") == 0) return Backend::file;
+  return Backend::named;
+}
+
+// Reads {"alpha": [1,2,3], "beta": [4,5]}, appends 100 to every vector, adds "gamma": [7,8,9].
+int edit_map(Segment& seg) {
+  auto* m = seg.find<MapOfVectors>("map");
+  auto* lock = seg.find<Mutex>("map-lock");
+  if (m == nullptr || lock == nullptr) return fail("map or lock not found");
+  std::lock_guard guard(*lock);
+  auto alpha = m->find(std::string_view("alpha"));
+  auto beta = m->find(std::string_view("beta"));
+  if (m->size() != 2 || alpha == m->end() || beta == m->end()) return fail("map keys differ");
+  if (alpha->second.size() != 3 || alpha->second[0] != 1 || alpha->second[2] != 3) return fail("alpha differs");
+  if (beta->second.size() != 2 || beta->second[1] != 5) return fail("beta differs");
+  for (auto& [key, values] : *m) values.push_back(100);
+  m->emplace("gamma", std::initializer_list<int>{7, 8, 9});
+  return 0;
+}
+
+int produce(Segment& seg, std::uint64_t count) {
+  auto* q = seg.find<HandoffQueue>("queue");
+  auto* items = seg.find<shmkit::deque<std::uint64_t>>("items");
+  if (q == nullptr || items == nullptr) return fail("queue not found");
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::unique_lock lock(q->mutex);
+    if (!q->not_full.wait_for(lock, std::chrono::seconds(30), [&] { return items->size() < q->capacity; }))
+      return fail("producer timed out waiting for room");
+    items->push_back(i);
+    q->not_empty.notify_one();
+  }
+  std::lock_guard lock(q->mutex);
+  q->producer_done = true;
+  q->not_empty.notify_all();
+  return 0;
+}
+
+int consume(Segment& seg) {
+  auto* q = seg.find<HandoffQueue>("queue");
+  auto* items = seg.find<shmkit::deque<std::uint64_t>>("items");
+  if (q == nullptr || items == nullptr) return fail("queue not found");
+  std::uint64_t expected = 0, out_of_order = 0;
+  for (;;) {
+    std::unique_lock lock(q->mutex);
+    if (!q->not_empty.wait_for(lock, std::chrono::seconds(30), [&] { return !items->empty() || q->producer_done; }))
+      return fail("consumer timed out waiting for items");
+    if (items->empty() && q->producer_done) break;
+    while (!items->empty()) {
+      if (items->front() != expected) ++out_of_order;
+      items->pop_front();
+      ++expected;
+    }
+    q->not_full.notify_one();
+  }
+  std::lock_guard lock(q->mutex);
+  q->received = expected;
+  q->out_of_order = out_of_order;
+  return 0;
+}
+
+int write_records(Segment& seg, std::uint64_t rounds) {
+  auto* r = seg.find<GuardedRecord>("record");
+  if (r == nullptr) return fail("record not found");
+  for (std::uint64_t round = 1; round <= rounds; ++round) {
+    std::unique_lock lock(r->lock);
+    // Field by field: a reader that got in between would see a mix.
+    for (auto& v : r->values) v = round;
+  }
+  r->writer_done.store(1, std::memory_order_release);
+  return 0;
+}
+
+int read_records(Segment& seg) {
+  auto* r = seg.find<GuardedRecord>("record");
+  if (r == nullptr) return fail("record not found");
+  r->readers_started.fetch_add(1);
+  std::uint64_t reads = 0, torn = 0, last = 0, went_back = 0;
+  while (r->writer_done.load(std::memory_order_acquire) == 0) {
+    std::shared_lock lock(r->lock);
+    const std::uint64_t first = r->values[0];
+    for (auto v : r->values) torn += v != first ? 1 : 0;
+    went_back += first < last ? 1 : 0;
+    last = first;
+    ++reads;
+  }
+  std::printf("reader %d: %llu reads, %llu torn, last value %llu\n", getpid(), static_cast<unsigned long long>(reads),
+              static_cast<unsigned long long>(torn), static_cast<unsigned long long>(last));
+  return torn == 0 && went_back == 0 ? 0 : fail("torn or backwards record seen");
+}
+
+int hold_robust_lock(Segment& seg) {
+  auto* v = seg.find<RobustVictim>("victim");
+  if (v == nullptr) return fail("victim not found");
+  RobustLock lock(v->mutex);
+  if (lock.owner_died()) {  // a previous child was killed: repair first, as a user would
+    v->b = v->a;
+    lock.mark_consistent();
+  }
+  ++v->a;  // invariant a == b broken: the parent kills us before we restore it
+  v->locked_by_child.store(1, std::memory_order_release);
+  for (;;) pause();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) return 4;
+  const std::string command = argv[1];
+  try {
+    SegmentOptions options;
+    options.backend = parse_backend(argv[2]);
+    Segment seg = Segment::open(argv[3], options);
+    if (command == "edit-map") return edit_map(seg);
+    if (command == "produce" && argc == 5) return produce(seg, std::strtoull(argv[4], nullptr, 10));
+    if (command == "consume") return consume(seg);
+    if (command == "write-records" && argc == 5) return write_records(seg, std::strtoull(argv[4], nullptr, 10));
+    if (command == "read-records") return read_records(seg);
+    if (command == "hold-robust-lock") return hold_robust_lock(seg);
+    return 4;
+  } catch (const shmkit::Error& e) {
+    std::fprintf(stderr, "helper: shmkit error %s: %s\n", to_string(e.errc()), e.what());
+    return 3;
+  }
+}

@@ -1,0 +1,41 @@
+// Types shared by the segment tests and their helper processes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "shmkit/shmkit.hpp"
+
+namespace shmkit::test {
+
+using MapOfVectors = shmkit::map<shmkit::string, shmkit::vector<int>>;
+
+// A bounded queue of integers in a segment: deque + Mutex + two Conditions.
+struct HandoffQueue {
+  shmkit::Mutex mutex;
+  shmkit::Condition not_empty;
+  shmkit::Condition not_full;
+  std::uint64_t capacity = 256;
+  bool producer_done = false;
+  // Written by the consumer when it finishes.
+  std::uint64_t received = 0;
+  std::uint64_t out_of_order = 0;
+};
+
+// A record that must never be seen half-written: all values equal.
+struct GuardedRecord {
+  shmkit::SharedMutex lock;
+  std::uint64_t values[32] = {};
+  std::atomic<std::uint32_t> writer_done{0};
+  std::atomic<std::uint32_t> readers_started{0};
+};
+
+// A robust-mutex victim: the child takes the lock, breaks the invariant a == b, then waits to be killed.
+struct RobustVictim {
+  shmkit::Mutex mutex;
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  std::atomic<std::uint32_t> locked_by_child{0};
+};
+
+}  // namespace shmkit::test

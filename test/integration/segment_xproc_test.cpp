@@ -1,0 +1,154 @@
+// Cross-process segment tests: every child is a separate exec'd process that maps the segment
+// at an address of its own.
+#define BOOST_TEST_MODULE segment_cross_process
+#include <signal.h>
+
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <thread>
+
+#include "backends.hpp"
+#include "child_process.hpp"
+#include "../helpers/segment_types.hpp"
+
+using namespace shmkit;
+using namespace shmkit::test;
+namespace bdata = boost::unit_test::data;
+
+namespace {
+
+struct TempSegment {
+  TempSegment(Backend b, std::size_t size) : backend(b), name(unique_name("shmkit-xproc")) {
+    segment.emplace(Segment::create(name, size, options_for(b)));
+  }
+  ~TempSegment() {
+    segment.reset();
+    Segment::remove(name, backend);
+  }
+  Backend backend;
+  std::string name;
+  std::optional<Segment> segment;
+};
+
+ChildProcess helper(const std::string& command, const TempSegment& t, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{command, to_string(t.backend), t.name};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return ChildProcess(helper_path("shmkit-test-segment-helper"), args);
+}
+
+// Waits (bounded) for a value another process stores; the store is the event, not the clock.
+template <class Pred>
+bool await(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(child_edits_map_of_vectors, bdata::make(test_backends()), backend) {
+  TempSegment t(backend, 1 << 20);
+  auto& m = t.segment->construct<MapOfVectors>("map");
+  auto& lock = t.segment->construct<Mutex>("map-lock");
+  {
+    std::lock_guard g(lock);
+    m.emplace("alpha", std::initializer_list<int>{1, 2, 3});
+    m.emplace("beta", std::initializer_list<int>{4, 5});
+  }
+  auto status = helper("edit-map", t).wait();
+  BOOST_REQUIRE_MESSAGE(status.ok(), "child: " << status.describe());
+  std::lock_guard g(lock);
+  BOOST_REQUIRE_EQUAL(m.size(), 3u);
+  const auto& alpha = m.find(std::string_view("alpha"))->second;
+  BOOST_TEST((std::vector<int>(alpha.begin(), alpha.end()) == std::vector<int>{1, 2, 3, 100}));
+  const auto& beta = m.find(std::string_view("beta"))->second;
+  BOOST_TEST((std::vector<int>(beta.begin(), beta.end()) == std::vector<int>{4, 5, 100}));
+  const auto& gamma = m.find(std::string_view("gamma"))->second;
+  BOOST_TEST((std::vector<int>(gamma.begin(), gamma.end()) == std::vector<int>{7, 8, 9}));
+}
+
+BOOST_DATA_TEST_CASE(hundred_thousand_items_through_deque, bdata::make(test_backends()), backend) {
+  constexpr std::uint64_t kItems = 100'000;
+  TempSegment t(backend, 4 << 20);
+  auto& q = t.segment->construct<HandoffQueue>("queue");
+  t.segment->construct<shmkit::deque<std::uint64_t>>("items");
+  auto consumer = helper("consume", t);
+  auto producer = helper("produce", t, {std::to_string(kItems)});
+  const auto p = producer.wait(std::chrono::seconds(120));
+  const auto c = consumer.wait(std::chrono::seconds(120));
+  BOOST_REQUIRE_MESSAGE(p.ok(), "producer: " << p.describe());
+  BOOST_REQUIRE_MESSAGE(c.ok(), "consumer: " << c.describe());
+  std::lock_guard g(q.mutex);
+  BOOST_TEST(q.received == kItems);
+  BOOST_TEST(q.out_of_order == 0u);
+}
+
+BOOST_DATA_TEST_CASE(shared_mutex_readers_never_see_half_written_record, bdata::make(test_backends()), backend) {
+  TempSegment t(backend, 1 << 20);
+  auto& record = t.segment->construct<GuardedRecord>("record");
+  std::vector<ChildProcess> readers;
+  for (int i = 0; i < 3; ++i) readers.push_back(helper("read-records", t));
+  BOOST_REQUIRE(await([&] { return record.readers_started.load() == 3; }));
+  auto writer = helper("write-records", t, {"20000"});
+  const auto w = writer.wait(std::chrono::seconds(120));
+  BOOST_REQUIRE_MESSAGE(w.ok(), "writer: " << w.describe());
+  for (auto& r : readers) {
+    const auto s = r.wait(std::chrono::seconds(60));
+    BOOST_TEST(s.ok(), "reader: " << s.describe());
+  }
+  std::shared_lock g(record.lock);
+  for (auto v : record.values) BOOST_TEST(v == 20000u);
+}
+
+// A child takes the mutex, breaks an invariant and is SIGKILLed; the parent must get the lock
+// promptly, be told the owner died, repair, and go on. 200 rounds, no hang.
+BOOST_DATA_TEST_CASE(robust_mutex_survives_killed_holder, bdata::make(test_backends()), backend) {
+  TempSegment t(backend, 1 << 20);
+  auto& victim = t.segment->construct<RobustVictim>("victim");
+  BOOST_REQUIRE(Mutex::is_robust());
+  for (int round = 0; round < 200; ++round) {
+    victim.locked_by_child.store(0);
+    auto child = helper("hold-robust-lock", t);
+    BOOST_REQUIRE(await([&] { return victim.locked_by_child.load(std::memory_order_acquire) == 1; }));
+    child.kill(SIGKILL);
+    BOOST_REQUIRE_EQUAL(child.wait().signal, SIGKILL);
+    const auto start = std::chrono::steady_clock::now();
+    RobustLock lock(victim.mutex, std::chrono::seconds(5));
+    const auto waited = std::chrono::steady_clock::now() - start;
+    BOOST_REQUIRE(lock.owns_lock());
+    BOOST_REQUIRE(lock.owner_died());
+    BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() < 100);
+    BOOST_REQUIRE_EQUAL(victim.a, victim.b + 1);  // the half-done update is visible: repair it
+    victim.b = victim.a;
+    lock.mark_consistent();
+  }
+  std::lock_guard g(victim.mutex);  // consistent again: a plain lock works
+  BOOST_TEST(victim.a == 200u);
+  BOOST_TEST(victim.b == 200u);
+}
+
+// Unlocking without repair makes the mutex not recoverable: later lockers get an error, not a hang.
+BOOST_DATA_TEST_CASE(unrepaired_mutex_is_not_recoverable, bdata::make(test_backends()), backend) {
+  TempSegment t(backend, 1 << 20);
+  auto& victim = t.segment->construct<RobustVictim>("victim");
+  auto child = helper("hold-robust-lock", t);
+  BOOST_REQUIRE(await([&] { return victim.locked_by_child.load(std::memory_order_acquire) == 1; }));
+  child.kill(SIGKILL);
+  child.wait();
+  try {
+    victim.mutex.lock();
+    BOOST_FAIL("lock() after the holder died must throw");
+  } catch (const Error& e) {
+    BOOST_TEST(e.errc() == Errc::owner_died);
+  }
+  try {
+    victim.mutex.lock();
+    BOOST_FAIL("lock() of an unrepaired mutex must throw");
+  } catch (const Error& e) {
+    BOOST_TEST(e.errc() == Errc::not_recoverable);
+  }
+}
