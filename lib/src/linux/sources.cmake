@@ -2,4 +2,8 @@
 set(SHMKIT_LINUX_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/native_sync.cpp
   ${CMAKE_CURRENT_LIST_DIR}/process_identity.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/memfd_mapping.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/control_protocol.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/control_server.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/control_client.cpp
 )
