@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "mapping.hpp"
+#include "memfd_backend.hpp"
 #include "process_identity.hpp"
 #include "segment_header.hpp"
 #include "shmkit/detail/segment_manager.hpp"
@@ -19,6 +20,9 @@ using detail::SegmentManager;
 
 struct Segment::Impl {
   std::unique_ptr<Mapping> mapping;
+  // memfd only. Declared after the mapping so it goes first: the server stops serving the
+  // memfd before the mapping (which owns it) closes it.
+  std::unique_ptr<detail::ControlLink> control;
   std::string name;
   Backend backend = Backend::named;
 
@@ -47,14 +51,17 @@ void validate_segment_name(std::string_view name) {
 }
 
 Backend resolve(Backend b) {
-  // memfd arrives with the Linux control channel; until then automatic means named.
-  return b == Backend::automatic ? Backend::named : b;
+  if (b != Backend::automatic) return b;
+  return detail::memfd_available() ? Backend::memfd : Backend::named;
 }
 
 void require_supported(Backend b) {
-  if (b != Backend::named)
+  const bool supported = b == Backend::named || (b == Backend::memfd && detail::memfd_available());
+  if (!supported)
     throw Error(Errc::unsupported, std::string("backend '") + to_string(b) + "' is not available in this build");
 }
+
+const std::string kNoSocketPath;
 
 // Lays out a fresh segment in `mapping`: header, then the segment manager; publishes it ready.
 void format_segment(Mapping& mapping, std::string_view name, Backend backend) {
@@ -86,6 +93,23 @@ void await_and_validate(const Mapping& mapping, std::string_view name, detail::D
     pause = std::min(pause * 2, std::chrono::microseconds{2000});
   }
   detail::validate_header(h, mapping.size(), name);
+}
+
+// The header of a served memfd segment is published before its server starts, so there is
+// nothing to wait for; it must say memfd and, when the opener named it, carry that name.
+void validate_attached(const Mapping& mapping, std::string_view name, std::string_view expected_name) {
+  if (mapping.size() < sizeof(SegmentHeader)) detail::validate_header(SegmentHeader{}, mapping.size(), name);
+  const auto& h = *reinterpret_cast<const SegmentHeader*>(mapping.data());
+  if (h.magic == detail::kSegmentMagic && !detail::header_is_ready(h))
+    throw Error(Errc::corrupt, "segment '" + std::string(name) + "' was served before its header was complete");
+  detail::validate_header(h, mapping.size(), name);
+  if (h.backend != static_cast<std::uint32_t>(Backend::memfd))
+    throw Error(Errc::corrupt, "segment '" + std::string(name) + "' came over a control socket but its header says "
+                               "backend '" + to_string(static_cast<Backend>(h.backend)) + "'");
+  const std::string_view stored(h.name, strnlen(h.name, sizeof h.name));
+  if (!expected_name.empty() && stored != expected_name.substr(0, sizeof h.name - 1))
+    throw Error(Errc::not_found, "the control socket for segment '" + std::string(expected_name) +
+                                     "' serves segment '" + std::string(stored) + "': check SegmentOptions::socket_path");
 }
 
 }  // namespace
@@ -128,6 +152,14 @@ Segment Segment::create(std::string_view name, std::size_t size, const SegmentOp
   auto impl = std::make_unique<Impl>();
   impl->name = std::string(name);
   impl->backend = backend;
+  if (backend == Backend::memfd) {
+    // Fully formatted before the server starts: no client can ever see it half-built.
+    const std::string socket_path = detail::memfd_socket_path(name, options);
+    impl->mapping = detail::create_memfd_segment(impl->name, size);
+    format_segment(*impl->mapping, name, backend);
+    impl->control = detail::serve_memfd_segment(*impl->mapping, socket_path, options);
+    return Segment(std::move(impl));
+  }
   impl->mapping = detail::create_named_mapping(impl->name, size, options.permissions);
   try {
     format_segment(*impl->mapping, name, backend);
@@ -146,8 +178,29 @@ Segment Segment::open(std::string_view name, const SegmentOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->name = std::string(name);
   impl->backend = backend;
+  if (backend == Backend::memfd) {
+    auto attached = detail::attach_memfd_segment(detail::memfd_socket_path(name, options), deadline);
+    impl->mapping = std::move(attached.mapping);
+    impl->control = std::move(attached.link);
+    validate_attached(*impl->mapping, name, name);
+    return Segment(std::move(impl));
+  }
   impl->mapping = detail::open_named_mapping(impl->name, deadline);
   await_and_validate(*impl->mapping, name, deadline);
+  return Segment(std::move(impl));
+}
+
+Segment Segment::attach(std::string_view socket_path, const SegmentOptions& options) {
+  require_supported(Backend::memfd);
+  const std::string path(socket_path);
+  auto attached = detail::attach_memfd_segment(path, detail::deadline_after(options.open_timeout));
+  auto impl = std::make_unique<Impl>();
+  impl->backend = Backend::memfd;
+  impl->mapping = std::move(attached.mapping);
+  impl->control = std::move(attached.link);
+  validate_attached(*impl->mapping, path, {});
+  const auto& h = impl->header();
+  impl->name.assign(h.name, strnlen(h.name, sizeof h.name));
   return Segment(std::move(impl));
 }
 
@@ -172,6 +225,7 @@ bool Segment::remove(std::string_view name, Backend backend) {
   validate_segment_name(name);
   backend = resolve(backend);
   require_supported(backend);
+  if (backend == Backend::memfd) return detail::remove_stale_memfd_socket(detail::memfd_socket_path(name, {}));
   return detail::remove_named_mapping(std::string(name));
 }
 
@@ -284,6 +338,15 @@ bool Segment::contains(const void* p, std::size_t n) const noexcept {
 const std::string& Segment::name() const noexcept { return impl_->name; }
 Backend Segment::backend() const noexcept { return impl_->backend; }
 bool Segment::writable() const noexcept { return impl_->mapping->writable(); }
+
+ControlServer* Segment::control_server() const noexcept {
+  return impl_->control ? impl_->control->server() : nullptr;
+}
+const std::string& Segment::socket_path() const noexcept {
+  return impl_->control ? impl_->control->socket_path() : kNoSocketPath;
+}
+int Segment::control_fd() const noexcept { return impl_->control ? impl_->control->connection_fd() : -1; }
+bool Segment::server_alive() const noexcept { return !impl_->control || impl_->control->server_alive(); }
 
 SegmentInfo Segment::info() const {
   const SegmentHeader& h = impl_->header();

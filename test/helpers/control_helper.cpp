@@ -2,7 +2,8 @@
 //   shmkit-test-control-helper attach <socket> <marker-hex> <slot>
 //       attach, check the u64 marker at offset 0, write our pid to u64 slot 8 + <slot>
 //   shmkit-test-control-helper hold <socket> <marker-hex>
-//       attach, check the marker, then wait (30 s guard) until the server hangs up
+//       attach, check the marker, store our pid at u64 1, then wait (30 s guard) until the
+//       server hangs up
 //   shmkit-test-control-helper expect-error <socket> <errc-name> <text>
 //       attach must fail with Error(<errc-name>) whose message contains <text>
 // Exit codes: 0 success, 2 data mismatch, 3 unexpected shmkit::Error, 4 usage,
@@ -11,6 +12,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -57,6 +59,8 @@ int run(int argc, char** argv) {
   if (command == "hold" && argc == 4) {
     auto a = attach(socket);
     if (const int rc = check_marker(a, argv[3]); rc != 0) return rc;
+    // Tells the parent we hold the mapping now (the server's attach event fires on sending).
+    reinterpret_cast<std::atomic<std::uint64_t>*>(word(a, 1))->store(static_cast<std::uint64_t>(::getpid()));
     if (detail::control_peer_gone(a.control_socket.get())) return 6;  // the server is still there
     // The server's hang-up is the event; 30 s only guards against a test that never ends it.
     pollfd p{a.control_socket.get(), POLLRDHUP, 0};

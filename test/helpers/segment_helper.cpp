@@ -1,5 +1,6 @@
 // Child process for the cross-process segment tests. Usage:
-//   shmkit-test-segment-helper <command> <backend> <segment-name> [args...]
+//   shmkit-test-segment-helper <command> <backend>[:<socket-path>] <segment-name> [args...]
+// memfd opens at <socket-path> when given, else at the segment's default socket path.
 // Exit codes: 0 success, 2 data mismatch (details on stderr), 3 shmkit::Error, 4 usage.
 #include <unistd.h>
 
@@ -22,10 +23,16 @@ int fail(const char* what) {
   return 2;
 }
 
-Backend parse_backend(const char* s) {
-  if (std::strcmp(s, "memfd") == 0) return Backend::memfd;
-  if (std::strcmp(s, "file") == 0) return Backend::file;
-  return Backend::named;
+SegmentOptions parse_backend(const std::string& arg) {
+  SegmentOptions options;
+  const auto colon = arg.find(':');
+  const std::string backend = arg.substr(0, colon);
+  if (colon != std::string::npos) options.socket_path = arg.substr(colon + 1);
+  if (backend == "memfd") options.backend = Backend::memfd;
+  else if (backend == "file") options.backend = Backend::file;
+  else if (backend == "automatic") options.backend = Backend::automatic;
+  else options.backend = Backend::named;
+  return options;
 }
 
 // Reads {"alpha": [1,2,3], "beta": [4,5]}, appends 100 to every vector, adds "gamma": [7,8,9].
@@ -133,8 +140,7 @@ int main(int argc, char** argv) {
   if (argc < 4) return 4;
   const std::string command = argv[1];
   try {
-    SegmentOptions options;
-    options.backend = parse_backend(argv[2]);
+    const SegmentOptions options = parse_backend(argv[2]);
     Segment seg = Segment::open(argv[3], options);
     if (command == "edit-map") return edit_map(seg);
     if (command == "produce" && argc == 5) return produce(seg, std::strtoull(argv[4], nullptr, 10));

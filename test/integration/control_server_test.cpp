@@ -11,6 +11,7 @@
 
 #include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -257,6 +258,10 @@ BOOST_AUTO_TEST_CASE(client_sees_server_gone_and_holds_a_memfd_never_in_dev_shm)
   ChildProcess child(helper_path(kHelper), {"hold", server->socket_path(), hex(kMarker)});
   const pid_t pid = child.pid();
   BOOST_REQUIRE(s.recorder.wait([&] { return s.recorder.has_event_locked(pid, true); }));
+  // The attach event fires when the fd is sent; the child's store says it has mapped it.
+  const auto holding = std::chrono::steady_clock::now() + 30s;
+  while (reinterpret_cast<std::atomic<std::uint64_t>*>(s.memfd->data() + 8)->load() != static_cast<std::uint64_t>(pid))
+    BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < holding, "the child never mapped the segment");
   const auto clients = server->clients();
   BOOST_REQUIRE(clients.size() == 1u);
   BOOST_TEST(clients[0].pid == pid);

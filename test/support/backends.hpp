@@ -1,4 +1,6 @@
 // The backends every backend-independent test runs on (BOOST_DATA_TEST_CASE over this list).
+// memfd segments are served by their creator over ControlServer::default_socket_path(name), so
+// Segment::open(name, options_for(b)) works from this process and from exec'd helpers alike.
 #pragma once
 
 #include <ostream>
@@ -12,7 +14,13 @@ inline std::ostream& operator<<(std::ostream& os, Backend b) { return os << to_s
 
 namespace shmkit::test {
 
-inline std::vector<Backend> test_backends() { return {Backend::named}; }
+inline std::vector<Backend> test_backends() {
+#if defined(__linux__)
+  return {Backend::named, Backend::memfd};
+#else
+  return {Backend::named};
+#endif
+}
 
 inline SegmentOptions options_for(Backend b) {
   SegmentOptions o;

@@ -91,6 +91,10 @@ class ControlServer {
   // directory 0700 and checks it is ours and not group/world writable (Error(permission_denied)).
   // `name` uses the segment-name alphabet (letters, digits, '-', '_', '.').
   static std::string default_socket_path(std::string_view segment_name);
+  // Unlinks the socket file at `socket_path` if no server answers on it (its owner died);
+  // returns true if it did. A live server's socket, a missing path, an abstract name or a
+  // file that is not a socket are left alone (false).
+  static bool remove_stale_socket(const std::string& socket_path);
 
   struct Impl;
 

@@ -26,13 +26,16 @@
 #include <tuple>
 
 #include "shmkit/allocator.hpp"
+#include "shmkit/control_server.hpp"
 #include "shmkit/detail/object_tag.hpp"
 #include "shmkit/error.hpp"
 
 namespace shmkit {
 
+// Backend::automatic is the one portable spelling: memfd on Linux, named everywhere else. Name
+// a segment once and open it by that name on either; see docs/backends-memfd.md for memfd.
 enum class Backend : std::uint8_t {
-  automatic = 0,  // memfd where the platform has it, named elsewhere
+  automatic = 0,  // memfd where the platform has it (Linux), named elsewhere
   named = 1,      // a named shared-memory object (POSIX shm_open, Windows native): opened by name
   memfd = 2,      // Linux: an anonymous sealed memfd, handed over a Unix socket (ControlServer)
   file = 3,       // a memory-mapped regular file: survives restarts
@@ -43,8 +46,20 @@ struct SegmentOptions {
   Backend backend = Backend::named;
   // Access mode of what create() makes (the shm object, file or control socket).
   unsigned permissions = 0600;
-  // How long open() waits for a segment whose creator is still initializing it.
+  // How long open() waits for a segment whose creator is still initializing it (memfd: bounds
+  // the connect and the whole handshake).
   std::chrono::milliseconds open_timeout{2000};
+
+  // ---- memfd backend ----
+  // The control socket: create() serves the segment there, open() attaches there. Empty means
+  // ControlServer::default_socket_path(name); a leading '@' names the Linux abstract namespace.
+  std::string socket_path;
+  // create(): who may attach, limits and callbacks of the segment's ControlServer (its
+  // `permissions` and `abstract_namespace` are taken from the fields above).
+  ControlServerOptions control;
+  // create(): serve on a thread of the server's own. False: the application drives
+  // control_server()->handle_events() from its own event loop (poll control_server()->fd()).
+  bool serve_on_thread = true;
 };
 
 // One named object in a segment, as listed by Segment::objects().
@@ -80,8 +95,13 @@ class Segment {
   static Segment open(std::string_view name, const SegmentOptions& options = {});
   // Opens the segment, or creates it if there is none; safe when several processes race.
   static Segment open_or_create(std::string_view name, std::size_t size, const SegmentOptions& options = {});
+  // memfd: attaches to the segment served at `socket_path` without knowing its name (name()
+  // then comes from the header, at most 63 characters). Errors as for open().
+  static Segment attach(std::string_view socket_path, const SegmentOptions& options = {});
   // Removes the name (named/file backends); processes that have it mapped keep their mapping.
-  // Returns false if there was nothing to remove.
+  // Returns false if there was nothing to remove. memfd: the kernel frees the segment with its
+  // last process, so there is nothing to remove but a stale socket file at the default path
+  // left by a creator that crashed; a live server's socket is never removed (false).
   static bool remove(std::string_view name, Backend backend = Backend::named);
 
   // Smallest size create() accepts.
@@ -128,6 +148,21 @@ class Segment {
   Backend backend() const noexcept;
   bool writable() const noexcept;
   SegmentInfo info() const;
+
+  // ---- Control channel (memfd backend) ----
+  // The creator's server handing the segment out: attached clients (pid, uid), attach/detach
+  // callbacks, a pollable fd. nullptr for segments this process opened, and for other backends.
+  ControlServer* control_server() const noexcept;
+  // The socket clients attach at ('@name' for the abstract namespace); empty for other backends.
+  const std::string& socket_path() const noexcept;
+  // An opener's connection to the server: poll it for POLLRDHUP/POLLHUP (or add it to epoll) to
+  // learn the moment the server has gone. -1 for the creator and for other backends. The fd is
+  // the Segment's: do not read, write or close it.
+  int control_fd() const noexcept;
+  // False once the server this process attached to has hung up (its creator exited or died).
+  // The mapping stays valid: the memory lives until the last process unmaps it. No new process
+  // can attach any more. True for the creator and for other backends.
+  bool server_alive() const noexcept;
   // The Boost segment manager, for code that wants Boost.Interprocess directly.
   detail::SegmentManager& manager() const noexcept { return *manager_; }
 

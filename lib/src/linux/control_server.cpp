@@ -119,10 +119,16 @@ class SocketFile {
   ino_t ino_ = 0;
 };
 
-// What connecting to an existing socket file tells about it.
-enum class Probe { live, stale, gone };
+// What an existing socket path is: probing connects to it.
+enum class Probe { live, stale, gone, not_socket };
 
-Probe probe_socket(const ctl::SocketAddress& address, const std::string& path) {
+Probe probe_socket_file(const ctl::SocketAddress& address, const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Probe::gone;
+    throw_os_error("control server: cannot stat '" + path + "'", errno);
+  }
+  if (!S_ISSOCK(st.st_mode)) return Probe::not_socket;
   UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s) throw_os_error("control server: cannot create a probe socket", errno);
   if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&address.address), address.length) == 0) return Probe::live;
@@ -134,6 +140,11 @@ Probe probe_socket(const ctl::SocketAddress& address, const std::string& path) {
     case ENOENT: return Probe::gone;
     default: throw_os_error("control server: cannot probe existing socket '" + path + "'", errno);
   }
+}
+
+void unlink_stale(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    throw_os_error("control server: cannot remove stale socket '" + path + "'", errno);
 }
 
 bool valid_name_char(char c) noexcept {
@@ -275,20 +286,14 @@ struct ControlServer::Impl {
   }
 
   void replace_stale_socket(const ctl::SocketAddress& address) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-      if (errno == ENOENT) return;
-      throw_os_error("control server: cannot stat '" + path + "'", errno);
-    }
-    if (!S_ISSOCK(st.st_mode))
-      throw Error(Errc::already_exists, "'" + path + "' exists and is not a socket: refusing to replace it");
-    switch (probe_socket(address, path)) {
+    switch (probe_socket_file(address, path)) {
       case Probe::live:
         throw Error(Errc::busy, "another server is serving control socket '" + path + "': stop it first");
+      case Probe::not_socket:
+        throw Error(Errc::already_exists, "'" + path + "' exists and is not a socket: refusing to replace it");
       case Probe::gone: return;
       case Probe::stale:
-        if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-          throw_os_error("control server: cannot remove stale socket '" + path + "'", errno);
+        unlink_stale(path);
         log("replaced stale socket file (its server had exited)");
         return;
     }
@@ -644,6 +649,15 @@ void ControlServer::stop() {
 std::vector<ControlClientInfo> ControlServer::clients() const {
   const std::lock_guard lock(impl_->attached_mutex);
   return impl_->attached;
+}
+
+bool ControlServer::remove_stale_socket(const std::string& socket_path) {
+  const ctl::SocketAddress address = ctl::socket_address(socket_path);
+  if (address.abstract) return false;  // the kernel frees abstract names with their socket
+  const DirectoryLock lock(parent_directory(socket_path));
+  if (probe_socket_file(address, socket_path) != Probe::stale) return false;
+  unlink_stale(socket_path);
+  return true;
 }
 
 std::string ControlServer::default_socket_path(std::string_view segment_name) {

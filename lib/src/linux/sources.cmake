@@ -6,4 +6,5 @@ set(SHMKIT_LINUX_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/control_protocol.cpp
   ${CMAKE_CURRENT_LIST_DIR}/control_server.cpp
   ${CMAKE_CURRENT_LIST_DIR}/control_client.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/memfd_backend.cpp
 )
