@@ -1,0 +1,127 @@
+// Child process for the semaphore, snapshot and file-backend tests. Usage:
+//   shmkit-test-persist-helper <command> <backend> <segment-name-or-path> [args...]
+// Exit codes: 0 success, 2 data mismatch or timeout (details on stderr), 3 shmkit::Error, 4 usage.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "persist_types.hpp"
+#include "shmkit/segment.hpp"
+
+using namespace shmkit;
+using namespace shmkit::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "persist helper: %s\n", what.c_str());
+  return 2;
+}
+
+Backend parse_backend(const char* s) {
+  if (std::strcmp(s, "memfd") == 0) return Backend::memfd;
+  if (std::strcmp(s, "file") == 0) return Backend::file;
+  return Backend::named;
+}
+
+// Bounded wait for a flag another process sets; the flag is the event, the clock only a bound.
+template <class Pred>
+bool await(Pred pred, std::chrono::seconds timeout = 60s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Enters the pool `rounds` times, recording how many holders are inside at once.
+int pool(Segment& seg, std::uint64_t rounds) {
+  auto* sem = seg.find<Semaphore>("pool");
+  auto* stats = seg.find<PoolStats>("stats");
+  if (sem == nullptr || stats == nullptr) return fail("pool or stats not found");
+  stats->arrived.fetch_add(1);
+  if (!await([&] { return stats->go.load() != 0; })) return fail("the parent never opened the gate");
+  for (std::uint64_t i = 0; i < rounds; ++i) {
+    if (!sem->try_wait_for(60s)) return fail("no pool slot within 60 s");
+    const std::int32_t now = stats->active.fetch_add(1) + 1;
+    std::int32_t seen = stats->max_active.load();
+    while (now > seen && !stats->max_active.compare_exchange_weak(seen, now)) {}
+    stats->entries.fetch_add(1);
+    // Stay inside a little, so holders overlap and a broken limit shows.
+    for (int spin = 0; spin < 200; ++spin) std::this_thread::yield();
+    stats->active.fetch_sub(1);
+    sem->post();
+  }
+  return 0;
+}
+
+// Blocks on semaphore "gate" until the parent kills this process.
+int park(Segment& seg) {
+  auto* sem = seg.find<Semaphore>("gate");
+  auto* stats = seg.find<PoolStats>("stats");
+  if (sem == nullptr || stats == nullptr) return fail("gate or stats not found");
+  stats->waiter_parked.store(1);
+  sem->wait();
+  return fail("parked waiter got a unit it was never meant to get");
+}
+
+// Takes one unit of "gate" within the timeout (seconds).
+int take(Segment& seg, long seconds) {
+  auto* sem = seg.find<Semaphore>("gate");
+  if (sem == nullptr) return fail("gate not found");
+  return sem->try_wait_for(std::chrono::seconds(seconds)) ? 0 : fail("no unit arrived in time");
+}
+
+// Reads snapshot "pose" until the writer is done, checking every copy.
+int read_snapshot(Segment& seg, int index) {
+  auto* snap = seg.find<Snapshot<Pose>>("pose");
+  auto* stats = seg.find<SnapshotStats>("snapshot-stats");
+  if (snap == nullptr || stats == nullptr) return fail("pose or stats not found");
+  if (index < 0 || index >= kMaxReaders) return fail("bad reader index");
+  auto& me = stats->readers[index];
+  std::uint64_t reads = 0, inconsistent = 0, mismatch = 0, backwards = 0, distinct = 0, last = 0;
+  stats->readers_ready.fetch_add(1);
+  // One more read after the writer finished, so the final value is always checked too.
+  for (bool done = false; !done;) {
+    done = stats->writer_done.load() != 0;
+    auto [pose, version] = snap->load_with_version();
+    ++reads;
+    if (!pose_consistent(pose)) ++inconsistent;
+    if (pose.stamp != version) ++mismatch;
+    if (version < last) ++backwards;
+    if (version != last) ++distinct;
+    last = version;
+  }
+  me.reads.store(reads);
+  me.inconsistent.store(inconsistent);
+  me.version_mismatch.store(mismatch);
+  me.went_backwards.store(backwards);
+  me.distinct_versions.store(distinct);
+  me.finished.store(1);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) return 4;
+  const std::string command = argv[1];
+  try {
+    SegmentOptions options;
+    options.backend = parse_backend(argv[2]);
+    Segment seg = Segment::open(argv[3], options);
+    if (command == "pool" && argc == 5) return pool(seg, std::strtoull(argv[4], nullptr, 10));
+    if (command == "park" && argc == 4) return park(seg);
+    if (command == "take" && argc == 5) return take(seg, std::strtol(argv[4], nullptr, 10));
+    if (command == "read-snapshot" && argc == 5) return read_snapshot(seg, std::atoi(argv[4]));
+    return 4;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "persist helper: %s: %s\n", to_string(e.errc()), e.what());
+    return 3;
+  }
+}

@@ -1,0 +1,7 @@
+# Semaphores, snapshots and the file backend (issue 8).
+shmkit_add_helper(shmkit-test-persist-helper helpers/persist_helper.cpp)
+
+shmkit_add_test(semaphore_test SOURCES unit/semaphore_test.cpp LABELS unit TIMEOUT 120)
+shmkit_add_test(snapshot_test SOURCES unit/snapshot_test.cpp LABELS unit TIMEOUT 120)
+shmkit_add_test(persist_xproc_test SOURCES integration/persist_xproc_test.cpp LABELS integration TIMEOUT 600
+                HELPERS shmkit-test-persist-helper)
