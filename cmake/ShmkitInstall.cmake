@@ -27,5 +27,7 @@ else()
   set(SHMKIT_PC_LIBS_PRIVATE "")
   set(SHMKIT_PC_LIBS "-L\${libdir} -lshmkit -lpthread -lrt")
 endif()
+# Relocatable: prefix is found from the .pc file's own place (--prefix at install time works).
+file(RELATIVE_PATH SHMKIT_PC_PREFIX_FROM_PCDIR "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/shmkit.pc.in ${PROJECT_BINARY_DIR}/shmkit.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/shmkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

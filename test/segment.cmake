@@ -6,3 +6,18 @@ shmkit_add_test(segment_xproc_test SOURCES integration/segment_xproc_test.cpp LA
 shmkit_add_test(segment_test SOURCES unit/segment_test.cpp LABELS unit TIMEOUT 120)
 shmkit_add_test(segment_header_test SOURCES unit/segment_header_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(sync_test SOURCES unit/sync_test.cpp LABELS unit TIMEOUT 120)
+
+# Install into a scratch prefix and build an out-of-tree consumer against it (find_package and
+# pkg-config), as a static library (this build) and as a shared one (a build of its own).
+foreach(kind static shared)
+  if(kind STREQUAL "shared")
+    set(shared ON)
+  else()
+    set(shared OFF)
+  endif()
+  add_test(NAME consumer_${kind}
+           COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DBUILD_DIR=${PROJECT_BINARY_DIR}
+                   -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/consumer-${kind} -DSHARED=${shared}
+                   -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run.cmake)
+  set_tests_properties(consumer_${kind} PROPERTIES LABELS consumer TIMEOUT 900)
+endforeach()

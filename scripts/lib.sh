@@ -1,0 +1,40 @@
+# Shared by scripts/demo.sh and scripts/test.sh: install what is missing, configure, build.
+# Sourced, not run. Honours SHMKIT_BUILD_DIR (default: build) and SHMKIT_JOBS (default: nproc).
+set -euo pipefail
+
+SHMKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHMKIT_BUILD_DIR="${SHMKIT_BUILD_DIR:-$SHMKIT_ROOT/build}"
+SHMKIT_JOBS="${SHMKIT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+# Debian packages shmkit needs to build and test. Only missing ones are installed; nothing is
+# removed or upgraded.
+SHMKIT_PACKAGES=(g++ cmake make pkg-config libboost-dev libboost-test-dev libboost-program-options-dev)
+
+shmkit_install_packages() {
+  local missing=() p
+  for p in "${SHMKIT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "shmkit: packages already installed"
+    return
+  fi
+  echo "shmkit: installing ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "shmkit: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# shmkit_build [extra cmake args...]
+shmkit_build() {
+  local werror=OFF
+  [ -n "${CI:-}" ] && werror=ON  # CI keeps the tree warning-free
+  cmake -S "$SHMKIT_ROOT" -B "$SHMKIT_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMKIT_WERROR="$werror" "$@"
+  cmake --build "$SHMKIT_BUILD_DIR" --parallel "$SHMKIT_JOBS"
+}
