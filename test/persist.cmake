@@ -5,3 +5,5 @@ shmkit_add_test(semaphore_test SOURCES unit/semaphore_test.cpp LABELS unit TIMEO
 shmkit_add_test(snapshot_test SOURCES unit/snapshot_test.cpp LABELS unit TIMEOUT 120)
 shmkit_add_test(persist_xproc_test SOURCES integration/persist_xproc_test.cpp LABELS integration TIMEOUT 600
                 HELPERS shmkit-test-persist-helper)
+shmkit_add_test(persist_file_test SOURCES integration/persist_file_test.cpp LABELS integration TIMEOUT 300
+                HELPERS shmkit-test-persist-helper)

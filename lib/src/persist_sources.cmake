@@ -2,6 +2,7 @@
 set(SHMKIT_PERSIST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/semaphore.cpp
   ${CMAKE_CURRENT_LIST_DIR}/snapshot.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/portable/file_mapping.cpp  # POSIX: Linux, macOS, BSDs
 )
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   list(APPEND SHMKIT_PERSIST_SOURCES ${CMAKE_CURRENT_LIST_DIR}/linux/semaphore_wait.cpp)

@@ -6,6 +6,7 @@
 #include <new>
 #include <thread>
 
+#include "file_mapping.hpp"
 #include "mapping.hpp"
 #include "memfd_backend.hpp"
 #include "process_identity.hpp"
@@ -112,6 +113,21 @@ void validate_attached(const Mapping& mapping, std::string_view name, std::strin
                                      "' serves segment '" + std::string(stored) + "': check SegmentOptions::socket_path");
 }
 
+// File backend: `name` is the file's path. The file is complete before anyone can open it, so
+// there is nothing to wait for; the header is validated, then this process joins the session.
+std::unique_ptr<Segment::Impl> file_segment(std::string_view path, std::unique_ptr<Mapping> mapping) {
+  auto impl = std::make_unique<Segment::Impl>();
+  impl->name = std::string(path);
+  impl->backend = Backend::file;
+  impl->mapping = std::move(mapping);
+  const auto& h = impl->header();
+  if (h.magic == detail::kSegmentMagic && !detail::header_is_ready(h))
+    throw Error(Errc::corrupt, "file segment '" + impl->name + "' was never finished: remove it");
+  detail::validate_header(h, impl->mapping->size(), path);
+  detail::begin_file_session(*impl->mapping, *impl->manager());
+  return impl;
+}
+
 }  // namespace
 
 namespace detail {
@@ -143,6 +159,13 @@ Segment& Segment::operator=(Segment&&) noexcept = default;
 Segment::~Segment() = default;
 
 Segment Segment::create(std::string_view name, std::size_t size, const SegmentOptions& options) {
+  if (options.backend == Backend::file) {
+    if (size < min_size)
+      throw Error(Errc::too_small, "segment size " + std::to_string(size) + " is below the minimum of " +
+                                       std::to_string(min_size) + " bytes");
+    auto format = [&](Mapping& m) { format_segment(m, name, Backend::file); };
+    return Segment(file_segment(name, detail::create_file_mapping(std::string(name), size, options.permissions, format)));
+  }
   validate_segment_name(name);
   const Backend backend = resolve(options.backend);
   require_supported(backend);
@@ -171,6 +194,8 @@ Segment Segment::create(std::string_view name, std::size_t size, const SegmentOp
 }
 
 Segment Segment::open(std::string_view name, const SegmentOptions& options) {
+  if (options.backend == Backend::file)
+    return Segment(file_segment(name, detail::open_file_mapping(std::string(name), detail::deadline_after(options.open_timeout))));
   validate_segment_name(name);
   const Backend backend = resolve(options.backend);
   require_supported(backend);
@@ -222,6 +247,7 @@ Segment Segment::open_or_create(std::string_view name, std::size_t size, const S
 }
 
 bool Segment::remove(std::string_view name, Backend backend) {
+  if (backend == Backend::file) return detail::remove_file_segment(std::string(name));
   validate_segment_name(name);
   backend = resolve(backend);
   require_supported(backend);
@@ -337,6 +363,13 @@ bool Segment::contains(const void* p, std::size_t n) const noexcept {
 
 const std::string& Segment::name() const noexcept { return impl_->name; }
 Backend Segment::backend() const noexcept { return impl_->backend; }
+
+void Segment::flush(Flush mode) { detail::flush_mapping(*impl_->mapping, mode == Flush::sync); }
+
+bool Segment::opened_clean() const noexcept {
+  const auto* file = detail::file_session_report(*impl_->mapping);
+  return file == nullptr || file->clean;
+}
 bool Segment::writable() const noexcept { return impl_->mapping->writable(); }
 
 ControlServer* Segment::control_server() const noexcept {
@@ -363,6 +396,13 @@ SegmentInfo Segment::info() const {
   info.created = std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(h.created_unix_ns)));
   info.creator_alive = detail::process_alive(h.creator_pid, h.creator_start_time);
+  if (const auto* file = detail::file_session_report(*impl_->mapping)) {
+    info.opened_clean = file->clean;
+    info.opened_after_reboot = file->other_boot;
+    info.sessions = h.file.sessions.load(std::memory_order_relaxed);
+    info.unclean_sessions = h.file.unclean_sessions;
+    info.attached = h.file.writers.load(std::memory_order_relaxed);
+  }
   return info;
 }
 

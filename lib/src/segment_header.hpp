@@ -39,6 +39,19 @@ struct LayoutFingerprint {
 };
 static_assert(sizeof(LayoutFingerprint) == 64);
 
+// The file backend's session bookkeeping (lib/src/portable/file_mapping.cpp; zero on other
+// backends). A "session" starts when a process opens the file while no other process has it.
+struct FileState {
+  std::atomic<std::uint32_t> writers;         // +0   attached processes; close() decrements, a kill does not
+  std::uint32_t reserved0;                    // +4
+  std::atomic<std::uint64_t> sessions;        // +8   sessions begun so far
+  std::uint64_t unclean_sessions;             // +16  sessions that found writers != 0 (a process never closed)
+  std::uint64_t last_clean_close_unix_ns;     // +24  when writers last went to 0 by an orderly close
+  std::uint8_t boot_id[16];                   // +32  boot of the latest session (Linux boot_id; 0 unknown)
+  std::uint8_t reserved[48];                  // +48
+};
+static_assert(sizeof(FileState) == 96);
+
 struct SegmentHeader {
   std::uint64_t magic;                    // 0x00
   std::uint32_t header_size;              // 0x08  sizeof(SegmentHeader) when written
@@ -55,13 +68,14 @@ struct SegmentHeader {
   std::atomic<std::uint64_t> reserved_epoch;  // 0x48  for later use (read-only readers)
   LayoutFingerprint layout;               // 0x50
   char name[64];                          // 0x90  NUL-terminated, for tools
-  std::uint8_t reserved[96];              // 0xD0 .. 0x130
+  FileState file;                         // 0xD0 .. 0x130  file backend's sessions (zero elsewhere)
 };
 static_assert(sizeof(SegmentHeader) == 304);
 static_assert(std::is_standard_layout_v<SegmentHeader>);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(offsetof(SegmentHeader, layout) == 0x50 && offsetof(SegmentHeader, name) == 0x90);
+static_assert(offsetof(SegmentHeader, file) == 0xD0);
 
 // This build's fingerprint.
 LayoutFingerprint current_layout() noexcept;

@@ -205,6 +205,27 @@ bool ManagerMutex<Kind>::acquired(LockOutcome outcome) {
   return true;
 }
 
+template <MutexKind Kind>
+bool ManagerMutex<Kind>::reinitialize_stale() noexcept {
+  // Any owner recorded in the word is from another boot: a try-lock only tells held from free.
+  // What it acquired is released first, so no robust list of ours points into the old lock.
+  bool held = true;
+  try {
+    const LockOutcome outcome = native_mutex_lock(native_, 0);
+    if (outcome == LockOutcome::owner_died) native_mutex_make_consistent(native_);
+    if (outcome != LockOutcome::timeout) native_mutex_unlock(native_);
+    held = outcome != LockOutcome::acquired;
+  } catch (...) {
+  }
+  try {
+    native_mutex_init(native_, Kind);
+  } catch (...) {
+    held = true;  // pthread_mutex_init does not fail on valid storage; if it did, refuse to use it
+  }
+  if (held) poisoned_.store(1, std::memory_order_release);
+  return held;
+}
+
 template class ManagerMutex<MutexKind::normal>;
 template class ManagerMutex<MutexKind::recursive>;
 

@@ -1,6 +1,8 @@
 // Child process for the semaphore, snapshot and file-backend tests. Usage:
 //   shmkit-test-persist-helper <command> <backend> <segment-name-or-path> [args...]
 // Exit codes: 0 success, 2 data mismatch or timeout (details on stderr), 3 shmkit::Error, 4 usage.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -8,7 +10,10 @@
 #include <string>
 #include <thread>
 
+#include <csignal>
+
 #include "persist_types.hpp"
+#include "shmkit/containers.hpp"
 #include "shmkit/segment.hpp"
 
 using namespace shmkit;
@@ -106,6 +111,52 @@ int read_snapshot(Segment& seg, int index) {
   return 0;
 }
 
+// Fills a file segment with n numbers and a string, then exits normally (an orderly close).
+int file_fill(Segment& seg, std::uint64_t n) {
+  auto& numbers = seg.construct<shmkit::vector<std::uint64_t>>("numbers");
+  for (std::uint64_t i = 0; i < n; ++i) numbers.push_back(file_value(i));
+  seg.construct<shmkit::string>("greeting", "written by another process");
+  seg.construct<FileRecord>("record");
+  return 0;
+}
+
+// Checks what file_fill wrote and how the open found the file ("clean" or "unclean").
+int file_check(Segment& seg, std::uint64_t n, const std::string& expect) {
+  if (seg.opened_clean() != (expect == "clean"))
+    return fail(std::string("expected the open to find the file ") + expect);
+  auto* numbers = seg.find<shmkit::vector<std::uint64_t>>("numbers");
+  auto* greeting = seg.find<shmkit::string>("greeting");
+  if (numbers == nullptr || greeting == nullptr) return fail("numbers or greeting not found");
+  if (numbers->size() != n) return fail("numbers has " + std::to_string(numbers->size()) + " elements");
+  for (std::uint64_t i = 0; i < n; ++i)
+    if ((*numbers)[i] != file_value(i)) return fail("numbers[" + std::to_string(i) + "] differs");
+  if (*greeting != "written by another process") return fail("greeting differs");
+  return 0;
+}
+
+// Rewrites the record forever (until killed): each update sets every value to the next count.
+int file_update_forever(Segment& seg) {
+  auto* r = seg.find<FileRecord>("record");
+  if (r == nullptr) return fail("record not found");
+  r->child_state.store(1);
+  for (std::uint64_t k = 1;; ++k) {
+    for (auto& v : r->values) v = k;
+    r->updates.store(k, std::memory_order_release);
+  }
+}
+
+// Stops inside the segment manager's lock, as a process stopped by a power cut would be.
+int file_hold_manager_lock(Segment& seg) {
+  auto* r = seg.find<FileRecord>("record");
+  if (r == nullptr) return fail("record not found");
+  auto hold = [&] {
+    r->child_state.store(2);
+    for (;;) ::pause();
+  };
+  seg.manager().atomic_func(hold);
+  return fail("left the manager lock");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -119,6 +170,10 @@ int main(int argc, char** argv) {
     if (command == "park" && argc == 4) return park(seg);
     if (command == "take" && argc == 5) return take(seg, std::strtol(argv[4], nullptr, 10));
     if (command == "read-snapshot" && argc == 5) return read_snapshot(seg, std::atoi(argv[4]));
+    if (command == "file-fill" && argc == 5) return file_fill(seg, std::strtoull(argv[4], nullptr, 10));
+    if (command == "file-check" && argc == 6) return file_check(seg, std::strtoull(argv[4], nullptr, 10), argv[5]);
+    if (command == "file-update-forever" && argc == 4) return file_update_forever(seg);
+    if (command == "file-hold-manager-lock" && argc == 4) return file_hold_manager_lock(seg);
     return 4;
   } catch (const Error& e) {
     std::fprintf(stderr, "persist helper: %s: %s\n", to_string(e.errc()), e.what());

@@ -55,4 +55,15 @@ struct SnapshotStats {
   } readers[kMaxReaders];
 };
 
+// A record a helper keeps rewriting in a file segment until it is killed (all values equal
+// after each complete update).
+struct FileRecord {
+  std::atomic<std::uint32_t> child_state{0};  // 1: updating, 2: holding the manager's lock
+  std::atomic<std::uint64_t> updates{0};
+  std::uint64_t values[512] = {};
+};
+
+// The data a helper writes into a file segment: numbers[i] == i * i + salt.
+inline std::uint64_t file_value(std::uint64_t i) { return i * i + 12345; }
+
 }  // namespace shmkit::test

@@ -38,9 +38,12 @@ enum class Backend : std::uint8_t {
   automatic = 0,  // memfd where the platform has it (Linux), named elsewhere
   named = 1,      // a named shared-memory object (POSIX shm_open, Windows native): opened by name
   memfd = 2,      // Linux: an anonymous sealed memfd, handed over a Unix socket (ControlServer)
-  file = 3,       // a memory-mapped regular file: survives restarts
+  file = 3,       // a memory-mapped regular file: survives restarts; the name is its path
 };
 const char* to_string(Backend b) noexcept;
+
+// Segment::flush(): wait until the data is on disk, or only schedule the write-back.
+enum class Flush : std::uint8_t { sync = 0, async = 1 };
 
 struct SegmentOptions {
   Backend backend = Backend::named;
@@ -83,6 +86,18 @@ struct SegmentInfo {
   std::uint64_t creator_start_time = 0;  // process start time (clock ticks since boot; 0 unknown)
   std::chrono::system_clock::time_point created;
   bool creator_alive = false;  // the creating process (same pid and start time) still runs
+
+  // ---- File backend (defaults on the others); docs/persistence.md ----
+  // False: when this process opened the file, a process that had it open earlier had ended
+  // without closing it (killed, crashed, power lost): data may be half-updated.
+  bool opened_clean = true;
+  // This open found the file last used on another boot. shmkit re-creates the segment
+  // manager's locks whenever a process opens the file alone; sync objects the application keeps
+  // in the file may hold lock words from the old boot: re-construct them when this is true.
+  bool opened_after_reboot = false;
+  std::uint64_t sessions = 0;          // times a process opened the file while no other had it
+  std::uint64_t unclean_sessions = 0;  // ... and found that someone had not closed it
+  std::uint32_t attached = 0;          // processes that have it open now (plus any that died)
 };
 
 class Segment {
@@ -148,6 +163,13 @@ class Segment {
   Backend backend() const noexcept;
   bool writable() const noexcept;
   SegmentInfo info() const;
+
+  // ---- Persistence (file backend) ----
+  // Writes the segment's changed pages to its file (msync); a no-op on other backends.
+  // Flush::sync returns once they are on disk. Closing (destroying the Segment) flushes too.
+  void flush(Flush mode = Flush::sync);
+  // False if this open found that an earlier process never closed the file (SegmentInfo).
+  bool opened_clean() const noexcept;
 
   // ---- Control channel (memfd backend) ----
   // The creator's server handing the segment out: attached clients (pid, uid), attach/detach

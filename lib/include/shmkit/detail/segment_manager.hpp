@@ -30,6 +30,10 @@ class ManagerMutex {
   bool try_lock() { return acquired(native_mutex_lock(native_, 0)); }
   void unlock() noexcept { native_mutex_unlock(native_); }
   bool poisoned() const noexcept { return poisoned_.load(std::memory_order_acquire) != 0; }
+  // For a persistent segment last used on an earlier boot, while no process has it mapped: the
+  // lock word names a thread of a system that is gone. Re-creates the lock; one that was held
+  // then (a process stopped inside the allocator) stays poisoned. Returns true if it was held.
+  bool reinitialize_stale() noexcept;
 
  private:
   bool acquired(LockOutcome outcome);  // throws Error(corrupt) when poisoned

@@ -1,0 +1,263 @@
+// The file backend across real processes: data outlives every process, a kill -9 is reported
+// at the next open, bad files are refused with typed errors, stale locks never hang an open.
+#define BOOST_TEST_MODULE persist_file
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "../helpers/persist_types.hpp"
+#include "child_process.hpp"
+#include "segment_header.hpp"
+#include "shmkit/containers.hpp"
+
+using namespace shmkit;
+using namespace shmkit::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+SegmentOptions file_options() {
+  SegmentOptions o;
+  o.backend = Backend::file;
+  return o;
+}
+
+struct TempFile {
+  TempFile() : path((fs::temp_directory_path() / unique_name("shmkit-file")).string()) {}
+  ~TempFile() {
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+  std::string path;
+};
+
+ChildProcess helper(const std::string& command, const std::string& path, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{command, "file", path};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return ChildProcess(helper_path("shmkit-test-persist-helper"), args);
+}
+
+void run_helper(const std::string& command, const std::string& path, std::vector<std::string> extra = {}) {
+  ChildProcess c = helper(command, path, std::move(extra));
+  const ExitStatus st = c.wait(std::chrono::minutes(2));
+  BOOST_TEST(st.ok(), command << ": " << st.describe());
+}
+
+template <class Pred>
+bool await(Pred pred, std::chrono::milliseconds timeout = 60s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+Errc open_error(const std::string& path) {
+  try {
+    Segment s = Segment::open(path, file_options());
+  } catch (const Error& e) {
+    BOOST_TEST_MESSAGE("open refused: " << to_string(e.errc()) << ": " << e.what());
+    return e.errc();
+  }
+  return Errc::ok;
+}
+
+void write_at(const std::string& path, std::size_t offset, const void* bytes, std::size_t n) {
+  const int fd = ::open(path.c_str(), O_WRONLY);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_REQUIRE(::pwrite(fd, bytes, n, static_cast<off_t>(offset)) == static_cast<ssize_t>(n));
+  ::close(fd);
+}
+
+// Pretends the file was last used on another boot (as after a reboot).
+void fake_other_boot(const std::string& path) {
+  std::uint8_t other[16];
+  std::memset(other, 0xAB, sizeof other);
+  write_at(path, offsetof(detail::SegmentHeader, file) + offsetof(detail::FileState, boot_id), other, sizeof other);
+}
+
+void copy_file_bytes(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary);
+  out << in.rdbuf();
+  BOOST_REQUIRE(out.good());
+}
+
+constexpr std::uint64_t kNumbers = 5000;
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(data_survives_every_process_exiting) {
+  TempFile f;
+  {
+    Segment seg = Segment::create(f.path, 1 << 20, file_options());
+    BOOST_TEST((seg.backend() == Backend::file));
+    BOOST_TEST(seg.opened_clean());
+    const SegmentInfo info = seg.info();
+    BOOST_TEST(info.sessions == 1u);
+    BOOST_TEST(info.attached == 1u);
+  }
+  run_helper("file-fill", f.path, {std::to_string(kNumbers)});
+  run_helper("file-check", f.path, {std::to_string(kNumbers), "clean"});
+
+  Segment seg = Segment::open(f.path, file_options());
+  SegmentInfo info = seg.info();
+  BOOST_TEST(info.opened_clean);
+  BOOST_TEST(!info.opened_after_reboot);
+  BOOST_TEST(info.sessions == 4u);  // create, fill, check, this open
+  BOOST_TEST(info.unclean_sessions == 0u);
+  auto* numbers = seg.find<shmkit::vector<std::uint64_t>>("numbers");
+  BOOST_REQUIRE(numbers != nullptr);
+  BOOST_TEST(numbers->size() == kNumbers);
+  BOOST_TEST((*numbers)[kNumbers - 1] == file_value(kNumbers - 1));
+  seg.flush(Flush::async);
+  seg.flush();
+
+  // A process that opens while this one has it joins the session instead of starting one.
+  run_helper("file-check", f.path, {std::to_string(kNumbers), "clean"});
+  info = seg.info();
+  BOOST_TEST(info.sessions == 4u);
+  BOOST_TEST(info.attached == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(kill_minus_9_mid_update_is_reported_unclean) {
+  TempFile f;
+  Segment::create(f.path, 1 << 20, file_options());
+  run_helper("file-fill", f.path, {std::to_string(kNumbers)});
+  ChildProcess writer = helper("file-update-forever", f.path);
+  {
+    Segment watch = Segment::open(f.path, file_options());
+    auto* r = watch.find<FileRecord>("record");
+    BOOST_REQUIRE(r != nullptr);
+    BOOST_REQUIRE(await([&] { return r->updates.load() > 1000; }));
+  }  // this process closes in good order; the writer is still mid-update
+  writer.kill(SIGKILL);
+  const ExitStatus st = writer.wait(30s);
+  BOOST_TEST(st.signal == SIGKILL);
+
+  // A new process, alone with the file, is told; what was written before the kill is intact.
+  run_helper("file-check", f.path, {std::to_string(kNumbers), "unclean"});
+  // That process closed in good order: the next session is clean again, the count remembers.
+  run_helper("file-check", f.path, {std::to_string(kNumbers), "clean"});
+  Segment seg = Segment::open(f.path, file_options());
+  const SegmentInfo info = seg.info();
+  BOOST_TEST(info.opened_clean);
+  BOOST_TEST(info.unclean_sessions == 1u);
+  auto* r = seg.find<FileRecord>("record");
+  BOOST_REQUIRE(r != nullptr);
+  BOOST_TEST(r->updates.load() > 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(truncated_file_is_refused) {
+  TempFile f;
+  Segment::create(f.path, 1 << 20, file_options());
+  fs::resize_file(f.path, 512 * 1024);
+  BOOST_TEST(open_error(f.path) == Errc::too_small);
+  fs::resize_file(f.path, 3000);
+  BOOST_TEST(open_error(f.path) == Errc::too_small);
+  fs::resize_file(f.path, 0);
+  BOOST_TEST(open_error(f.path) == Errc::too_small);
+}
+
+BOOST_AUTO_TEST_CASE(files_not_made_by_shmkit_are_refused) {
+  TempFile text;
+  {
+    std::ofstream out(text.path);
+    for (int i = 0; i < 20000; ++i) out << "just some log line " << i << '\n';
+  }
+  BOOST_TEST(open_error(text.path) == Errc::incompatible_format);
+
+  TempFile zeros;
+  { std::ofstream touch(zeros.path); }
+  fs::resize_file(zeros.path, 1 << 20);
+  BOOST_TEST(open_error(zeros.path) == Errc::incompatible_format);
+
+  BOOST_TEST(open_error(fs::temp_directory_path().string()) == Errc::invalid_argument);  // a directory
+}
+
+BOOST_AUTO_TEST_CASE(incompatible_format_is_refused) {
+  TempFile f;
+  Segment::create(f.path, 1 << 20, file_options());
+  const std::uint32_t future = detail::kFormatVersion + 1;
+  write_at(f.path, offsetof(detail::SegmentHeader, format_version), &future, sizeof future);
+  BOOST_TEST(open_error(f.path) == Errc::incompatible_format);
+}
+
+BOOST_AUTO_TEST_CASE(create_open_remove_lifecycle) {
+  TempFile f;
+  BOOST_TEST(open_error(f.path) == Errc::not_found);
+  Segment seg = Segment::create(f.path, 1 << 20, file_options());
+  BOOST_CHECK_EXCEPTION(Segment::create(f.path, 1 << 20, file_options()), Error,
+                        [](const Error& e) { return e.errc() == Errc::already_exists; });
+  Segment again = Segment::open_or_create(f.path, 1 << 20, file_options());
+  BOOST_TEST(again.info().attached == 2u);
+  BOOST_CHECK_EXCEPTION(Segment::create(f.path + "-small", 1000, file_options()), Error,
+                        [](const Error& e) { return e.errc() == Errc::too_small; });
+  BOOST_TEST(Segment::remove(f.path, Backend::file));
+  BOOST_TEST(!Segment::remove(f.path, Backend::file));
+  // Removing the name leaves existing mappings working.
+  seg.construct<int>("still-here", 7);
+  BOOST_TEST(*again.find<int>("still-here") == 7);
+  // No private build file is left next to it.
+  const fs::path dir = fs::path(f.path).parent_path();
+  for (const auto& entry : fs::directory_iterator(dir))
+    BOOST_TEST(entry.path().filename().string().find(fs::path(f.path).filename().string() + ".shmkit-new") ==
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(file_from_another_boot_opens_and_reports_it) {
+  TempFile f;
+  {
+    Segment seg = Segment::create(f.path, 1 << 20, file_options());
+    seg.construct<int>("answer", 42);
+  }
+  fake_other_boot(f.path);
+  {
+    Segment seg = Segment::open(f.path, file_options());
+    const SegmentInfo info = seg.info();
+    BOOST_TEST(info.opened_after_reboot);
+    BOOST_TEST(info.opened_clean);
+    BOOST_TEST(*seg.find<int>("answer") == 42);
+    seg.construct<int>("after-reboot", 1);  // the allocator's locks work
+  }
+  Segment seg = Segment::open(f.path, file_options());
+  BOOST_TEST(!seg.info().opened_after_reboot);  // this boot is recorded now
+  BOOST_TEST(*seg.find<int>("after-reboot") == 1);
+}
+
+// A power cut while a process is inside the allocator: the file's image has the manager's lock
+// word held by a thread that will never exist again. Opening it must not hang: the lock is
+// re-created and the allocator reported suspect (Error(corrupt)), as for a process killed there.
+BOOST_AUTO_TEST_CASE(stale_held_manager_lock_never_hangs_open) {
+  TempFile f, image_other_boot, image_same_boot;
+  Segment seg = Segment::create(f.path, 1 << 20, file_options());
+  auto& record = seg.construct<FileRecord>("record");
+  ChildProcess holder = helper("file-hold-manager-lock", f.path);
+  BOOST_REQUIRE(await([&] { return record.child_state.load() == 2; }));
+  copy_file_bytes(f.path, image_other_boot.path);
+  copy_file_bytes(f.path, image_same_boot.path);
+  holder.kill(SIGKILL);
+  BOOST_TEST(holder.wait(30s).signal == SIGKILL);
+  fake_other_boot(image_other_boot.path);
+
+  for (const std::string* image : {&image_other_boot.path, &image_same_boot.path}) {
+    BOOST_TEST_CONTEXT("image " << *image) {
+      Segment s = Segment::open(*image, file_options());
+      const SegmentInfo info = s.info();
+      BOOST_TEST(!info.opened_clean);  // two processes had it open when the image was taken
+      BOOST_TEST(info.opened_after_reboot == (image == &image_other_boot.path));
+      BOOST_CHECK_EXCEPTION(s.find<FileRecord>("record"), Error,
+                            [](const Error& e) { return e.errc() == Errc::corrupt; });
+    }
+  }
+}
