@@ -1,0 +1,93 @@
+// Host-wide listing and stale-segment reclaim (Linux: /dev/shm and /proc).
+#define BOOST_TEST_MODULE segment_directory
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <optional>
+
+#include "child_process.hpp"
+#include "printing.hpp"
+#include "segment_header.hpp"
+#include "shmkit/segment_directory.hpp"
+
+using namespace shmkit;
+using namespace shmkit::test;
+
+namespace fixtures {
+
+std::optional<SegmentListing> listing_of(const std::string& name) {
+  for (auto& l : list_segments())
+    if (l.name == name && l.backend == Backend::named) return l;
+  return std::nullopt;
+}
+
+// A pid that belonged to a process that has exited and been reaped.
+std::int32_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return pid;
+}
+
+detail::SegmentHeader& header_of(Segment& s) {
+  return *reinterpret_cast<detail::SegmentHeader*>(reinterpret_cast<std::byte*>(&s.manager()) -
+                                                   detail::kManagerOffset);
+}
+
+struct Cleanup {
+  std::string name;
+  ~Cleanup() { Segment::remove(name); }
+};
+
+}  // namespace fixtures
+using namespace fixtures;
+
+BOOST_AUTO_TEST_CASE(live_segment_is_listed_and_kept) {
+  Cleanup c{unique_name("shmkit-dir")};
+  Segment s = Segment::create(c.name, 1 << 20);
+  const auto l = listing_of(c.name);
+  BOOST_REQUIRE(l.has_value());
+  BOOST_TEST(l->valid);
+  BOOST_TEST(l->size == std::uint64_t{1} << 20);
+  BOOST_TEST(l->creator_pid == ::getpid());
+  BOOST_TEST(l->creator_alive);
+  BOOST_TEST(std::count(l->users.begin(), l->users.end(), ::getpid()) == 1);
+  BOOST_TEST(!l->stale);
+  BOOST_TEST(!remove_if_stale(c.name));
+  BOOST_TEST(Segment::open(c.name).find<int>("x") == nullptr);  // still there
+}
+
+BOOST_AUTO_TEST_CASE(dead_creator_but_mapped_is_kept_then_reclaimed) {
+  Cleanup c{unique_name("shmkit-dir")};
+  std::optional<Segment> s = Segment::create(c.name, 1 << 20);
+  s->construct<int>("x", 1);
+  header_of(*s).creator_pid = dead_pid();  // as if its creator had crashed
+
+  auto l = listing_of(c.name);
+  BOOST_REQUIRE(l.has_value());
+  BOOST_TEST(!l->creator_alive);
+  BOOST_TEST(!l->stale);                 // we still map it
+  BOOST_TEST(!remove_if_stale(c.name));  // so it is never removed
+  BOOST_TEST(Segment::open(c.name).find<int>("x") != nullptr);
+
+  s.reset();  // the last user lets go
+  l = listing_of(c.name);
+  BOOST_REQUIRE(l.has_value());
+  BOOST_TEST(l->stale);
+  BOOST_TEST(remove_if_stale(c.name));
+  BOOST_TEST(!listing_of(c.name).has_value());
+  BOOST_TEST(!remove_if_stale(c.name));  // nothing left
+}
+
+BOOST_AUTO_TEST_CASE(foreign_objects_are_not_listed) {
+  const std::string path = "/dev/shm/" + unique_name("shmkit-foreign");
+  { FILE* f = std::fopen(path.c_str(), "w"); std::fputs("not a segment", f); std::fclose(f); }
+  const std::string name = path.substr(9);
+  BOOST_TEST(!listing_of(name).has_value());
+  BOOST_TEST(!remove_if_stale(name));  // never touches what shmkit did not make
+  BOOST_TEST(::access(path.c_str(), F_OK) == 0);
+  ::unlink(path.c_str());
+}
