@@ -436,8 +436,7 @@ struct ControlServer::Impl {
       it = clients.find(id);  // read_hello may have dropped it
       if (it == clients.end() || it->second.attached) return;
       if ((events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) != 0) {
-        log(who(it->second.info) + " hung up before its HELLO");
-        drop(id);
+        drop(id, who(it->second.info) + " hung up before its HELLO");
       }
       return;
     }
@@ -451,8 +450,7 @@ struct ControlServer::Impl {
       } catch (const Error&) {
       }
       if (status == ctl::ReceiveStatus::packet) {
-        log(who(c.info) + " sent data after it was attached; dropping it");
-        drop(id);
+        drop(id, who(c.info) + " sent data after it was attached; dropped it");
         return;
       }
       if (status == ctl::ReceiveStatus::hung_up) {
@@ -474,17 +472,18 @@ struct ControlServer::Impl {
     }
     if (status == ctl::ReceiveStatus::would_block) return;
     if (status == ctl::ReceiveStatus::hung_up) {
-      log(who(c.info) + " hung up before its HELLO");
-      drop(c.info.id);
+      drop(c.info.id, who(c.info) + " hung up before its HELLO");
       return;
     }
+    // Fds a client passes are never used: close them now, before any refusal is logged.
+    const bool passed_fds = !packet.fds.empty();
+    packet.fds.clear();
     // The policy answers first: a refused peer learns nothing else about the server.
     if (!c.allowed)
       return refuse(c, ctl::RefuseCode::access_denied,
                     "uid " + std::to_string(c.info.uid) + " gid " + std::to_string(c.info.gid) +
                         " is not allowed by the server's access policy");
-    if (!packet.fds.empty())
-      return refuse(c, ctl::RefuseCode::malformed, "clients must not pass file descriptors");
+    if (passed_fds) return refuse(c, ctl::RefuseCode::malformed, "clients must not pass file descriptors");
     if (packet.truncated)
       return refuse(c, ctl::RefuseCode::malformed,
                     "message longer than " + std::to_string(ctl::kReceiveBufferSize) + " bytes");
@@ -506,8 +505,7 @@ struct ControlServer::Impl {
     try {
       ctl::send_packet(c.fd.get(), bytes, fds);
     } catch (const Error& e) {
-      log("could not pass the segment to " + who(c.info) + ": " + e.what());
-      drop(c.info.id);
+      drop(c.info.id, "could not pass the segment to " + who(c.info) + ": " + e.what());
       return;
     }
     c.attached = true;
@@ -546,9 +544,8 @@ struct ControlServer::Impl {
   }
 
   void refuse(Client& c, ctl::RefuseCode code, const std::string& reason) {
-    log("refused " + who(c.info) + " (" + ctl::to_string(code) + "): " + reason);
     refuse_on(c.fd.get(), code, reason);
-    drop(c.info.id);
+    drop(c.info.id, "refused " + who(c.info) + " (" + ctl::to_string(code) + "): " + reason);
   }
 
   void expire_handshakes() {
@@ -574,8 +571,9 @@ struct ControlServer::Impl {
     if (::timerfd_settime(timer_fd.get(), TFD_TIMER_ABSTIME, &spec, nullptr) == 0) armed = next;
   }
 
-  // Closes a client; reports the detach if it was attached.
-  void drop(std::uint64_t id) {
+  // Closes a client; reports the detach if it was attached. `note` is logged after the close,
+  // so whoever watches the log knows the server holds no fd of that client any more.
+  void drop(std::uint64_t id, const std::string& note = {}) {
     auto it = clients.find(id);
     if (it == clients.end()) return;
     Client c = std::move(it->second);
@@ -584,6 +582,7 @@ struct ControlServer::Impl {
     ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
     c.fd.reset();
     set_listening(true);
+    if (!note.empty()) log(note);
     if (c.attached) {
       {
         const std::lock_guard lock(attached_mutex);
