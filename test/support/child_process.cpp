@@ -1,6 +1,7 @@
 #include "child_process.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,7 +22,11 @@ std::string ExitStatus::describe() const {
   return "still running";
 }
 
-ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args) {
+ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args)
+    : ChildProcess(program, args, "", "") {}
+
+ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
+                           const std::string& stdout_path, const std::string& stderr_path) {
   std::vector<std::string> argv_storage;
   argv_storage.push_back(program);
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
@@ -31,6 +36,13 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid_ == 0) {
+    auto redirect = [](const std::string& path, int target) {
+      if (path.empty()) return;
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0 || ::dup2(fd, target) < 0) ::_exit(126);
+    };
+    redirect(stdout_path, STDOUT_FILENO);
+    redirect(stderr_path, STDERR_FILENO);
     ::execv(program.c_str(), argv.data());
     std::fprintf(stderr, "exec %s: %s\n", program.c_str(), std::strerror(errno));
     ::_exit(127);

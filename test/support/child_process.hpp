@@ -23,6 +23,9 @@ class ChildProcess {
  public:
   // Starts `program` with `args`. stdout/stderr are inherited (Boost.Test shows them on failure).
   ChildProcess(const std::string& program, const std::vector<std::string>& args);
+  // The same, with stdout (and stderr, if given) written to files, for tests that read output.
+  ChildProcess(const std::string& program, const std::vector<std::string>& args, const std::string& stdout_path,
+               const std::string& stderr_path = "");
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&&) = delete;
   ChildProcess(const ChildProcess&) = delete;

@@ -256,21 +256,24 @@ BOOST_DATA_TEST_CASE(shared_mutex_keeps_a_record_whole, bdata::make(test_backend
         ++reads;
       }
     });
-  // Writes go on until the readers have overlapped them many times (the lock prefers writers,
-  // so the writer yields between writes to let readers in).
+  // Every 50 writes the writer lets the readers in (waits for one more read), so writes and
+  // reads interleave whatever the scheduler does; the lock itself prefers writers.
   std::uint64_t v = 0;
-  while (v < 20000 || reads.load() < 2000) {
+  for (; v < 5000;) {
     {
       std::unique_lock<SharedMutex> l(r.lock);
       ++v;
       for (auto& w : r.words) w = v;
     }
-    std::this_thread::yield();
+    if (v % 50 == 0) {
+      const std::uint64_t seen = reads.load();
+      while (reads.load() == seen) std::this_thread::yield();
+    }
   }
   stop = true;
   for (auto& th : readers) th.join();
   BOOST_TEST(torn.load() == 0u);
   BOOST_TEST(reads.load() > 0u);
   BOOST_TEST(r.words[15] == v);
-  BOOST_TEST(reads.load() >= 2000u);
+  BOOST_TEST(reads.load() >= 100u);
 }
