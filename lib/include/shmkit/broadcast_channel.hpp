@@ -1,0 +1,139 @@
+// shmkit broadcast channel: one writer, any number of readers, lossy for readers that fall behind.
+//
+// The writer never waits for anyone: each frame goes into the next slot of a ring, overwriting
+// the oldest. Every reader keeps its own cursor in its own process; a reader that falls more than
+// a ring behind is told how many frames it lost (ReadResult::lost) and carries on from the oldest
+// frame still intact. A per-slot seqlock guarantees a reader never receives a torn or mixed frame.
+//
+//   auto writer = shmkit::BroadcastWriter::create(segment, "prices", {.slots = 4096, .max_frame = 256});
+//   writer.publish(std::as_bytes(std::span(tick)));
+//
+//   shmkit::BroadcastReader reader(segment, "prices", {.wait = shmkit::WaitStrategy::block()});
+//   std::array<std::byte, 256> buf;
+//   while (auto r = reader.read(buf, std::chrono::seconds(1))) use(r.data);
+//
+// Handles are this process's; they refer to the Segment, which must outlive them. A handle is
+// not thread-safe: use one per thread (any number of readers may share a channel).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "shmkit/channel_types.hpp"
+#include "shmkit/detail/channel_core.hpp"
+#include "shmkit/frame_loan.hpp"
+
+namespace shmkit {
+
+class Segment;
+
+class BroadcastWriter {
+ public:
+  // Creates broadcast channel `name` in `segment` and becomes its writer. Error(already_exists),
+  // out_of_memory, invalid_argument (slots not a power of two, sizes out of range).
+  static BroadcastWriter create(Segment& segment, std::string_view name, const ChannelConfig& config = {});
+  // Becomes the writer of an existing channel (say, a restarted writer); sequences continue.
+  // Error(not_found), type_mismatch (a queue, or not a channel), corrupt, busy (a live writer).
+  static BroadcastWriter attach(Segment& segment, std::string_view name);
+
+  BroadcastWriter(BroadcastWriter&&) noexcept = default;
+  BroadcastWriter& operator=(BroadcastWriter&&) noexcept = default;
+  // Closes the channel (see close()) and detaches.
+  ~BroadcastWriter() = default;
+
+  // Copies `data` into the next slot and publishes it; returns its sequence. Never waits, takes
+  // no lock, allocates nothing, and makes no system call unless a reader is blocked.
+  // Error(invalid_argument) if data is larger than max_frame().
+  std::uint64_t publish(std::span<const std::byte> data);
+  // Zero-copy: lends the next slot (see FrameLoan). Readers still reading the frame that slot
+  // held see it overwritten and count it as lost.
+  FrameLoan loan();
+
+  // Stamps the heartbeat without publishing: call it at an interval while idle, so readers
+  // asking for writer_state() see the writer alive rather than stalled.
+  void heartbeat() noexcept { core_.heartbeat(); }
+  // Tells readers no more frames follow: they receive what is in the ring, then Errc::closed.
+  // A writer that attaches later reopens the channel.
+  void close() noexcept { core_.close(); }
+
+  std::uint32_t max_frame() const noexcept { return core_.view().max_frame; }
+  std::uint32_t slots() const noexcept { return core_.view().slot_count; }
+  // Frames published on this channel so far = the next frame's sequence.
+  std::uint64_t published() const noexcept { return core_.next_sequence(); }
+  const WriterStats& stats() const noexcept { return core_.stats(); }
+
+ private:
+  explicit BroadcastWriter(detail::WriterCore core) noexcept : core_(std::move(core)) {}
+  detail::WriterCore core_;
+};
+
+class BroadcastReader {
+ public:
+  // Opens channel `name` for reading. Error(not_found), type_mismatch, corrupt,
+  // resource_limit (register_reader and every registration record taken),
+  // permission_denied (register_reader on a read-only mapping).
+  BroadcastReader(Segment& segment, std::string_view name, const ReaderOptions& options = {});
+  BroadcastReader(BroadcastReader&& other) noexcept;
+  BroadcastReader& operator=(BroadcastReader&& other) noexcept;
+  BroadcastReader(const BroadcastReader&) = delete;
+  BroadcastReader& operator=(const BroadcastReader&) = delete;
+  ~BroadcastReader();  // frees its registration record
+
+  // Copy-out: waits (per options.wait, at most `timeout`) for the next frame and copies it into
+  // `buffer`. Error(too_small) if the frame is larger than the buffer (nothing is consumed:
+  // size the buffer to max_frame()); Error(corrupt) for a corrupt channel or a checksum mismatch.
+  ReadResult read(std::span<std::byte> buffer, std::chrono::nanoseconds timeout);
+  // Never waits and makes no system call.
+  ReadResult try_read(std::span<std::byte> buffer);
+
+  // Read in place: the next frame's payload, in the slot. The writer may overwrite it while you
+  // read: call finish() when done; if it returns false the slot was overwritten meanwhile and
+  // whatever you derived from data must be discarded (the frame counts as lost).
+  ReadResult peek(std::chrono::nanoseconds timeout);
+  ReadResult try_peek();
+  // Ends the peek (post-check) and moves on; false if there was none or the frame was overwritten.
+  bool finish();
+
+  // The writer: closed, dead, none, stalled (no heartbeat for longer than stall_threshold), alive.
+  PeerState writer_state(std::chrono::nanoseconds stall_threshold = std::chrono::seconds(1)) const;
+
+  std::uint64_t position() const noexcept { return cursor_; }  // next sequence it will read
+  std::uint64_t lost() const noexcept { return lost_total_; }
+  std::uint64_t delivered() const noexcept { return delivered_; }
+  // Frames published but not yet read (a hint; may exceed slots() when this reader fell behind).
+  std::uint64_t available() const noexcept;
+  std::uint32_t max_frame() const noexcept { return view_.max_frame; }
+  std::uint32_t slots() const noexcept { return view_.slot_count; }
+
+  // For event loops: an fd that becomes readable when frames arrive (an eventfd the writer
+  // signals). Not yet available: throws Error(unsupported). See docs/channels.md, "Follow-ups".
+  int notification_fd();
+
+ private:
+  enum class Idle { wait, retry, closed };
+  ReadResult receive(std::span<std::byte>* buffer, std::chrono::nanoseconds timeout);
+  // One attempt: a frame taken (ok), closed, or nullopt (nothing yet).
+  std::optional<Errc> probe(std::span<std::byte>* buffer, ReadResult& out);
+  bool take(std::byte* slot, std::uint64_t version, std::span<std::byte>* buffer, ReadResult& out);
+  void resync();      // lapped by the writer: skip ahead to the oldest frame likely intact
+  Idle idle_check();  // the next slot is not written yet: closed? corrupt? or just wait
+  void note_progress() noexcept;
+  void release_record() noexcept;
+
+  detail::ChannelView view_;
+  ReaderOptions options_;
+  std::uint64_t cursor_ = 0;        // sequence of the next frame to read
+  std::uint64_t lost_pending_ = 0;  // lost since the last result
+  std::uint64_t lost_total_ = 0;
+  std::uint64_t delivered_ = 0;
+  detail::ReaderRecord* record_ = nullptr;
+  bool peeking_ = false;
+  std::uint64_t peek_version_ = 0;
+};
+
+}  // namespace shmkit

@@ -1,0 +1,99 @@
+// What a channel handle keeps in its own process (internal; public headers hold these by value):
+// a validated view of the shared object, and the writer logic both channel kinds share.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "shmkit/channel_types.hpp"
+#include "shmkit/detail/deadline.hpp"
+#include "shmkit/frame_loan.hpp"
+
+namespace shmkit {
+class Segment;
+}
+
+namespace shmkit::detail {
+
+struct ChannelHeader;
+struct ReaderRecord;
+
+// This process's view of one channel object: pointers into its mapping, plus private copies of
+// the geometry taken when it was validated. Hot paths use only the copies, so a process that
+// scribbles on the shared header later cannot steer another into reading outside the object.
+struct ChannelView {
+  ChannelHeader* header = nullptr;
+  std::byte* slots = nullptr;       // slot 0
+  ReaderRecord* records = nullptr;  // broadcast registration records
+  std::uint64_t mask = 0;           // slot_count - 1
+  std::uint32_t slot_count = 0;
+  std::uint32_t stride = 0;
+  std::uint32_t max_frame = 0;
+  std::uint32_t reader_capacity = 0;
+  ChannelKind kind = ChannelKind::broadcast;
+  bool checksum = false;
+  bool can_block = false;  // the mapping is writable: waits may count themselves and sleep
+  std::string name;
+
+  std::byte* slot(std::uint64_t sequence) const noexcept { return slots + (sequence & mask) * stride; }
+  bool valid() const noexcept { return header != nullptr; }
+};
+
+// Finds and validates channel `name` of `kind`: Error(not_found), type_mismatch (another kind or
+// type), corrupt, incompatible_format.
+ChannelView open_channel(Segment& segment, std::string_view name, ChannelKind kind);
+
+// The writer half of either channel kind. Broadcast: a per-slot seqlock, never waits. Queue:
+// waits (per its WaitStrategy) while the ring is full, and watches the reader's liveness.
+class WriterCore {
+ public:
+  WriterCore() noexcept = default;
+  // Creates the channel and attaches as its writer (one step, atomic for other processes).
+  WriterCore(Segment& segment, std::string_view name, ChannelKind kind, const ChannelConfig& config,
+             const WriterOptions& options);
+  // Attaches to an existing channel: Error(busy) while another live writer is attached.
+  WriterCore(Segment& segment, std::string_view name, ChannelKind kind, const WriterOptions& options);
+  WriterCore(WriterCore&& other) noexcept;
+  WriterCore& operator=(WriterCore&& other) noexcept;
+  WriterCore(const WriterCore&) = delete;
+  WriterCore& operator=(const WriterCore&) = delete;
+  ~WriterCore();
+
+  // Copy-in publish. Broadcast: never waits (timeout ignored). Queue: waits at most `timeout`
+  // for room (zero or less: fails fast).
+  Published publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout);
+  FrameLoan loan(std::chrono::nanoseconds timeout);
+  std::uint64_t commit(FrameLoan& loan, std::size_t size);  // FrameLoan::publish
+  void abandon(FrameLoan& loan) noexcept;                    // ~FrameLoan
+
+  void heartbeat() noexcept;
+  void close() noexcept;
+  PeerState reader_state() const;  // queue: the reader's process (none, alive, dead)
+
+  const ChannelView& view() const noexcept { return view_; }
+  std::uint64_t next_sequence() const noexcept { return next_; }
+  const WriterStats& stats() const noexcept { return stats_; }
+
+ private:
+  void attach();
+  void detach() noexcept;
+  // Queue: waits for a free slot. ok, timeout or peer_gone.
+  Errc await_room(std::chrono::nanoseconds timeout);
+  std::byte* begin_frame() noexcept;  // broadcast: marks the slot being written (odd version)
+  // Stamps the frame's fields, completes the slot, announces it, wakes blocked readers if any.
+  void end_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc) noexcept;
+
+  ChannelView view_;
+  WriterOptions options_;
+  std::uint64_t next_ = 0;             // sequence of the next frame (private copy of `published`)
+  std::uint64_t consumed_cache_ = 0;   // queue: the reader's `consumed` as last read
+  bool loan_out_ = false;
+  bool closed_ = false;
+  WriterStats stats_;
+};
+
+}  // namespace shmkit::detail

@@ -1,0 +1,132 @@
+// Waiting on a 32-bit word in shared memory (internal): the platform seam (linux/futex_wait.cpp,
+// portable/futex_wait.cpp) and the wait loop every channel endpoint shares.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <thread>
+
+#include "shmkit/detail/deadline.hpp"
+#include "shmkit/error.hpp"
+#include "shmkit/wait_strategy.hpp"
+
+namespace shmkit::detail {
+
+// Sleeps while `word` still holds `expected`, until wake_all(word) or the steady-clock deadline.
+// May return early; callers re-check their condition. Works across processes.
+void wait_on_word(std::atomic<std::uint32_t>& word, std::uint32_t expected, DeadlineNs deadline) noexcept;
+// Wakes every thread, in any process, sleeping in wait_on_word(word, ...).
+void wake_all(std::atomic<std::uint32_t>& word) noexcept;
+
+// The waker's half: after its seq_cst index store, if a sleeper armed `word` (low bit set),
+// disarm it by moving to the next even value and wake every sleeper. True if it made the call.
+// A publish that finds the word unarmed costs two loads and no system call.
+inline bool wake_if_armed(std::atomic<std::uint32_t>& word) noexcept {
+  std::uint32_t v = word.load(std::memory_order_seq_cst);
+  while ((v & 1U) != 0) {
+    if (word.compare_exchange_weak(v, v + 1, std::memory_order_seq_cst)) {
+      wake_all(word);
+      return true;
+    }
+  }
+  return false;
+}
+// Wakes every sleeper unconditionally (close, stop): the word changes whether armed or not.
+inline void bump_and_wake(std::atomic<std::uint32_t>& word) noexcept {
+  std::uint32_t v = word.load(std::memory_order_relaxed);
+  while (!word.compare_exchange_weak(v, (v | 1U) + 1, std::memory_order_seq_cst)) {
+  }
+  wake_all(word);
+}
+
+// Tells the CPU we are spinning (frees pipeline resources for the sibling hyperthread).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// The word a side sleeps on and the count of sleepers the other side checks before waking.
+struct WaitPoint {
+  std::atomic<std::uint32_t>* word;
+  std::atomic<std::uint32_t>* waiters;
+};
+
+// Waits until `probe` reports an outcome, per `strategy`, for at most `timeout` (zero: probes
+// once). The clock is read only once the first probe found nothing.
+//  probe(): std::optional<Errc>, nullopt to keep waiting. Inside the blocking phase it runs after
+//           the waiter count went up, so it must read the other side's index with seq_cst.
+//  peer_dead(): true once the other side's process is gone; asked every liveness_check. Then
+//           one last probe (what the peer published before dying still counts) or peer_gone.
+// can_block false (read-only mapping: no waiter count): sleeps in short naps instead.
+template <class Probe, class PeerDead>
+Errc wait_loop(const WaitStrategy& strategy, std::chrono::nanoseconds timeout, WaitPoint point, bool can_block,
+               Probe&& probe, PeerDead&& peer_dead) {
+  if (auto r = probe()) return *r;
+  if (timeout.count() <= 0) return Errc::timeout;
+  DeadlineNs now = steady_now_ns();
+  const DeadlineNs deadline = timeout.count() >= kNoDeadline - now ? kNoDeadline : now + timeout.count();
+  const DeadlineNs liveness = std::max<DeadlineNs>(1'000'000, std::chrono::nanoseconds(strategy.liveness_check).count());
+  DeadlineNs next_check = now + liveness;
+  auto check_peer = [&](DeadlineNs t) -> std::optional<Errc> {
+    if (t < next_check) return std::nullopt;
+    next_check = t + liveness;
+    if (!peer_dead()) return std::nullopt;
+    if (auto r = probe()) return r;
+    return Errc::peer_gone;
+  };
+
+  if (strategy.kind != WaitKind::block) {
+    const DeadlineNs spin_end =
+        strategy.kind == WaitKind::busy_poll ? kNoDeadline : now + std::max<DeadlineNs>(0, strategy.spin.count());
+    for (std::uint32_t i = 1;; ++i) {
+      if (auto r = probe()) return *r;
+      if (i % 64 == 0) {  // the clock costs more than a probe: read it every 64 probes
+        now = steady_now_ns();
+        if (auto r = check_peer(now)) return *r;
+        if (now >= deadline) return Errc::timeout;
+        if (now >= spin_end) break;
+      }
+      cpu_relax();
+    }
+  }
+
+  std::chrono::microseconds nap{50};
+  for (;;) {
+    if (can_block) {
+      // seq_cst pairs with the waker's seq_cst index store + seq_cst loads of the count and the
+      // word (a Dekker handshake): either the probe below sees the new index, or the waker sees
+      // our count and the armed bit and makes the wake call.
+      point.waiters->fetch_add(1, std::memory_order_seq_cst);
+      std::optional<Errc> r;
+      {
+        // Leaves the count even if the probe throws (Error(corrupt)). Relaxed: a count that
+        // lingers a moment only costs the waker one spare wake.
+        struct Leave {
+          std::atomic<std::uint32_t>* waiters;
+          ~Leave() { waiters->fetch_sub(1, std::memory_order_relaxed); }
+        } leave{point.waiters};
+        // Arm the word (low bit): the next waker clears it with one system call, and wakers
+        // after it make none until someone sleeps again.
+        const std::uint32_t armed = point.word->fetch_or(1, std::memory_order_seq_cst) | 1U;
+        r = probe();
+        if (!r) wait_on_word(*point.word, armed, std::min(deadline, next_check));
+      }
+      if (r) return *r;
+    } else {
+      std::this_thread::sleep_for(nap);
+      nap = std::min(nap * 2, std::chrono::microseconds{1000});
+    }
+    if (auto r = probe()) return *r;
+    now = steady_now_ns();
+    if (auto r = check_peer(now)) return *r;
+    if (now >= deadline) return Errc::timeout;
+  }
+}
+
+}  // namespace shmkit::detail

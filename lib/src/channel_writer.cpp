@@ -1,0 +1,354 @@
+// The writer half of both channel kinds, and the public writer facades.
+//
+// Publish, per frame: [broadcast: version = 2s+1 (release), release fence] -> payload and fields
+// -> version = 2s+2 (release) -> published = s+1 (seq_cst) -> load data_waiters and data_word
+// (seq_cst); a system call only if a reader is blocked and armed the word since the last wake.
+// No lock, no allocation, and no system call while nobody is blocked.
+#include <algorithm>
+#include <new>
+#include <string>
+
+#include "channel_copy.hpp"
+#include "channel_crc.hpp"
+#include "channel_internal.hpp"
+#include "channel_wait.hpp"
+#include "process_identity.hpp"
+#include "shmkit/broadcast_channel.hpp"
+#include "shmkit/queue_channel.hpp"
+#include "shmkit/segment.hpp"
+
+namespace shmkit {
+namespace detail {
+
+namespace {
+
+void check_config(const ChannelConfig& c, ChannelKind kind) {
+  if (c.slots < kMinSlots || c.slots > kMaxSlots || (c.slots & (c.slots - 1)) != 0)
+    throw Error(Errc::invalid_argument, "channel slots must be a power of two from 2 to 2^24, not " + std::to_string(c.slots));
+  if (c.max_frame < 1 || c.max_frame > kMaxFrame)
+    throw Error(Errc::invalid_argument, "channel max_frame must be 1 to 2^30 bytes, not " + std::to_string(c.max_frame));
+  if (c.checksum != Checksum::none && c.checksum != Checksum::crc32c)
+    throw Error(Errc::invalid_argument, "unknown channel checksum");
+  if (kind == ChannelKind::broadcast && c.max_readers > kMaxReaderRecords)
+    throw Error(Errc::invalid_argument, "channel max_readers must be at most " + std::to_string(kMaxReaderRecords));
+}
+
+// Lays out a fresh (zeroed) channel object; `state` turns ready last.
+void format_channel(void* object, const ChannelConfig& c, ChannelKind kind, std::uint32_t records) {
+  auto* h = ::new (object) ChannelHeader{};
+  ConfigLine& cfg = h->config;
+  cfg.magic = kChannelMagic;
+  cfg.layout_version = kChannelLayoutVersion;
+  cfg.kind = static_cast<std::uint32_t>(kind);
+  cfg.slot_count = c.slots;
+  cfg.slot_stride = static_cast<std::uint32_t>(slot_stride_for(c.max_frame));
+  cfg.max_frame = c.max_frame;
+  cfg.checksum = static_cast<std::uint32_t>(c.checksum);
+  cfg.reader_capacity = records;
+  cfg.slots_offset = slots_offset_for(records);
+  cfg.total_bytes = cfg.slots_offset + std::uint64_t{c.slots} * cfg.slot_stride;
+  cfg.created_ns = steady_now_ns();
+  auto* base = static_cast<std::byte*>(object);
+  for (std::uint32_t i = 0; i < records; ++i) ::new (base + sizeof(ChannelHeader) + i * sizeof(ReaderRecord)) ReaderRecord{};
+  for (std::uint32_t i = 0; i < c.slots; ++i) ::new (base + cfg.slots_offset + std::uint64_t{i} * cfg.slot_stride) SlotHeader{};
+  // Release: whoever reads `state` as ready (validate_channel) sees everything above.
+  cfg.state.store(kChannelReady, std::memory_order_release);
+}
+
+}  // namespace
+
+WriterCore::WriterCore(Segment& segment, std::string_view name, ChannelKind kind, const ChannelConfig& config,
+                       const WriterOptions& options)
+    : options_(options) {
+  check_config(config, kind);
+  const std::uint32_t records = kind == ChannelKind::broadcast ? config.max_readers : 0;
+  const std::uint64_t bytes = slots_offset_for(records) + std::uint64_t{config.slots} * slot_stride_for(config.max_frame);
+  const std::size_t lines = static_cast<std::size_t>(bytes / kCacheLine);
+  const std::string full_name = segment.name() + "/" + std::string(name);
+  // Construct, format and attach under the segment manager's (recursive) lock: no other process
+  // can find the channel before it is complete and has its writer.
+  auto build = [&] {
+    void* object = kind == ChannelKind::broadcast
+                       ? static_cast<void*>(segment.construct_array<BroadcastStorage>(name, lines))
+                       : static_cast<void*>(segment.construct_array<QueueStorage>(name, lines));
+    format_channel(object, config, kind, records);
+    view_ = validate_channel(object, lines * kCacheLine, kind, full_name, segment.writable());
+    attach();
+  };
+  segment.manager().atomic_func(build);
+}
+
+WriterCore::WriterCore(Segment& segment, std::string_view name, ChannelKind kind, const WriterOptions& options)
+    : options_(options) {
+  if (!segment.writable())
+    throw Error(Errc::permission_denied, "a channel writer needs a writable mapping of segment '" + segment.name() + "'");
+  view_ = open_channel(segment, name, kind);
+  attach();
+}
+
+WriterCore::WriterCore(WriterCore&& other) noexcept
+    : view_(std::move(other.view_)),
+      options_(other.options_),
+      next_(other.next_),
+      consumed_cache_(other.consumed_cache_),
+      loan_out_(other.loan_out_),
+      closed_(other.closed_),
+      stats_(other.stats_) {
+  other.view_.header = nullptr;
+}
+
+WriterCore& WriterCore::operator=(WriterCore&& other) noexcept {
+  if (this != &other) {
+    detach();
+    view_ = std::move(other.view_);
+    options_ = other.options_;
+    next_ = other.next_;
+    consumed_cache_ = other.consumed_cache_;
+    loan_out_ = other.loan_out_;
+    closed_ = other.closed_;
+    stats_ = other.stats_;
+    other.view_.header = nullptr;
+  }
+  return *this;
+}
+
+WriterCore::~WriterCore() { detach(); }
+
+void WriterCore::attach() {
+  WriterLine& w = view_.header->writer;
+  if (!claim_identity(w.pid, w.start_time))
+    throw Error(Errc::busy, "channel '" + view_.name + "' already has a live writer (pid " +
+                                std::to_string(w.pid.load(std::memory_order_relaxed)) + ")");
+  std::uint64_t next = w.published.load(std::memory_order_acquire);
+  // A writer that died between completing a frame and announcing it left that frame whole:
+  // announce it rather than overwrite a frame some reader may already have taken.
+  if (slot_header(view_.slot(next)).version.load(std::memory_order_acquire) == 2 * next + 2) {
+    ++next;
+    w.published.store(next, std::memory_order_seq_cst);
+  }
+  if (view_.kind == ChannelKind::queue) {
+    const std::uint64_t consumed = view_.header->consumer.consumed.load(std::memory_order_acquire);
+    if (consumed > next || next - consumed > view_.slot_count) {
+      w.pid.store(0, std::memory_order_release);
+      throw_corrupt(view_, "the reader released " + std::to_string(consumed) + " of " + std::to_string(next) + " frames");
+    }
+    consumed_cache_ = consumed;
+  }
+  next_ = next;
+  closed_ = false;
+  w.heartbeat_ns.store(steady_now_ns(), std::memory_order_relaxed);
+  w.attach_count.fetch_add(1, std::memory_order_relaxed);
+  // seq_cst: a reader that saw `closed` from a previous writer and blocks is woken below anyway.
+  w.closed.store(0, std::memory_order_seq_cst);
+}
+
+void WriterCore::detach() noexcept {
+  if (!view_.valid()) return;
+  close();
+  view_.header->writer.pid.store(0, std::memory_order_release);
+  view_.header = nullptr;
+}
+
+void WriterCore::heartbeat() noexcept {
+  if (view_.valid()) view_.header->writer.heartbeat_ns.store(steady_now_ns(), std::memory_order_relaxed);
+}
+
+void WriterCore::close() noexcept {
+  if (!view_.valid() || closed_) return;
+  closed_ = true;
+  WaitLine& wl = view_.header->wait;
+  // After the last `published` store: a reader that sees closed also sees every frame.
+  view_.header->writer.closed.store(1, std::memory_order_seq_cst);
+  // Closing is rare: wake unconditionally.
+  bump_and_wake(wl.data_word);
+}
+
+PeerState WriterCore::reader_state() const {
+  if (!view_.valid() || view_.kind != ChannelKind::queue) return PeerState::none;
+  return identity_state(view_.header->consumer.pid, view_.header->consumer.start_time);
+}
+
+Errc WriterCore::await_room(std::chrono::nanoseconds timeout) {
+  if (next_ - consumed_cache_ < view_.slot_count) return Errc::ok;
+  ConsumerLine& c = view_.header->consumer;
+  auto refresh = [&]() -> std::optional<Errc> {
+    // seq_cst: inside a blocking wait this is the writer's half of the Dekker handshake with
+    // the reader's seq_cst `consumed` store + space_waiters load.
+    const std::uint64_t consumed = c.consumed.load(std::memory_order_seq_cst);
+    if (consumed > next_ || next_ - consumed > view_.slot_count)
+      throw_corrupt(view_, "the reader claims to have released " + std::to_string(consumed) + " of " +
+                               std::to_string(next_) + " frames");
+    consumed_cache_ = consumed;
+    if (next_ - consumed < view_.slot_count) return Errc::ok;
+    return std::nullopt;
+  };
+  if (refresh()) return Errc::ok;
+  ++stats_.full_waits;
+  if (timeout.count() <= 0) return Errc::timeout;  // fail fast
+  return wait_loop(options_.wait, timeout, WaitPoint{&view_.header->wait.space_word, &view_.header->wait.space_waiters},
+                   view_.can_block, refresh,
+                   [&] { return identity_state(c.pid, c.start_time) == PeerState::dead; });
+}
+
+std::byte* WriterCore::begin_frame() noexcept {
+  std::byte* slot = view_.slot(next_);
+  if (view_.kind == ChannelKind::broadcast) {
+    // Odd version first: a reader copying the frame this slot held will see it change. Release
+    // (free on x86) so that a reader that sees the odd version also sees `published` >= next_.
+    slot_header(slot).version.store(2 * next_ + 1, std::memory_order_release);
+    seqlock_write_fence();
+  }
+  return slot;
+}
+
+void WriterCore::end_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc) noexcept {
+  SlotHeader& sh = slot_header(slot);
+  const std::int64_t now = steady_now_ns();
+  sh.timestamp_ns.store(now, kFieldStore);
+  sh.size.store(size, kFieldStore);
+  sh.crc.store(crc, kFieldStore);
+  // Release: a reader that sees the even version sees the whole frame.
+  sh.version.store(2 * next_ + 2, std::memory_order_release);
+  WriterLine& w = view_.header->writer;
+  w.heartbeat_ns.store(now, std::memory_order_relaxed);
+  ++next_;
+  ++stats_.published;
+  // seq_cst store then seq_cst load of the waiter count: the writer's half of the Dekker
+  // handshake in wait_loop (a blocked reader is either seen here or sees this frame).
+  w.published.store(next_, std::memory_order_seq_cst);
+  WaitLine& wl = view_.header->wait;
+  if (wl.data_waiters.load(std::memory_order_seq_cst) != 0 && wake_if_armed(wl.data_word)) ++stats_.wake_calls;
+}
+
+Published WriterCore::publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout) {
+  if (!view_.valid()) throw Error(Errc::invalid_argument, "publish on a moved-from channel writer");
+  if (data.size() > view_.max_frame)
+    throw Error(Errc::invalid_argument, "frame of " + std::to_string(data.size()) + " bytes exceeds channel '" +
+                                            view_.name + "' max_frame of " + std::to_string(view_.max_frame));
+  if (loan_out_) throw Error(Errc::invalid_argument, "channel '" + view_.name + "': publish while a loan is out");
+  if (closed_) throw Error(Errc::closed, "channel '" + view_.name + "' was closed by this writer");
+  if (view_.kind == ChannelKind::queue) {
+    const Errc e = await_room(timeout);
+    if (e != Errc::ok) return {e, next_};
+  }
+  std::byte* slot = begin_frame();
+  copy_to_slot(slot_payload(slot), data.data(), data.size());
+  // From the caller's private bytes: nobody else can be changing them.
+  const std::uint32_t crc = view_.checksum ? crc32c(0, data.data(), data.size()) : 0;
+  const std::uint64_t seq = next_;
+  end_frame(slot, static_cast<std::uint32_t>(data.size()), crc);
+  return {Errc::ok, seq};
+}
+
+FrameLoan WriterCore::loan(std::chrono::nanoseconds timeout) {
+  if (!view_.valid()) throw Error(Errc::invalid_argument, "loan on a moved-from channel writer");
+  if (loan_out_) throw Error(Errc::invalid_argument, "channel '" + view_.name + "': one loan at a time");
+  if (closed_) throw Error(Errc::closed, "channel '" + view_.name + "' was closed by this writer");
+  FrameLoan l;
+  if (view_.kind == ChannelKind::queue) {
+    const Errc e = await_room(timeout);
+    if (e != Errc::ok) {
+      l.status_ = e;
+      return l;
+    }
+  }
+  std::byte* slot = begin_frame();
+  l.core_ = this;
+  l.data_ = slot_payload(slot);
+  l.capacity_ = view_.max_frame;
+  l.sequence_ = next_;
+  loan_out_ = true;
+  return l;
+}
+
+std::uint64_t WriterCore::commit(FrameLoan& l, std::size_t size) {
+  if (size > l.capacity_)
+    throw Error(Errc::invalid_argument, "loaned frame of " + std::to_string(size) + " bytes exceeds channel '" +
+                                            view_.name + "' max_frame of " + std::to_string(view_.max_frame));
+  std::byte* slot = view_.slot(next_);
+  // The writer's own bytes; readers only read them.
+  const std::uint32_t crc = view_.checksum ? crc32c(0, slot_payload(slot), size) : 0;
+  const std::uint64_t seq = next_;
+  end_frame(slot, static_cast<std::uint32_t>(size), crc);
+  loan_out_ = false;
+  l.core_ = nullptr;
+  return seq;
+}
+
+void WriterCore::abandon(FrameLoan& l) noexcept {
+  // Nothing was announced. Broadcast: the slot keeps its odd version until the next frame
+  // (same sequence) overwrites it; readers treat its old frame as lost, as they would anyway.
+  loan_out_ = false;
+  l.core_ = nullptr;
+}
+
+}  // namespace detail
+
+// ---- FrameLoan ----
+
+FrameLoan::FrameLoan(FrameLoan&& other) noexcept
+    : core_(std::exchange(other.core_, nullptr)),
+      data_(other.data_),
+      capacity_(other.capacity_),
+      sequence_(other.sequence_),
+      status_(other.status_) {}
+
+FrameLoan& FrameLoan::operator=(FrameLoan&& other) noexcept {
+  if (this != &other) {
+    if (core_ != nullptr) core_->abandon(*this);
+    core_ = std::exchange(other.core_, nullptr);
+    data_ = other.data_;
+    capacity_ = other.capacity_;
+    sequence_ = other.sequence_;
+    status_ = other.status_;
+  }
+  return *this;
+}
+
+FrameLoan::~FrameLoan() {
+  if (core_ != nullptr) core_->abandon(*this);
+}
+
+std::uint64_t FrameLoan::publish(std::size_t size) {
+  if (core_ == nullptr) throw Error(Errc::invalid_argument, "publish of an empty frame loan");
+  return core_->commit(*this, size);
+}
+
+// ---- Facades ----
+
+BroadcastWriter BroadcastWriter::create(Segment& segment, std::string_view name, const ChannelConfig& config) {
+  return BroadcastWriter(detail::WriterCore(segment, name, ChannelKind::broadcast, config, WriterOptions{}));
+}
+
+BroadcastWriter BroadcastWriter::attach(Segment& segment, std::string_view name) {
+  return BroadcastWriter(detail::WriterCore(segment, name, ChannelKind::broadcast, WriterOptions{}));
+}
+
+std::uint64_t BroadcastWriter::publish(std::span<const std::byte> data) {
+  return core_.publish(data, std::chrono::nanoseconds::zero()).sequence;
+}
+
+FrameLoan BroadcastWriter::loan() { return core_.loan(std::chrono::nanoseconds::zero()); }
+
+QueueWriter QueueWriter::create(Segment& segment, std::string_view name, const ChannelConfig& config,
+                                const WriterOptions& options) {
+  return QueueWriter(detail::WriterCore(segment, name, ChannelKind::queue, config, options));
+}
+
+QueueWriter QueueWriter::attach(Segment& segment, std::string_view name, const WriterOptions& options) {
+  return QueueWriter(detail::WriterCore(segment, name, ChannelKind::queue, options));
+}
+
+Published QueueWriter::publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout) {
+  return core_.publish(data, timeout);
+}
+
+Published QueueWriter::try_publish(std::span<const std::byte> data) {
+  return core_.publish(data, std::chrono::nanoseconds::zero());
+}
+
+FrameLoan QueueWriter::loan(std::chrono::nanoseconds timeout) { return core_.loan(timeout); }
+
+FrameLoan QueueWriter::try_loan() { return core_.loan(std::chrono::nanoseconds::zero()); }
+
+}  // namespace shmkit

@@ -1,0 +1,266 @@
+// Child process for the cross-process channel tests. Usage:
+//   shmkit-test-channel-helper <command> <backend> <segment> <channel> <child-index> [args...]
+// It finds the test's ChannelTestControl ("control") in the segment and reports through
+// control.child[child-index]. Exit codes: channel_test_types.hpp (kExit*).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "channel_test_types.hpp"
+#include "shmkit/shmkit.hpp"
+
+using namespace shmkit;
+using namespace shmkit::test;
+
+namespace {
+
+Backend parse_backend(const char* s) {
+  if (std::strcmp(s, "memfd") == 0) return Backend::memfd;
+  if (std::strcmp(s, "file") == 0) return Backend::file;
+  return Backend::named;
+}
+
+WaitStrategy parse_strategy(const std::string& s) {
+  if (s == "busy") return WaitStrategy::busy_poll();
+  if (s == "block") return WaitStrategy::block();
+  return WaitStrategy::spin_then_block(std::chrono::microseconds(50));
+}
+
+std::int64_t now_ns() { return detail::steady_now_ns(); }
+
+// Deliberate slowness (not synchronization): burns `us` microseconds of CPU.
+void burn(std::int64_t us) {
+  const std::int64_t end = now_ns() + us * 1000;
+  while (now_ns() < end) {
+  }
+}
+
+struct Args {
+  std::string command;
+  Backend backend;
+  std::string segment;
+  std::string channel;
+  int index;
+  std::vector<std::string> rest;
+  std::uint64_t num(std::size_t i, std::uint64_t fallback = 0) const {
+    return i < rest.size() ? std::strtoull(rest[i].c_str(), nullptr, 10) : fallback;
+  }
+  std::string str(std::size_t i, const char* fallback = "") const { return i < rest.size() ? rest[i] : fallback; }
+};
+
+void finish_report(ChildReport& r, Errc status) {
+  r.status.store(static_cast<std::int32_t>(status));
+  r.event_ns.store(now_ns());
+  r.done.store(1, std::memory_order_release);
+}
+
+// Broadcast reader that checks every frame: args <strategy> <slow-every> <slow-us> <copy|peek>
+// <start: oldest|next>. Reads until closed (or peer_gone / a 30 s silence).
+int bcast_verify(Segment& seg, const Args& a, ChildReport& r) {
+  ReaderOptions o;
+  o.wait = parse_strategy(a.str(0, "spin"));
+  o.start = a.str(4, "oldest") == "next" ? StartAt::next : StartAt::oldest;
+  const std::uint64_t slow_every = a.num(1), slow_us = a.num(2);
+  const bool peek = a.str(3, "copy") == "peek";
+  BroadcastReader reader(seg, a.channel, o);
+  std::vector<std::byte> buf(reader.max_frame());
+  std::uint64_t next = reader.position(), delivered = 0, lost = 0, mismatched = 0, out_of_order = 0, torn = 0;
+  r.ready.store(1, std::memory_order_release);
+  ReadResult res;
+  for (;;) {
+    res = peek ? reader.peek(std::chrono::seconds(30)) : reader.read(buf, std::chrono::seconds(30));
+    lost += res.lost;
+    if (!res) break;
+    next += res.lost;
+    const std::uint64_t seq = res.frame.sequence;
+    if (seq != next) ++out_of_order;
+    next = seq + 1;
+    bool ok = payload_matches(seq, res.data, reader.max_frame());
+    if (slow_every != 0 && seq % slow_every == 0) burn(static_cast<std::int64_t>(slow_us));
+    if (peek) {
+      if (!reader.finish()) {  // overwritten while we looked: not delivered; the reader counts
+        ++torn;                // it in the next result's `lost`
+        next = seq;
+        continue;
+      }
+    }
+    if (!ok) {
+      if (mismatched < 5) std::fprintf(stderr, "reader %d: frame %llu differs\n", a.index, (unsigned long long)seq);
+      ++mismatched;
+    }
+    ++delivered;
+  }
+  r.delivered.store(delivered);
+  r.lost.store(lost);
+  r.mismatched.store(mismatched);
+  r.out_of_order.store(out_of_order);
+  r.torn_detected.store(torn);
+  r.position.store(reader.position());
+  finish_report(r, res.status);
+  std::printf("reader %d (%s%s): delivered %llu, lost %llu, torn %llu, end %s\n", a.index, a.str(0).c_str(),
+              peek ? ", peek" : "", (unsigned long long)delivered, (unsigned long long)lost, (unsigned long long)torn,
+              to_string(res.status));
+  return mismatched == 0 && out_of_order == 0 ? kExitOk : kExitMismatch;
+}
+
+// Broadcast reader that reads until the stream ends (or after `stop-after` frames): args
+// <strategy> <stop-after (0: never)>. Reports the status that ended it and when.
+int bcast_read(Segment& seg, const Args& a, ChildReport& r) {
+  ReaderOptions o;
+  o.wait = parse_strategy(a.str(0, "block"));
+  o.start = StartAt::oldest;
+  const std::uint64_t stop_after = a.num(1);
+  BroadcastReader reader(seg, a.channel, o);
+  std::vector<std::byte> buf(reader.max_frame());
+  std::uint64_t delivered = 0, mismatched = 0;
+  r.ready.store(1, std::memory_order_release);
+  ReadResult res;
+  for (;;) {
+    res = reader.read(buf, std::chrono::seconds(30));
+    if (!res) break;
+    if (!payload_matches(res.frame.sequence, res.data, reader.max_frame())) ++mismatched;
+    r.delivered.store(++delivered);
+    if (stop_after != 0 && delivered == stop_after) break;
+  }
+  r.mismatched.store(mismatched);
+  r.lost.store(reader.lost());
+  finish_report(r, res.status);
+  return mismatched == 0 ? kExitOk : kExitMismatch;
+}
+
+// Creates a broadcast channel, publishes 100 frames, then heartbeats until killed:
+// args <slots> <max-frame>.
+int bcast_write_forever(Segment& seg, const Args& a, ChannelTestControl& c) {
+  ChannelConfig cfg;
+  cfg.slots = static_cast<std::uint32_t>(a.num(0, 64));
+  cfg.max_frame = static_cast<std::uint32_t>(a.num(1, 256));
+  auto writer = BroadcastWriter::create(seg, a.channel, cfg);
+  std::vector<std::byte> buf(cfg.max_frame);
+  for (std::uint64_t i = 0; i < 100; ++i) writer.publish(std::span(buf.data(), fill_payload(i, buf)));
+  c.created.store(1, std::memory_order_release);
+  for (;;) {
+    writer.heartbeat();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // idle writer's heartbeat interval
+  }
+}
+
+// Creates a queue, publishes 3 frames, then heartbeats until killed: args <slots> <max-frame>.
+int queue_write_forever(Segment& seg, const Args& a, ChannelTestControl& c) {
+  ChannelConfig cfg;
+  cfg.slots = static_cast<std::uint32_t>(a.num(0, 64));
+  cfg.max_frame = static_cast<std::uint32_t>(a.num(1, 256));
+  auto writer = QueueWriter::create(seg, a.channel, cfg);
+  std::vector<std::byte> buf(cfg.max_frame);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    if (!writer.try_publish(std::span(buf.data(), fill_payload(i, buf)))) return kExitUnexpected;
+  }
+  c.created.store(1, std::memory_order_release);
+  for (;;) {
+    writer.heartbeat();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// Queue reader that checks exactly-once, in-order delivery: args <strategy> <slow-every>
+// <slow-ms> <copy|peek>. Reads until closed.
+int queue_verify(Segment& seg, const Args& a, ChildReport& r) {
+  ReaderOptions o;
+  o.wait = parse_strategy(a.str(0, "spin"));
+  const std::uint64_t slow_every = a.num(1), slow_ms = a.num(2);
+  const bool peek = a.str(3, "copy") == "peek";
+  QueueReader reader(seg, a.channel, o);
+  std::vector<std::byte> buf(reader.max_frame());
+  std::uint64_t next = reader.position(), delivered = 0, mismatched = 0, out_of_order = 0;
+  r.ready.store(1, std::memory_order_release);
+  ReadResult res;
+  for (;;) {
+    res = peek ? reader.peek(std::chrono::seconds(30)) : reader.read(buf, std::chrono::seconds(30));
+    if (!res) break;
+    const std::uint64_t seq = res.frame.sequence;
+    if (seq != next) ++out_of_order;
+    next = seq + 1;
+    if (!payload_matches(seq, res.data, reader.max_frame())) ++mismatched;
+    if (peek) reader.finish();
+    ++delivered;
+    // Deliberately slow at times (sleeping here is the load, not synchronization): the writer
+    // fills the ring and has to block.
+    if (slow_every != 0 && seq % slow_every == slow_every - 1)
+      std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms));
+  }
+  r.delivered.store(delivered);
+  r.mismatched.store(mismatched);
+  r.out_of_order.store(out_of_order);
+  r.position.store(reader.position());
+  finish_report(r, res.status);
+  std::printf("queue reader: delivered %llu, mismatched %llu, out of order %llu, end %s\n",
+              (unsigned long long)delivered, (unsigned long long)mismatched, (unsigned long long)out_of_order,
+              to_string(res.status));
+  return mismatched == 0 && out_of_order == 0 ? kExitOk : kExitMismatch;
+}
+
+// Queue reader that reads one frame, says ready, then hangs until killed.
+int queue_read_then_hang(Segment& seg, const Args& a, ChildReport& r) {
+  QueueReader reader(seg, a.channel);
+  std::vector<std::byte> buf(reader.max_frame());
+  if (!reader.read(buf, std::chrono::seconds(30))) return kExitUnexpected;
+  r.delivered.store(1);
+  r.ready.store(1, std::memory_order_release);
+  for (;;) pause();
+}
+
+// Opens a reader of either kind and reads once: args <broadcast|queue>.
+int open_and_read(Segment& seg, const Args& a, ChildReport& r) {
+  std::vector<std::byte> buf(1 << 16);
+  ReadResult res;
+  if (a.str(0, "broadcast") == "queue") {
+    QueueReader reader(seg, a.channel);
+    res = reader.try_read(buf);
+  } else {
+    BroadcastReader reader(seg, a.channel, {});
+    res = reader.try_read(buf);
+  }
+  finish_report(r, res.status);
+  return kExitOk;
+}
+
+int run(const Args& a) {
+  SegmentOptions so;
+  so.backend = a.backend;
+  Segment seg = Segment::open(a.segment, so);
+  auto* control = seg.find<ChannelTestControl>("control");
+  if (control == nullptr || a.index < 0 || a.index >= kMaxChildren) return kExitUsage;
+  ChildReport& r = control->child[a.index];
+  if (a.command == "bcast-verify") return bcast_verify(seg, a, r);
+  if (a.command == "bcast-read") return bcast_read(seg, a, r);
+  if (a.command == "bcast-write-forever") return bcast_write_forever(seg, a, *control);
+  if (a.command == "queue-write-forever") return queue_write_forever(seg, a, *control);
+  if (a.command == "queue-verify") return queue_verify(seg, a, r);
+  if (a.command == "queue-read-then-hang") return queue_read_then_hang(seg, a, r);
+  if (a.command == "open-and-read") return open_and_read(seg, a, r);
+  std::fprintf(stderr, "unknown command %s\n", a.command.c_str());
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: %s <command> <backend> <segment> <channel> <child-index> [args...]\n", argv[0]);
+    return kExitUsage;
+  }
+  Args a{argv[1], parse_backend(argv[2]), argv[3], argv[4], std::atoi(argv[5]), {}};
+  for (int i = 6; i < argc; ++i) a.rest.emplace_back(argv[i]);
+  try {
+    return run(a);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "helper %s: %s\n", a.command.c_str(), e.what());
+    return e.errc() == Errc::corrupt ? kExitCorrupt : kExitError;
+  }
+}

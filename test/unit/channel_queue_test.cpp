@@ -1,0 +1,228 @@
+// Queue channel, in one process (threads where a second party is needed): FIFO across wrap-
+// around, backpressure (fail fast, timed wait, blocking wait woken by the reader), zero-copy,
+// close, reattachment, exactly-once delivery between threads. Runs under ThreadSanitizer too.
+#define BOOST_TEST_MODULE channel_queue
+#include <array>
+#include <atomic>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "backends.hpp"
+#include "child_process.hpp"
+#include "../helpers/channel_test_types.hpp"
+
+using namespace shmkit;
+using namespace shmkit::test;
+using namespace std::chrono_literals;
+namespace bdata = boost::unit_test::data;
+
+namespace {
+
+ChannelConfig config(std::uint32_t slots, std::uint32_t max_frame, Checksum c = Checksum::none) {
+  ChannelConfig cfg;
+  cfg.slots = slots;
+  cfg.max_frame = max_frame;
+  cfg.checksum = c;
+  return cfg;
+}
+
+std::vector<WaitStrategy> strategies() {
+  return {WaitStrategy::busy_poll(), WaitStrategy::spin_then_block(), WaitStrategy::block()};
+}
+
+template <class Pred>
+bool await(Pred pred, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(fifo_across_wraparound, bdata::make(test_backends()), backend) {
+  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  auto w = QueueWriter::create(*s, "q", config(4, 64, Checksum::crc32c));
+  QueueReader r(*s, "q");
+  std::array<std::byte, 64> buf{};
+  std::uint64_t next_read = 0;
+  for (std::uint64_t i = 0; i < 50; ++i) {
+    BOOST_REQUIRE(w.try_publish(std::span(buf.data(), fill_payload(i, buf))));
+    if (i % 3 == 2) {  // read in bursts so the ring fills and wraps
+      while (auto res = r.try_read(buf)) {
+        BOOST_TEST(res.frame.sequence == next_read);
+        BOOST_TEST(payload_matches(next_read, res.data, 64));
+        ++next_read;
+      }
+    }
+  }
+  while (auto res = r.try_read(buf)) BOOST_TEST(res.frame.sequence == next_read++);
+  BOOST_TEST(next_read == 50u);
+  BOOST_TEST(w.stats().wake_calls == 0u);
+}
+
+BOOST_DATA_TEST_CASE(full_queue_fails_fast_or_times_out, bdata::make(test_backends()) * bdata::make(strategies()),
+                     backend, strategy) {
+  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  WriterOptions wo;
+  wo.wait = strategy;
+  auto w = QueueWriter::create(*s, "q", config(4, 16), wo);
+  QueueReader r(*s, "q");
+  for (int i = 0; i < 4; ++i) BOOST_REQUIRE(w.try_publish(bytes_of("x")));
+  BOOST_TEST(w.try_publish(bytes_of("x")).status == Errc::timeout);
+  BOOST_TEST(!w.try_loan());
+  const auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(w.publish(bytes_of("x"), 50ms).status == Errc::timeout);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST(waited >= 50ms);
+  BOOST_TEST(waited < 1s);
+  BOOST_TEST(w.stats().full_waits >= 2u);
+  // Empty queue: the reader's timeout fires too.
+  std::array<std::byte, 16> buf{};
+  for (int i = 0; i < 4; ++i) BOOST_TEST(r.try_read(buf));
+  const auto t1 = std::chrono::steady_clock::now();
+  BOOST_TEST(r.read(buf, 50ms).status == Errc::timeout);
+  BOOST_TEST((std::chrono::steady_clock::now() - t1 >= 50ms));
+}
+
+BOOST_DATA_TEST_CASE(blocked_writer_wakes_when_reader_releases, bdata::make(test_backends()) * bdata::make(strategies()),
+                     backend, strategy) {
+  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  WriterOptions wo;
+  wo.wait = strategy;
+  auto w = QueueWriter::create(*s, "q", config(4, 16), wo);
+  QueueReader r(*s, "q");
+  for (int i = 0; i < 4; ++i) BOOST_REQUIRE(w.try_publish(bytes_of(std::to_string(i))));
+  std::atomic<int> status{-1};
+  std::thread t([&] { status.store(static_cast<int>(w.publish(bytes_of("4"), 30s).status)); });
+  if (strategy.kind != WaitKind::busy_poll)
+    BOOST_REQUIRE(await([&] { return channel_status(*s, "q").blocked_writers == 1; }));
+  std::array<std::byte, 16> buf{};
+  const auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(string_of(r.try_read(buf).data) == "0");  // the writer waits: released at once
+  t.join();
+  BOOST_TEST(status.load() == static_cast<int>(Errc::ok));
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < 1s));
+  for (int i = 1; i <= 4; ++i) BOOST_TEST(string_of(r.try_read(buf).data) == std::to_string(i));
+}
+
+BOOST_DATA_TEST_CASE(blocked_reader_wakes_on_publish, bdata::make(test_backends()) * bdata::make(strategies()),
+                     backend, strategy) {
+  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  auto w = QueueWriter::create(*s, "q", config(8, 16));
+  ReaderOptions ro;
+  ro.wait = strategy;
+  QueueReader r(*s, "q", ro);
+  std::atomic<int> got{-1};
+  std::thread t([&] {
+    std::array<std::byte, 16> buf{};
+    auto res = r.read(buf, 30s);
+    got.store(res ? static_cast<int>(res.frame.sequence) : -2);
+  });
+  if (strategy.kind != WaitKind::busy_poll)
+    BOOST_REQUIRE(await([&] { return channel_status(*s, "q").blocked_readers == 1; }));
+  BOOST_REQUIRE(w.try_publish(bytes_of("x")));
+  t.join();
+  BOOST_TEST(got.load() == 0);
+}
+
+BOOST_DATA_TEST_CASE(zero_copy_loan_and_peek, bdata::make(test_backends()), backend) {
+  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  auto w = QueueWriter::create(*s, "q", config(2, 4096, Checksum::crc32c));
+  QueueReader r(*s, "q");
+  for (std::uint64_t i = 0; i < 2; ++i) {
+    FrameLoan loan = w.loan(1s);
+    BOOST_REQUIRE(loan);
+    BOOST_TEST(loan.publish(fill_payload(i, loan.data())) == i);
+  }
+  FrameLoan none = w.try_loan();
+  BOOST_TEST(!none);
+  BOOST_TEST(none.status() == Errc::timeout);
+  auto res = r.try_peek();
+  BOOST_REQUIRE(res);
+  BOOST_TEST(payload_matches(0, res.data, 4096));
+  BOOST_TEST(!w.try_loan());  // the peeked slot is still the reader's
+  BOOST_TEST(r.finish());
+  BOOST_TEST(r.try_peek().frame.sequence == 1u);
+  BOOST_TEST(r.finish());
+  BOOST_TEST(static_cast<bool>(w.try_loan()));  // released (the reader found the queue empty or the batch full)
+}
+
+BOOST_DATA_TEST_CASE(close_reaches_reader_after_drain, bdata::make(test_backends()), backend) {
+  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  std::optional<QueueWriter> w(QueueWriter::create(*s, "q", config(8, 16)));
+  ReaderOptions ro;
+  ro.wait = WaitStrategy::block();
+  QueueReader r(*s, "q", ro);
+  BOOST_REQUIRE(w->try_publish(bytes_of("a")));
+  w.reset();  // destroying the writer closes the queue
+  std::array<std::byte, 16> buf{};
+  BOOST_TEST(string_of(r.read(buf, 1s).data) == "a");
+  BOOST_TEST(r.read(buf, 10s).status == Errc::closed);
+  BOOST_TEST(r.writer_state() == PeerState::closed);
+}
+
+BOOST_DATA_TEST_CASE(reader_reattaches_where_it_stopped, bdata::make(test_backends()), backend) {
+  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  auto w = QueueWriter::create(*s, "q", config(8, 16));
+  for (int i = 0; i < 6; ++i) BOOST_REQUIRE(w.try_publish(bytes_of(std::to_string(i))));
+  std::array<std::byte, 16> buf{};
+  {
+    QueueReader r(*s, "q");
+    BOOST_TEST(w.reader_state() == PeerState::alive);
+    try {
+      QueueReader second(*s, "q");
+      BOOST_FAIL("a second live reader must be refused");
+    } catch (const Error& e) {
+      BOOST_TEST(e.errc() == Errc::busy);
+    }
+    BOOST_TEST(string_of(r.try_read(buf).data) == "0");
+    BOOST_TEST(string_of(r.try_read(buf).data) == "1");
+  }  // detaching releases what it read
+  BOOST_TEST(w.reader_state() == PeerState::none);
+  QueueReader r(*s, "q");
+  BOOST_TEST(string_of(r.try_read(buf).data) == "2");
+  auto st = channel_status(*s, "q");
+  BOOST_TEST(st.kind == ChannelKind::queue);
+  BOOST_TEST(st.published == 6u);
+  BOOST_TEST(st.reader == PeerState::alive);
+}
+
+// Exactly once, in order, between two threads, with the writer often finding the ring full.
+BOOST_DATA_TEST_CASE(threaded_exactly_once, bdata::make(test_backends()) * bdata::make(strategies()), backend,
+                     strategy) {
+  ScratchSegment s(backend, unique_name("shmkit-q"), 4 << 20);
+  constexpr std::uint64_t kFrames = 100'000;
+  WriterOptions wo;
+  wo.wait = strategy;
+  auto w = QueueWriter::create(*s, "q", config(16, 128), wo);
+  std::atomic<std::uint64_t> bad{0}, received{0};
+  std::thread reader([&] {
+    ReaderOptions ro;
+    ro.wait = strategy;
+    QueueReader r(*s, "q", ro);
+    std::array<std::byte, 128> buf{};
+    std::uint64_t next = 0;
+    for (;;) {
+      auto res = (next % 2 == 0) ? r.read(buf, 30s) : r.peek(30s);
+      if (!res) break;
+      if (res.frame.sequence != next || !payload_matches(next, res.data, 128)) bad.fetch_add(1);
+      if (next % 2 == 1) r.finish();
+      ++next;
+    }
+    received.store(next);
+  });
+  std::array<std::byte, 128> buf{};
+  for (std::uint64_t i = 0; i < kFrames; ++i) {
+    if (!w.publish(std::span(buf.data(), fill_payload(i, buf)), 30s)) bad.fetch_add(1);
+  }
+  w.close();
+  reader.join();
+  BOOST_TEST(bad.load() == 0u);
+  BOOST_TEST(received.load() == kFrames);
+}
