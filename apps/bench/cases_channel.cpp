@@ -1,0 +1,242 @@
+// shmkit channels between real processes.
+//  - Latency: ping-pong over two channels (parent -> child on "ping", child -> parent on
+//    "pong"), one-way = half the round trip, for broadcast and queue, busy-poll at every frame
+//    size, spin-then-block (frames arrive inside the spin window) and block at 64 B.
+//  - Throughput: the parent publishes for a fixed time, 1/2/4 reader processes read until the
+//    writer closes; frames/s and GB/s at the readers, copy-in/copy-out and zero-copy (loan +
+//    read in place), checksum off and on.
+// The segment is a named one created by the parent; each child opens it by name (its own
+// mapping, at its own address).
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <vector>
+
+#include "cases.hpp"
+#include "channel_endpoints.hpp"
+
+namespace shmkit::bench {
+
+namespace {
+
+std::uint32_t slots_for(std::uint64_t size) {
+  // About 16 MiB of ring: plenty of slots for batching at small frames, a few at 1 MiB.
+  const std::uint64_t stride = size + 64;
+  return static_cast<std::uint32_t>(std::bit_floor(std::clamp<std::uint64_t>((16u << 20) / stride, 8, 1024)));
+}
+
+std::size_t segment_bytes(std::uint64_t size, int channels) {
+  const std::uint64_t ring = std::uint64_t{slots_for(size)} * (size + 128) + (64u << 10);
+  return static_cast<std::size_t>(ring * static_cast<std::uint64_t>(channels) + (2u << 20));
+}
+
+// Reads every word of a frame in place (what a consumer of a zero-copy frame would do).
+std::uint64_t touch(std::span<const std::byte> d) {
+  std::uint64_t x = 0;
+  const std::size_t words = d.size() / 8;
+  for (std::size_t i = 0; i < words; ++i) {
+    std::uint64_t w;
+    std::memcpy(&w, d.data() + 8 * i, 8);
+    x ^= w;
+  }
+  return x;
+}
+
+// Child: "echo" answers each ping frame on pong (byte 0 == 1: the last); "sink" reads until the
+// writer closes and reports what it got.
+int chan_peer(const Args& a) {
+  ControlMap ctl = ControlMap::open(arg(a, "ctl"));
+  Segment seg = Segment::open(arg(a, "segment"));
+  const ChannelKind kind = parse_kind(arg(a, "kind"));
+  const WaitStrategy wait = parse_wait(arg(a, "wait"));
+  const std::uint64_t size = arg_u64(a, "size");
+  std::vector<std::byte> buf(size);
+  if (arg(a, "mode") == "echo") {
+    AnyWriter pong(seg, "pong", kind, ChannelConfig{.slots = slots_for(size), .max_frame = static_cast<std::uint32_t>(size)}, wait);
+    AnyReader ping(seg, "ping", kind, wait);
+    ctl->ready.fetch_add(1);
+    for (;;) {
+      ReadResult r = ping.read(buf);
+      if (!r) return 1;
+      pong.publish(r.data);
+      if (r.data[0] == std::byte{1}) return 0;
+    }
+  }
+  const bool loan = arg(a, "copy") == "loan";
+  ChildReport& rep = ctl->child[arg_u64(a, "index")];
+  AnyReader in(seg, "data", kind, wait);
+  ctl->ready.fetch_add(1);
+  std::uint64_t got = 0, lost = 0, errors = 0, next = 0, sink = 0;
+  const bool queue = kind == ChannelKind::queue;
+  for (;;) {
+    ReadResult r = loan ? in.peek() : in.read(buf);
+    lost += r.lost;
+    if (r.status == Errc::closed) break;
+    if (!r) return 1;  // timeout or writer gone: the parent sees the exit status
+    // Payload check: copy mode publishes 0x42 everywhere, loan mode the sequence's low byte.
+    const std::byte want = loan ? static_cast<std::byte>(r.frame.sequence & 0xff) : std::byte{0x42};
+    bool ok = r.data.empty() || r.data[0] == want;
+    if (loan) {
+      sink ^= touch(r.data);
+      if (!in.finish()) {
+        ++lost;
+        continue;
+      }
+    }
+    if (queue && r.frame.sequence != next) ok = false;
+    next = r.frame.sequence + 1;
+    if (!ok) ++errors;
+    ++got;
+  }
+  asm volatile("" : : "r"(sink));
+  rep.end_ns.store(now_ns());
+  rep.received.store(got);
+  rep.lost.store(lost);
+  rep.errors.store(errors);
+  rep.finished.store(1);
+  return 0;
+}
+
+std::string kind_name(ChannelKind k) { return k == ChannelKind::broadcast ? "broadcast" : "queue"; }
+
+void channel_latency(const Settings& s, Results& out, ChannelKind kind, const std::string& wait, std::uint64_t size) {
+  const std::string kn = kind_name(kind);
+  Result r{.id = "latency/channel/" + kn + "/" + wait + "/" + size_name(size), .group = "channel",
+           .metric = Metric::latency, .label = "shmkit " + kn + ", " + wait, .size = size, .readers = 1};
+  if (!selected(s, r.id)) return;
+  const std::string seg_name = s.tag + "-chan";
+  Segment::remove(seg_name);
+  {
+    Segment seg = Segment::create(seg_name, segment_bytes(size, 2));
+    const WaitStrategy ws = parse_wait(wait);
+    AnyWriter ping(seg, "ping", kind, ChannelConfig{.slots = slots_for(size), .max_frame = static_cast<std::uint32_t>(size)}, ws);
+    ControlMap ctl = ControlMap::create(s);
+    Child child = spawn(s, "chan-peer", {{"ctl", ctl.name()}, {"segment", seg_name}, {"kind", kn}, {"wait", wait},
+                                         {"size", std::to_string(size)}, {"mode", "echo"}, {"cpu", "1"},
+                                         {"cpus", std::to_string(s.cpus)}});
+    await_ready(*ctl, 1, {&child});
+    AnyReader pong(seg, "pong", kind, ws);
+    std::vector<std::byte> msg(size, std::byte{0}), back(size);
+    r.latency = sample_round_trips(s, [&] {
+      ping.publish(msg);
+      if (!pong.read(back)) throw std::runtime_error("no pong within the timeout");
+    });
+    msg[0] = std::byte{1};
+    ping.publish(msg);
+    (void)pong.read(back);
+    child.join();
+    r.extra["wake_calls_per_frame"] =
+        static_cast<double>(ping.stats().wake_calls) / static_cast<double>(std::max<std::uint64_t>(1, ping.stats().published));
+  }
+  Segment::remove(seg_name);
+  out.add(r);
+}
+
+struct StreamCase {
+  ChannelKind kind;
+  std::uint64_t size;
+  int readers;
+  bool loan;
+  bool checksum;
+};
+
+void channel_throughput(const Settings& s, Results& out, const StreamCase& c) {
+  const std::string kn = kind_name(c.kind);
+  const std::string variant = std::string(c.loan ? "loan" : "copy") + (c.checksum ? "+crc" : "");
+  // Busy-poll while every process has a CPU of its own; otherwise readers would spin on CPUs
+  // the writer needs, so they spin briefly and then sleep.
+  const std::string wait = c.readers + 1 <= s.cpus ? "busy" : "spin";
+  Result r{.id = "throughput/channel/" + kn + "/" + variant + "/" + size_name(c.size) + "/r" + std::to_string(c.readers),
+           .group = "channel", .metric = Metric::throughput,
+           .label = "shmkit " + kn + ", " + variant + ", " + wait, .size = c.size, .readers = c.readers,
+           .lossless = c.kind == ChannelKind::queue};
+  if (!selected(s, r.id)) return;
+  const std::string seg_name = s.tag + "-chan";
+  std::vector<std::byte> src(c.size, std::byte{0x42});
+  std::vector<Repeat> reps;
+  std::uint64_t wake_calls = 0, published = 0, errors = 0;
+  for (int rep = 0; rep < s.repeats; ++rep) {
+    Segment::remove(seg_name);
+    Segment seg = Segment::create(seg_name, segment_bytes(c.size, 1));
+    ChannelConfig cfg{.slots = slots_for(c.size), .max_frame = static_cast<std::uint32_t>(c.size),
+                      .checksum = c.checksum ? Checksum::crc32c : Checksum::none};
+    AnyWriter w(seg, "data", c.kind, cfg, parse_wait(s.cpus >= 2 ? "busy" : "spin"));
+    ControlMap ctl = ControlMap::create(s);
+    std::vector<Child> kids;
+    for (int i = 0; i < c.readers; ++i)
+      kids.push_back(spawn(s, "chan-peer", {{"ctl", ctl.name()}, {"segment", seg_name}, {"kind", kn}, {"wait", wait},
+                                            {"size", std::to_string(c.size)}, {"mode", "sink"},
+                                            {"copy", c.loan ? "loan" : "copy"}, {"index", std::to_string(i)},
+                                            {"cpu", std::to_string(cpu_for(1 + i, s.cpus))},
+                                            {"cpus", std::to_string(s.cpus)}}));
+    std::vector<Child*> kid_ptrs;
+    for (auto& k : kids) kid_ptrs.push_back(&k);
+    await_ready(*ctl, static_cast<std::uint32_t>(c.readers), kid_ptrs);
+    const std::int64_t t0 = now_ns();
+    const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
+    // Read the clock every frame at large sizes, every 64 at small ones (it costs ~25 ns).
+    const std::uint64_t check_every = c.size >= 4096 ? 1 : 64;
+    std::uint64_t sent = 0;
+    do {
+      if (c.loan) {
+        FrameLoan l = w.loan();
+        std::memset(l.data().data(), static_cast<int>(sent & 0xff), c.size);
+        l.publish(c.size);
+      } else {
+        w.publish(src);
+      }
+      ++sent;
+    } while (sent % check_every != 0 || now_ns() < end);
+    w.close();
+    for (auto& k : kids) k.join();
+    wake_calls += w.stats().wake_calls;
+    published += w.stats().published;
+    // The slowest reader decides the figure (a broadcast's readers each get every frame).
+    Repeat worst{~std::uint64_t{0}, 0, 0};
+    double worst_rate = -1;
+    for (int i = 0; i < c.readers; ++i) {
+      const ChildReport& cr = ctl->child[i];
+      const Repeat one{cr.received.load(), cr.lost.load(), static_cast<double>(cr.end_ns.load() - t0) / 1e9};
+      const double rate = static_cast<double>(one.frames) / one.seconds;
+      errors += cr.errors.load();
+      if (worst_rate < 0 || rate < worst_rate) {
+        worst_rate = rate;
+        worst = one;
+      }
+      if (c.kind == ChannelKind::queue && one.frames != sent)
+        r.note = "queue delivered " + std::to_string(one.frames) + " of " + std::to_string(sent);
+    }
+    reps.push_back(worst);
+  }
+  Segment::remove(seg_name);
+  fill_throughput(r, reps);
+  r.extra["wake_calls_per_frame"] = static_cast<double>(wake_calls) / static_cast<double>(std::max<std::uint64_t>(1, published));
+  r.extra["payload_errors"] = static_cast<double>(errors);
+  if (r.frames + r.lost > 0) r.extra["lost_fraction"] = static_cast<double>(r.lost) / static_cast<double>(r.frames + r.lost);
+  out.add(r);
+}
+
+}  // namespace
+
+void register_channel_roles() { register_role("chan-peer", chan_peer); }
+
+void run_channels(const Settings& s, Results& out) {
+  for (ChannelKind k : {ChannelKind::broadcast, ChannelKind::queue}) {
+    for (std::uint64_t size : kFrameSizes) channel_latency(s, out, k, "busy", size);
+    channel_latency(s, out, k, "spin", 64);
+    channel_latency(s, out, k, "block", 64);
+  }
+  for (ChannelKind k : {ChannelKind::queue, ChannelKind::broadcast}) {
+    for (std::uint64_t size : kFrameSizes) {
+      channel_throughput(s, out, {k, size, 1, false, false});
+      channel_throughput(s, out, {k, size, 1, true, false});
+      channel_throughput(s, out, {k, size, 1, false, true});
+      if (k == ChannelKind::broadcast) {
+        channel_throughput(s, out, {k, size, 2, false, false});
+        channel_throughput(s, out, {k, size, 4, false, false});
+      }
+    }
+  }
+}
+
+}  // namespace shmkit::bench

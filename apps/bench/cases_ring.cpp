@@ -1,0 +1,142 @@
+// The naive shared-memory SPSC byte ring: what a programmer writes in an afternoon, and the
+// baseline shmkit's channels must beat. Length-prefixed records in a byte ring; the writer
+// advances `head` and the reader `tail` after every record, and each re-reads the other's
+// index every time (no batching, no cached copy): both index lines bounce per message.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "cases.hpp"
+
+namespace shmkit::bench {
+
+namespace {
+
+constexpr std::uint64_t kRingBytes = 4u << 20;  // holds several 1 MiB records
+
+struct RingHeader {
+  alignas(64) std::atomic<std::uint64_t> head{0};  // bytes written (writer)
+  alignas(64) std::atomic<std::uint64_t> tail{0};  // bytes consumed (reader)
+  alignas(64) std::atomic<std::uint32_t> closed{0};
+};
+
+struct RingMap {
+  RingHeader* h = nullptr;
+  std::byte* data = nullptr;
+  std::size_t bytes = 0;
+  std::string name;
+  bool owner = false;
+
+  static constexpr std::size_t total() { return sizeof(RingHeader) + kRingBytes; }
+  static RingMap map(const std::string& name, bool create) {
+    if (create) ::shm_unlink(name.c_str());
+    const int fd = ::shm_open(name.c_str(), create ? O_CREAT | O_EXCL | O_RDWR : O_RDWR, 0600);
+    if (fd < 0) throw std::runtime_error("ring shm_open");
+    if (create && ::ftruncate(fd, static_cast<off_t>(total())) != 0) throw std::runtime_error("ring ftruncate");
+    void* p = ::mmap(nullptr, total(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (p == MAP_FAILED) throw std::runtime_error("ring mmap");
+    RingMap m;
+    m.h = create ? ::new (p) RingHeader{} : static_cast<RingHeader*>(p);
+    m.data = static_cast<std::byte*>(p) + sizeof(RingHeader);
+    m.bytes = total();
+    m.name = name;
+    m.owner = create;
+    return m;
+  }
+  void unmap() {
+    if (h != nullptr) ::munmap(h, bytes);
+    if (owner) ::shm_unlink(name.c_str());
+    h = nullptr;
+  }
+};
+
+// Copies n bytes at ring position pos (wrapping).
+void ring_put(std::byte* ring, std::uint64_t pos, const std::byte* src, std::size_t n) {
+  const std::size_t at = pos % kRingBytes, first = std::min<std::size_t>(n, kRingBytes - at);
+  std::memcpy(ring + at, src, first);
+  std::memcpy(ring, src + first, n - first);
+}
+void ring_get(const std::byte* ring, std::uint64_t pos, std::byte* dst, std::size_t n) {
+  const std::size_t at = pos % kRingBytes, first = std::min<std::size_t>(n, kRingBytes - at);
+  std::memcpy(dst, ring + at, first);
+  std::memcpy(dst + first, ring, n - first);
+}
+constexpr std::uint64_t record_bytes(std::uint64_t n) { return (8 + n + 7) / 8 * 8; }
+
+// Child: reads records until the ring is closed and empty.
+int ring_sink(const Args& a) {
+  ControlMap ctl = ControlMap::open(arg(a, "ctl"));
+  RingMap ring = RingMap::map(arg(a, "ring"), false);
+  std::vector<std::byte> buf(arg_u64(a, "size"));
+  ctl->ready.fetch_add(1);
+  std::uint64_t n = 0;
+  for (;;) {
+    const std::uint64_t tail = ring.h->tail.load(std::memory_order_relaxed);
+    if (ring.h->head.load(std::memory_order_acquire) == tail) {
+      if (ring.h->closed.load(std::memory_order_acquire) != 0 && ring.h->head.load(std::memory_order_acquire) == tail)
+        break;
+      continue;
+    }
+    std::uint64_t len = 0;
+    ring_get(ring.data, tail, reinterpret_cast<std::byte*>(&len), 8);
+    ring_get(ring.data, tail + 8, buf.data(), std::min<std::size_t>(len, buf.size()));
+    ring.h->tail.store(tail + record_bytes(len), std::memory_order_release);
+    ++n;
+  }
+  ChildReport& rep = ctl->child[0];
+  rep.end_ns.store(now_ns());
+  rep.received.store(n);
+  rep.finished.store(1);
+  ring.unmap();
+  return 0;
+}
+
+}  // namespace
+
+void register_ring_roles() { register_role("ring-sink", ring_sink); }
+
+void run_ring(const Settings& s, Results& out) {
+  for (std::uint64_t size : kFrameSizes) {
+    Result r{.id = "throughput/ring/" + size_name(size), .group = "ring", .metric = Metric::throughput,
+             .label = "naive SPSC byte ring (busy)", .size = size, .readers = 1, .lossless = true};
+    if (!selected(s, r.id)) continue;
+    std::vector<std::byte> src(size, std::byte{0x42});
+    std::vector<Repeat> reps;
+    const std::uint64_t rec = record_bytes(size);
+    for (int rep = 0; rep < s.repeats; ++rep) {
+      ControlMap ctl = ControlMap::create(s);
+      RingMap ring = RingMap::map("/" + s.tag + "-ring", true);
+      Child child = spawn(s, "ring-sink", {{"ctl", ctl.name()}, {"ring", ring.name}, {"size", std::to_string(size)},
+                                           {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
+      await_ready(*ctl, 1, {&child});
+      const std::int64_t t0 = now_ns();
+      const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
+      std::uint64_t sent = 0, head = 0;
+      do {
+        while (head + rec - ring.h->tail.load(std::memory_order_acquire) > kRingBytes) {
+        }
+        ring_put(ring.data, head, reinterpret_cast<const std::byte*>(&size), 8);
+        ring_put(ring.data, head + 8, src.data(), size);
+        head += rec;
+        ring.h->head.store(head, std::memory_order_release);
+        ++sent;
+      } while ((sent & 15) != 0 || now_ns() < end);
+      ring.h->closed.store(1, std::memory_order_release);
+      child.join();
+      const auto& c = ctl->child[0];
+      reps.push_back({c.received.load(), sent - std::min(sent, c.received.load()),
+                      static_cast<double>(c.end_ns.load() - t0) / 1e9});
+      ring.unmap();
+    }
+    fill_throughput(r, reps);
+    out.add(r);
+  }
+}
+
+}  // namespace shmkit::bench

@@ -1,0 +1,212 @@
+// Named state: shared containers under a process-shared mutex, named lookup, and attach cost.
+//  - map<uint64_t, uint64_t> insert and lookup under shmkit::Mutex in a segment, against
+//    std::map + std::mutex in private memory, at 10k keys (cache-resident) and 1M keys; also
+//    the same map over a pooled node allocator, which is what the 10k goal asks for;
+//  - Segment::find<T>(name) among 1000 named objects;
+//  - attach: open (memfd: connect, receive the fd, validate, map) plus find of a named object,
+//    against open-by-name on the named backend, at 64 MiB and 1 GiB, with the creator in
+//    another process.
+#include <algorithm>
+#include <boost/interprocess/allocators/private_node_allocator.hpp>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "cases.hpp"
+#include "shmkit/containers.hpp"
+#include "shmkit/mutex.hpp"
+#include "shmkit/segment.hpp"
+
+namespace shmkit::bench {
+
+namespace {
+
+using Pair = std::pair<const std::uint64_t, std::uint64_t>;
+using StockMap = shmkit::map<std::uint64_t, std::uint64_t>;
+// Nodes from a pool kept in the segment: one segment-manager allocation per 256 nodes instead
+// of one (with the manager's lock) per node. No pool lock: the map's Mutex already serialises.
+using PooledMap = boost::container::map<
+    std::uint64_t, std::uint64_t, std::less<>,
+    boost::interprocess::private_node_allocator<Pair, detail::SegmentManager, 256>>;
+
+std::vector<std::uint64_t> shuffled_keys(std::size_t n) {
+  std::vector<std::uint64_t> k(n);
+  std::iota(k.begin(), k.end(), std::uint64_t{0});
+  std::mt19937_64 rng(42);
+  std::shuffle(k.begin(), k.end(), rng);
+  for (auto& x : k) x = x * 0x9E3779B97F4A7C15ULL;  // spread them over the key space
+  return k;
+}
+
+struct MapTimes {
+  double insert_ns = 0, lookup_ns = 0;
+};
+
+template <class Map, class Lock>
+MapTimes time_map(Map& m, Lock& lock, const std::vector<std::uint64_t>& keys) {
+  MapTimes t;
+  std::int64_t t0 = now_ns();
+  for (std::uint64_t k : keys) {
+    std::lock_guard<Lock> g(lock);
+    m.emplace(k, k);
+  }
+  t.insert_ns = static_cast<double>(now_ns() - t0) / static_cast<double>(keys.size());
+  std::uint64_t sum = 0;
+  t0 = now_ns();
+  for (std::uint64_t k : keys) {
+    std::lock_guard<Lock> g(lock);
+    sum += m.find(k)->second;
+  }
+  t.lookup_ns = static_cast<double>(now_ns() - t0) / static_cast<double>(keys.size());
+  asm volatile("" : : "r"(sum));
+  return t;
+}
+
+void map_cases(const Settings& s, Results& out, std::size_t n) {
+  const std::string nk = n >= 1'000'000 ? "1M" : std::to_string(n / 1000) + "k";
+  const std::string ids[3] = {"std", "shmkit", "shmkit-pooled"};
+  if (!selected(s, "state/map/" + nk)) return;
+  const auto keys = shuffled_keys(n);
+  const int repeats = n >= 1'000'000 ? (s.quick ? 1 : 3) : s.repeats;
+  std::vector<double> ins[3], look[3];
+  const std::string seg_name = s.tag + "-state";
+  const std::size_t seg_bytes = std::max<std::size_t>(64u << 20, n * 160);
+  for (int rep = 0; rep < repeats; ++rep) {
+    {
+      std::map<std::uint64_t, std::uint64_t> m;
+      std::mutex mu;
+      const MapTimes t = time_map(m, mu, keys);
+      ins[0].push_back(t.insert_ns);
+      look[0].push_back(t.lookup_ns);
+    }
+    Segment::remove(seg_name);
+    {
+      Segment seg = Segment::create(seg_name, seg_bytes);
+      auto& mu = seg.construct<Mutex>("lock");
+      auto& m = seg.construct<StockMap>("map");
+      const MapTimes t = time_map(m, mu, keys);
+      ins[1].push_back(t.insert_ns);
+      look[1].push_back(t.lookup_ns);
+    }
+    Segment::remove(seg_name);
+    {
+      Segment seg = Segment::create(seg_name, seg_bytes);
+      auto& mu = seg.construct<Mutex>("lock");
+      auto& m = seg.construct<PooledMap>("map", std::less<>(), PooledMap::allocator_type(&seg.manager()));
+      const MapTimes t = time_map(m, mu, keys);
+      ins[2].push_back(t.insert_ns);
+      look[2].push_back(t.lookup_ns);
+    }
+    Segment::remove(seg_name);
+  }
+  const char* labels[3] = {"std::map + std::mutex (private)", "shmkit::map + shmkit::Mutex (stock allocator)",
+                           "map + shmkit::Mutex (pooled node allocator)"};
+  for (int i = 0; i < 3; ++i) {
+    for (int op = 0; op < 2; ++op) {
+      const std::string what = op == 0 ? "insert" : "lookup";
+      Result r{.id = "state/map/" + nk + "/" + what + "/" + ids[i], .group = "state", .metric = Metric::time,
+               .label = std::string(labels[i]) + ", " + what + " " + nk};
+      std::vector<double>& v = op == 0 ? ins[i] : look[i];
+      r.latency.median_ns = median_of(v);
+      r.latency.p99_ns = *std::max_element(v.begin(), v.end());
+      r.latency.max_ns = r.latency.p99_ns;
+      r.latency.samples = v.size();
+      r.note = "ns per operation, median of " + std::to_string(v.size()) + " runs of " + std::to_string(n);
+      out.add(r);
+    }
+  }
+}
+
+void find_by_name(const Settings& s, Results& out) {
+  Result r{.id = "state/find-by-name", .group = "state", .metric = Metric::time,
+           .label = "Segment::find<T>(name), 1000 objects"};
+  if (!selected(s, r.id)) return;
+  const std::string seg_name = s.tag + "-names";
+  Segment::remove(seg_name);
+  {
+    Segment seg = Segment::create(seg_name, 8u << 20);
+    std::vector<std::string> names;
+    for (int i = 0; i < 1000; ++i) {
+      names.push_back("sensor/" + std::to_string(i * 7919) + "/value");
+      seg.construct<std::uint64_t>(names.back(), std::uint64_t(i));
+    }
+    std::vector<double> samples;
+    std::uint64_t sum = 0;
+    const int rounds = s.quick ? 20 : 100;
+    for (int round = 0; round < rounds; ++round) {
+      const std::int64_t t0 = now_ns();
+      for (const auto& n : names) sum += *seg.find<std::uint64_t>(n);
+      samples.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(names.size()));
+    }
+    asm volatile("" : : "r"(sum));
+    r.latency = summarize(samples);
+    r.note = "ns per find; p99/max over rounds of 1000 finds";
+  }
+  Segment::remove(seg_name);
+  out.add(r);
+}
+
+// Child: creates the segment (memfd: serves it on its own thread) and waits for `stop`.
+int attach_server(const Args& a) {
+  ControlMap ctl = ControlMap::open(arg(a, "ctl"));
+  SegmentOptions o;
+  o.backend = arg(a, "backend") == "memfd" ? Backend::memfd : Backend::named;
+  const std::string name = arg(a, "segment");
+  Segment::remove(name, o.backend);
+  {
+    Segment seg = Segment::create(name, arg_u64(a, "bytes"), o);
+    seg.construct<std::uint64_t>("root", std::uint64_t{42});
+    ctl->ready.fetch_add(1);
+    while (ctl->stop.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  Segment::remove(name, o.backend);
+  return 0;
+}
+
+void attach_cost(const Settings& s, Results& out, const std::string& backend, std::uint64_t bytes) {
+  Result r{.id = "state/attach/" + backend + "/" + size_name(bytes), .group = "state", .metric = Metric::time,
+           .label = backend == "memfd" ? "attach memfd (connect, fd, validate, map, find)"
+                                       : "open named by name (open, validate, map, find)",
+           .size = bytes};
+  if (!selected(s, r.id)) return;
+  ControlMap ctl = ControlMap::create(s);
+  const std::string name = s.tag + "-att";
+  Child server = spawn(s, "attach-server", {{"ctl", ctl.name()}, {"backend", backend}, {"segment", name},
+                                            {"bytes", std::to_string(bytes)}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
+  await_ready(*ctl, 1, {&server});
+  SegmentOptions o;
+  o.backend = backend == "memfd" ? Backend::memfd : Backend::named;
+  std::vector<double> samples;
+  const int n = s.quick ? 50 : 300;
+  for (int i = 0; i < n + 10; ++i) {
+    const std::int64_t t0 = now_ns();
+    std::int64_t t1 = 0;
+    {
+      Segment seg = Segment::open(name, o);
+      if (seg.find<std::uint64_t>("root") == nullptr) throw std::runtime_error("attach: root not found");
+      t1 = now_ns();
+    }  // unmapping is not part of attaching
+    if (i >= 10) samples.push_back(static_cast<double>(t1 - t0));  // the first few warm up
+  }
+  ctl->stop.store(1);
+  server.join();
+  r.latency = summarize(samples);
+  out.add(r);
+}
+
+}  // namespace
+
+void register_state_roles() { register_role("attach-server", attach_server); }
+
+void run_state(const Settings& s, Results& out) {
+  map_cases(s, out, 10'000);
+  map_cases(s, out, 1'000'000);
+  find_by_name(s, out);
+  for (std::uint64_t bytes : {std::uint64_t{64} << 20, std::uint64_t{1} << 30})
+    for (const char* backend : {"named", "memfd"}) attach_cost(s, out, backend, bytes);
+}
+
+}  // namespace shmkit::bench

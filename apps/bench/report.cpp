@@ -1,0 +1,269 @@
+// Table, goals and JSON (see report.hpp).
+#include "report.hpp"
+
+#include <sys/utsname.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+
+#include "../common/json_writer.hpp"
+
+namespace shmkit::bench {
+
+namespace {
+
+// The figure a ratio uses: one-way latency or ns per operation (median), or frames/s.
+double figure(const Result& r) {
+  return r.metric == Metric::throughput ? r.msgs_per_s : r.latency.median_ns;
+}
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+std::string fmt_ns(double ns) {
+  if (ns <= 0) return "-";
+  if (ns < 10'000) return fmt("%.0f ns", ns);
+  if (ns < 10'000'000) return fmt("%.1f us", ns / 1e3);
+  return fmt("%.1f ms", ns / 1e6);
+}
+
+std::string fmt_rate(double r) {
+  if (r <= 0) return "-";
+  if (r >= 1e6) return fmt("%.2f M/s", r / 1e6);
+  if (r >= 1e3) return fmt("%.1f k/s", r / 1e3);
+  return fmt("%.0f /s", r);
+}
+
+std::string fmt_size(std::uint64_t b) {
+  if (b == 0) return "";
+  if (b >= (1u << 30) && b % (1u << 30) == 0) return std::to_string(b >> 30) + " GiB";
+  if (b >= (1u << 20) && b % (1u << 20) == 0) return std::to_string(b >> 20) + " MiB";
+  if (b >= 1024 && b % 1024 == 0) return std::to_string(b >> 10) + " KiB";
+  return std::to_string(b) + " B";
+}
+
+}  // namespace
+
+std::vector<Goal> evaluate_goals(const Results& res) {
+  std::vector<Goal> goals;
+  // ratio goal: figure(a) / figure(b) compared with limit.
+  auto ratio = [&](std::string id, std::string text, const std::string& a, const std::string& b, double limit,
+                   bool at_most, bool info = false) {
+    Goal g{std::move(id), std::move(text), 0, limit, at_most, "n/a", false, ""};
+    g.informational = info;
+    const Result* ra = res.find(a);
+    const Result* rb = res.find(b);
+    if (ra == nullptr || rb == nullptr || ra->skipped || rb->skipped || figure(*rb) <= 0) {
+      g.detail = "not measured: " + std::string(ra == nullptr || ra->skipped ? a : b);
+    } else {
+      g.value = figure(*ra) / figure(*rb);
+      g.status = info ? "info" : (at_most ? g.value <= limit : g.value >= limit) ? "PASS" : "MISS";
+      const bool tp = ra->metric == Metric::throughput;
+      g.detail = a + " " + (tp ? fmt_rate(figure(*ra)) : fmt_ns(figure(*ra))) + " vs " + b + " " +
+                 (tp ? fmt_rate(figure(*rb)) : fmt_ns(figure(*rb)));
+    }
+    goals.push_back(g);
+  };
+
+  const std::string floor = "latency/floor/cacheline";
+  ratio("latency-busy", "busy-poll one-way latency, 64 B broadcast <= 1.5x cache-line floor",
+        "latency/channel/broadcast/busy/64", floor, 1.5, true);
+  ratio("latency-spin", "spin-then-block reader, frame inside the spin window <= 2x floor",
+        "latency/channel/broadcast/spin/64", floor, 2.0, true);
+  ratio("latency-block", "blocked (asleep) reader <= 1.1x raw futex wake-up",
+        "latency/channel/broadcast/block/64", "latency/ipc/futex", 1.1, true);
+  for (const char* k : {"queue", "broadcast"}) {
+    const std::string id = std::string("throughput/channel/") + k + "/copy/64/r1";
+    ratio(std::string("rate-64-") + k + "-vs-mq", std::string("64 B ") + k + " frames/s >= 5x message_queue", id,
+          "throughput/ipc/mq/64", 5.0, false);
+    ratio(std::string("rate-64-") + k + "-vs-ring", std::string("64 B ") + k + " frames/s >= 2x naive ring", id,
+          "throughput/ring/64", 2.0, false);
+  }
+  ratio("bw-1M-copy", "1 MiB copy-in/copy-out GB/s >= naive ring (queue)", "throughput/channel/queue/copy/1M/r1",
+        "throughput/ring/1M", 1.0, false);
+  ratio("bw-1M-loan", "1 MiB zero-copy (loan + read in place) >= 2x naive ring (queue)",
+        "throughput/channel/queue/loan/1M/r1", "throughput/ring/1M", 2.0, false);
+  // Broadcast at 1 MiB: the writer never waits, so these measure how often it laps the reader
+  // (lossy by design) more than the channel's bandwidth; shown, not counted.
+  ratio("bw-1M-copy-broadcast", "info: 1 MiB copy, broadcast (lossy) vs naive ring",
+        "throughput/channel/broadcast/copy/1M/r1", "throughput/ring/1M", 1.0, false, true);
+  ratio("bw-1M-loan-broadcast", "info: 1 MiB zero-copy, broadcast (lossy) vs naive ring",
+        "throughput/channel/broadcast/loan/1M/r1", "throughput/ring/1M", 2.0, false, true);
+
+  {
+    // Zero system calls per publish with no blocked reader: the writers' own counters over
+    // every busy-poll run, and strace where it could run.
+    Goal g{"syscalls-per-publish", "publishing with no blocked reader: 0 system calls per frame", 0, 0, true, "n/a", false, ""};
+    double worst = -1;
+    std::string where;
+    for (const auto& r : res.all()) {
+      if (r.group != "channel" || r.label.find("busy") == std::string::npos) continue;
+      auto it = r.extra.find("wake_calls_per_frame");
+      if (it != r.extra.end() && it->second > worst) {
+        worst = it->second;
+        where = r.id;
+      }
+    }
+    if (const Result* st = res.find("syscalls/publish/strace"); st != nullptr && !st->skipped) {
+      const double v = st->extra.at("syscalls_per_frame");
+      g.detail = "strace: " + fmt("%.6f", v) + " per frame; ";
+      if (v > worst) worst = v;
+    } else {
+      g.detail = "strace: n/a; ";
+    }
+    if (worst >= 0) {
+      g.value = worst;
+      g.status = worst == 0 ? "PASS" : "MISS";
+      g.detail += "wake_calls per frame, worst busy-poll case: " + fmt("%.6f", worst) + " (" + where + ")";
+    }
+    goals.push_back(g);
+  }
+
+  ratio("map-10k", "named map insert, 10k keys, shmkit::map + Mutex <= 1.5x std::map + std::mutex",
+        "state/map/10k/insert/shmkit", "state/map/10k/insert/std", 1.5, true);
+  ratio("map-10k-pooled", "info: same, over a pooled node allocator (the fix the issue suggests)",
+        "state/map/10k/insert/shmkit-pooled", "state/map/10k/insert/std", 1.5, true, true);
+  ratio("map-1M", "named map insert, 1M keys <= 1.1x std::map + std::mutex", "state/map/1M/insert/shmkit",
+        "state/map/1M/insert/std", 1.1, true);
+  ratio("map-1M-pooled", "info: same, pooled node allocator", "state/map/1M/insert/shmkit-pooled",
+        "state/map/1M/insert/std", 1.1, true, true);
+  ratio("attach-64M", "attach over memfd <= 2x named open-by-name, 64 MiB", "state/attach/memfd/64M",
+        "state/attach/named/64M", 2.0, true);
+  ratio("attach-1G", "attach over memfd <= 2x named open-by-name, 1 GiB", "state/attach/memfd/1G",
+        "state/attach/named/1G", 2.0, true);
+  {
+    Goal g{"attach-64M-abs", "attach over memfd at 64 MiB under 100 us", 0, 100, true, "n/a", false, ""};
+    if (const Result* r = res.find("state/attach/memfd/64M"); r != nullptr && !r->skipped) {
+      g.value = r->latency.median_ns / 1e3;
+      g.status = g.value < 100 ? "PASS" : "MISS";
+      g.detail = "median " + fmt_ns(r->latency.median_ns) + " (value in us)";
+    }
+    goals.push_back(g);
+  }
+  ratio("iceoryx-latency", "busy-poll one-way latency <= 0.5x iceoryx's", "latency/channel/broadcast/busy/64",
+        "latency/iceoryx/busy/64", 0.5, true);
+  ratio("iceoryx-rate-64", "64 B lossless frames/s >= 3x iceoryx's", "throughput/channel/queue/copy/64/r1",
+        "throughput/iceoryx/64", 3.0, false);
+  ratio("iceoryx-loan-1M", "zero-copy 1 MiB frames/s >= iceoryx's", "throughput/channel/queue/loan/1M/r1",
+        "throughput/iceoryx/loan/1M", 1.0, false);
+  return goals;
+}
+
+Machine describe_machine() {
+  Machine m;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      m.cpu_model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  utsname u{};
+  if (::uname(&u) == 0) m.kernel = std::string(u.sysname) + " " + u.release + " " + u.machine;
+  ::getloadavg(m.load_start, 3);
+  return m;
+}
+
+void print_table(const Results& results, const std::vector<Goal>& goals, const Machine& m) {
+  std::printf("\nshmkit-bench on %s, %d CPUs, %s; load %.2f %.2f %.2f at start, %.2f %.2f %.2f at end; %.0f s\n",
+              m.cpu_model.c_str(), m.cpus, m.kernel.c_str(), m.load_start[0], m.load_start[1], m.load_start[2],
+              m.load_end[0], m.load_end[1], m.load_end[2], m.seconds);
+  auto section = [&](Metric metric, const char* title, const char* header) {
+    std::printf("\n%s\n%s\n", title, header);
+    for (const auto& r : results.all()) {
+      if (r.metric != metric) continue;
+      std::string id = r.id;
+      if (r.skipped) {
+        std::printf("%-46s %-9s skipped: %s\n", id.c_str(), fmt_size(r.size).c_str(), r.note.c_str());
+        continue;
+      }
+      if (metric == Metric::throughput) {
+        std::printf("%-46s %-9s %10s %9s %10s  %s\n", id.c_str(), fmt_size(r.size).c_str(), fmt_rate(r.msgs_per_s).c_str(),
+                    fmt("%.2f", r.bytes_per_s / 1e9).c_str(), r.lost == 0 ? "0" : std::to_string(r.lost).c_str(),
+                    r.label.c_str());
+      } else {
+        std::printf("%-46s %-9s %10s %10s %10s %9llu  %s\n", id.c_str(), fmt_size(r.size).c_str(),
+                    fmt_ns(r.latency.median_ns).c_str(), fmt_ns(r.latency.p99_ns).c_str(),
+                    fmt_ns(r.latency.max_ns).c_str(), static_cast<unsigned long long>(r.latency.samples),
+                    r.label.c_str());
+      }
+    }
+  };
+  section(Metric::latency, "One-way latency (half a round trip)",
+          "case                                           size          median        p99        max   samples  what");
+  section(Metric::throughput, "Throughput (median of repeats; the slowest reader)",
+          "case                                           size        frames/s      GB/s       lost  what");
+  section(Metric::time, "Named state and costs (per operation)",
+          "case                                           size          median   p99/worst        max   samples  what");
+  std::printf("\nGoals (ratios from this run)\n");
+  int pass = 0, miss = 0;
+  for (const auto& g : goals) {
+    std::printf("%-5s %-24s %8s  (%s %g)  %s\n      %s\n", g.status.c_str(), g.id.c_str(),
+                g.status == "n/a" ? "-" : fmt("%.3f", g.value).c_str(), g.at_most ? "<=" : ">=", g.limit,
+                g.text.c_str(), g.detail.c_str());
+    pass += g.status == "PASS";
+    miss += g.status == "MISS";
+  }
+  int info = 0;
+  for (const auto& g : goals) info += g.status == "info";
+  std::printf("\n%d PASS, %d MISS, %d n/a (and %d informational ratios)\n", pass, miss,
+              static_cast<int>(goals.size()) - pass - miss - info, info);
+}
+
+std::string to_json(const Results& results, const std::vector<Goal>& goals, const Machine& m, const Settings& s) {
+  apps::JsonWriter j;
+  j.begin_object();
+  j.key("machine").begin_object();
+  j.field("cpu", m.cpu_model).field("cpus", m.cpus).field("kernel", m.kernel);
+  j.key("load_start").begin_array().value(m.load_start[0]).value(m.load_start[1]).value(m.load_start[2]).end_array();
+  j.key("load_end").begin_array().value(m.load_end[0]).value(m.load_end[1]).value(m.load_end[2]).end_array();
+  j.field("seconds", m.seconds);
+  j.end_object();
+  j.key("settings").begin_object();
+  j.field("quick", s.quick).field("repeats", s.repeats).field("case_seconds", s.case_seconds)
+      .field("repeat_seconds", s.repeat_seconds).field("latency_samples", s.latency_samples);
+  j.end_object();
+  j.key("results").begin_array();
+  for (const auto& r : results.all()) {
+    j.begin_object();
+    j.field("id", r.id).field("group", r.group).field("label", r.label);
+    j.field("metric", r.metric == Metric::latency ? "latency" : r.metric == Metric::throughput ? "throughput" : "time");
+    j.field("size", r.size).field("readers", r.readers).field("skipped", r.skipped);
+    if (!r.note.empty()) j.field("note", r.note);
+    if (r.metric == Metric::throughput) {
+      j.field("msgs_per_s", r.msgs_per_s).field("bytes_per_s", r.bytes_per_s).field("frames", r.frames);
+      j.field("lost", r.lost).field("lossless", r.lossless);
+      j.key("repeats").begin_array();
+      for (double v : r.repeat_msgs_per_s) j.value(v);
+      j.end_array();
+    } else {
+      j.field("median_ns", r.latency.median_ns).field("p99_ns", r.latency.p99_ns).field("max_ns", r.latency.max_ns);
+      j.field("samples", r.latency.samples);
+    }
+    if (!r.extra.empty()) {
+      j.key("extra").begin_object();
+      for (const auto& [k, v] : r.extra) j.field(k, v);
+      j.end_object();
+    }
+    j.end_object();
+  }
+  j.end_array();
+  j.key("goals").begin_array();
+  for (const auto& g : goals) {
+    j.begin_object();
+    j.field("id", g.id).field("text", g.text).field("status", g.status).field("value", g.value);
+    j.field("limit", g.limit).field("at_most", g.at_most).field("detail", g.detail);
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+  return j.str() + "\n";
+}
+
+}  // namespace shmkit::bench

@@ -1,0 +1,10 @@
+# Smoke test of shmkit-bench: `--quick` must run every case to completion and produce sane
+# data. No timing assertions (the machine may be loaded); see test/bench/check_bench.cmake.
+if(NOT SHMKIT_BUILD_APPS OR NOT TARGET shmkit-bench)
+  return()
+endif()
+add_test(NAME bench_quick_smoke
+         COMMAND ${CMAKE_COMMAND} -DBENCH=$<TARGET_FILE:shmkit-bench>
+                 -DJSON=${CMAKE_CURRENT_BINARY_DIR}/bench_quick.json
+                 -P ${CMAKE_CURRENT_SOURCE_DIR}/bench/check_bench.cmake)
+set_tests_properties(bench_quick_smoke PROPERTIES LABELS bench TIMEOUT 180 RUN_SERIAL TRUE)
