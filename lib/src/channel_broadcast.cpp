@@ -56,7 +56,8 @@ BroadcastReader::BroadcastReader(BroadcastReader&& other) noexcept
       delivered_(other.delivered_),
       record_(std::exchange(other.record_, nullptr)),
       peeking_(std::exchange(other.peeking_, false)),
-      peek_version_(other.peek_version_) {
+      peek_version_(other.peek_version_),
+      notifier_(std::move(other.notifier_)) {
   other.view_.header = nullptr;
 }
 
@@ -72,6 +73,7 @@ BroadcastReader& BroadcastReader::operator=(BroadcastReader&& other) noexcept {
     record_ = std::exchange(other.record_, nullptr);
     peeking_ = std::exchange(other.peeking_, false);
     peek_version_ = other.peek_version_;
+    notifier_ = std::move(other.notifier_);
     other.view_.header = nullptr;
   }
   return *this;
@@ -109,6 +111,9 @@ ReadResult BroadcastReader::receive(std::span<std::byte>* buffer, std::chrono::n
   out.status = detail::wait_loop(
       options_.wait, timeout, detail::WaitPoint{&wl.data_word, &wl.data_waiters}, view_.can_block,
       [&] { return probe(buffer, out); }, [&] { return detail::writer_dead(view_); });
+  // An event loop's try_read after the notification thread found the writer dead.
+  if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))
+    out.status = Errc::peer_gone;
   if (out.status != Errc::ok) {
     out.lost = std::exchange(lost_pending_, 0);
     out.data = {};
@@ -245,9 +250,13 @@ std::uint64_t BroadcastReader::available() const noexcept {
 }
 
 int BroadcastReader::notification_fd() {
-  throw Error(Errc::unsupported, "channel '" + view_.name +
-                                     "': notification fds (eventfd for epoll) are not implemented yet; use a "
-                                     "blocking read on a thread, see docs/channels.md");
+  if (!view_.valid()) throw Error(Errc::invalid_argument, "notification_fd on a moved-from channel reader");
+  if (!notifier_) notifier_ = detail::start_notifier(view_, cursor_, options_.wait.liveness_check);
+  return detail::notifier_fd(*notifier_);
+}
+
+void BroadcastReader::clear_notification() noexcept {
+  if (notifier_) detail::notifier_clear(*notifier_);
 }
 
 }  // namespace shmkit

@@ -50,7 +50,8 @@ QueueReader::QueueReader(QueueReader&& other) noexcept
       tail_cache_(other.tail_cache_),
       released_(other.released_),
       batch_(other.batch_),
-      peeking_(std::exchange(other.peeking_, false)) {
+      peeking_(std::exchange(other.peeking_, false)),
+      notifier_(std::move(other.notifier_)) {
   other.view_.header = nullptr;
 }
 
@@ -64,6 +65,7 @@ QueueReader& QueueReader::operator=(QueueReader&& other) noexcept {
     released_ = other.released_;
     batch_ = other.batch_;
     peeking_ = std::exchange(other.peeking_, false);
+    notifier_ = std::move(other.notifier_);
     other.view_.header = nullptr;
   }
   return *this;
@@ -107,6 +109,9 @@ ReadResult QueueReader::receive(std::span<std::byte>* buffer, std::chrono::nanos
   };
   out.status = detail::wait_loop(options_.wait, timeout, detail::WaitPoint{&wl.data_word, &wl.data_waiters},
                                  view_.can_block, probe, [&] { return detail::writer_dead(view_); });
+  // An event loop's try_read after the notification thread found the writer dead.
+  if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))
+    out.status = Errc::peer_gone;
   if (out.status != Errc::ok) out.data = {};
   return out;
 }
@@ -187,6 +192,16 @@ PeerState QueueReader::writer_state(std::chrono::nanoseconds stall_threshold) co
 std::uint64_t QueueReader::available() const noexcept {
   const std::uint64_t tail = view_.header->writer.published.load(std::memory_order_acquire);
   return tail > head_ ? tail - head_ : 0;
+}
+
+int QueueReader::notification_fd() {
+  if (!view_.valid()) throw Error(Errc::invalid_argument, "notification_fd on a moved-from channel reader");
+  if (!notifier_) notifier_ = detail::start_notifier(view_, head_, options_.wait.liveness_check);
+  return detail::notifier_fd(*notifier_);
+}
+
+void QueueReader::clear_notification() noexcept {
+  if (notifier_) detail::notifier_clear(*notifier_);
 }
 
 }  // namespace shmkit

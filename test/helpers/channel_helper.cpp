@@ -2,6 +2,7 @@
 //   shmkit-test-channel-helper <command> <backend> <segment> <channel> <child-index> [args...]
 // It finds the test's ChannelTestControl ("control") in the segment and reports through
 // control.child[child-index]. Exit codes: channel_test_types.hpp (kExit*).
+#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -135,6 +136,32 @@ int bcast_read(Segment& seg, const Args& a, ChildReport& r) {
   return mismatched == 0 ? kExitOk : kExitMismatch;
 }
 
+// Broadcast reader driven by poll() on notification_fd(): args <stop-after (0: never)>. Waits
+// for readability, drains with try_read, until closed or peer_gone.
+int bcast_poll(Segment& seg, const Args& a, ChildReport& r) {
+  const std::uint64_t stop_after = a.num(0);
+  BroadcastReader reader(seg, a.channel, {});
+  std::vector<std::byte> buf(reader.max_frame());
+  pollfd p{reader.notification_fd(), POLLIN, 0};
+  std::uint64_t delivered = 0, mismatched = 0;
+  r.ready.store(1, std::memory_order_release);
+  ReadResult res;
+  for (;;) {
+    if (::poll(&p, 1, 30'000) != 1) return kExitUnexpected;  // 30 s without a notification
+    reader.clear_notification();
+    while ((res = reader.try_read(buf))) {
+      if (!payload_matches(res.frame.sequence, res.data, reader.max_frame())) ++mismatched;
+      r.delivered.store(++delivered);
+    }
+    if (res.status != Errc::timeout) break;
+    if (stop_after != 0 && delivered >= stop_after) break;
+  }
+  r.mismatched.store(mismatched);
+  r.lost.store(reader.lost());
+  finish_report(r, res.status);
+  return mismatched == 0 ? kExitOk : kExitMismatch;
+}
+
 // Creates a broadcast channel, publishes 100 frames, then heartbeats until killed:
 // args <slots> <max-frame>.
 int bcast_write_forever(Segment& seg, const Args& a, ChannelTestControl& c) {
@@ -239,6 +266,7 @@ int run(const Args& a) {
   ChildReport& r = control->child[a.index];
   if (a.command == "bcast-verify") return bcast_verify(seg, a, r);
   if (a.command == "bcast-read") return bcast_read(seg, a, r);
+  if (a.command == "bcast-poll") return bcast_poll(seg, a, r);
   if (a.command == "bcast-write-forever") return bcast_write_forever(seg, a, *control);
   if (a.command == "queue-write-forever") return queue_write_forever(seg, a, *control);
   if (a.command == "queue-verify") return queue_verify(seg, a, r);

@@ -2,6 +2,8 @@
 // zero-copy, lapping and loss accounting, start positions, close, timeouts, waking, writer
 // state, checksums, argument errors. Runs under ThreadSanitizer too.
 #define BOOST_TEST_MODULE channel_broadcast
+#include <poll.h>
+
 #include <array>
 #include <atomic>
 #include <boost/test/data/test_case.hpp>
@@ -369,3 +371,41 @@ BOOST_DATA_TEST_CASE(threaded_lapping_never_tears, bdata::make(test_backends()),
   BOOST_TEST(bad.load() == 0u);
   BOOST_TEST(total_delivered.load() + total_lost.load() == 2 * kFrames);
 }
+
+#if defined(__linux__)
+// notification_fd(): readable when frames arrive and when the writer closes; quiet otherwise.
+BOOST_DATA_TEST_CASE(notification_fd_for_event_loops, bdata::make(test_backends()), backend) {
+  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  auto w = BroadcastWriter::create(*s, "ch", config(64, 16));
+  w.publish(bytes_of("before"));
+  BroadcastReader r(*s, "ch", reader_options(WaitStrategy::block(), StartAt::next));
+  pollfd p{r.notification_fd(), POLLIN, 0};
+  BOOST_TEST(r.notification_fd() == p.fd);  // one fd per reader
+  // Its thread sleeps like a blocked reader; until then (and after) nothing is pending.
+  BOOST_REQUIRE(await([&] { return channel_status(*s, "ch").blocked_readers == 1; }));
+  BOOST_TEST(::poll(&p, 1, 0) == 0);
+  std::array<std::byte, 16> buf{};
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 5; ++i) w.publish(bytes_of("f" + std::to_string(i)));
+    BOOST_REQUIRE(::poll(&p, 1, 10'000) == 1);
+    r.clear_notification();
+    int got = 0;
+    while (r.try_read(buf)) ++got;
+    // The thread may have signalled after the first frame only: drain, and poll again.
+    while (got < 5 && ::poll(&p, 1, 10'000) == 1) {
+      r.clear_notification();
+      while (r.try_read(buf)) ++got;
+    }
+    BOOST_TEST(got == 5);
+    // All five read: the thread catches up with `published` and goes back to sleep; once it
+    // is asleep the fd is quiet.
+    BOOST_REQUIRE(await([&] { return channel_status(*s, "ch").blocked_readers == 1; }));
+    r.clear_notification();
+    BOOST_TEST(::poll(&p, 1, 0) == 0);
+  }
+  w.close();
+  BOOST_REQUIRE(::poll(&p, 1, 10'000) == 1);
+  r.clear_notification();
+  BOOST_TEST(r.try_read(buf).status == Errc::closed);
+}
+#endif

@@ -2,6 +2,8 @@
 // around, backpressure (fail fast, timed wait, blocking wait woken by the reader), zero-copy,
 // close, reattachment, exactly-once delivery between threads. Runs under ThreadSanitizer too.
 #define BOOST_TEST_MODULE channel_queue
+#include <poll.h>
+
 #include <array>
 #include <atomic>
 #include <boost/test/data/test_case.hpp>
@@ -226,3 +228,27 @@ BOOST_DATA_TEST_CASE(threaded_exactly_once, bdata::make(test_backends()) * bdata
   BOOST_TEST(bad.load() == 0u);
   BOOST_TEST(received.load() == kFrames);
 }
+
+#if defined(__linux__)
+BOOST_DATA_TEST_CASE(notification_fd_for_event_loops, bdata::make(test_backends()), backend) {
+  ScratchSegment s(backend, unique_name("shmkit-qc"), 1 << 20);
+  auto w = QueueWriter::create(*s, "ch", config(8, 16));
+  QueueReader r(*s, "ch");
+  pollfd p{r.notification_fd(), POLLIN, 0};
+  BOOST_REQUIRE(await([&] { return channel_status(*s, "ch").blocked_readers == 1; }));
+  BOOST_TEST(::poll(&p, 1, 0) == 0);
+  BOOST_REQUIRE(w.try_publish(bytes_of("one")));
+  BOOST_REQUIRE(::poll(&p, 1, 10'000) == 1);
+  r.clear_notification();
+  std::array<std::byte, 16> buf{};
+  auto res = r.try_read(buf);
+  BOOST_TEST(res.status == Errc::ok);
+  BOOST_TEST(string_of(res.data) == "one");
+  w.close();
+  BOOST_REQUIRE(::poll(&p, 1, 10'000) == 1);
+  BOOST_TEST(r.try_read(buf).status == Errc::closed);
+  // Moving the reader keeps its fd.
+  QueueReader moved(std::move(r));
+  BOOST_TEST(moved.notification_fd() == p.fd);
+}
+#endif

@@ -110,9 +110,15 @@ class BroadcastReader {
   std::uint32_t max_frame() const noexcept { return view_.max_frame; }
   std::uint32_t slots() const noexcept { return view_.slot_count; }
 
-  // For event loops: an fd that becomes readable when frames arrive (an eventfd the writer
-  // signals). Not yet available: throws Error(unsupported). See docs/channels.md, "Follow-ups".
+  // For event loops (epoll, poll, Boost.Asio): an fd that becomes readable when frames arrive,
+  // when the writer closes, and when the writer's process dies. On readable: clear_notification(),
+  // then try_read()/try_peek() until they return timeout (or closed/peer_gone: after the thread
+  // found the writer's process dead, an empty try_read() says peer_gone). The fd belongs to
+  // this reader (do not close it); the first call starts a thread that sleeps on the channel's
+  // futex word (it shows as a blocked reader in channel_status). Linux: an eventfd; elsewhere
+  // Error(unsupported). docs/channels.md explains why a thread and not the writer signals it.
   int notification_fd();
+  void clear_notification() noexcept;
 
  private:
   enum class Idle { wait, retry, closed };
@@ -134,6 +140,7 @@ class BroadcastReader {
   detail::ReaderRecord* record_ = nullptr;
   bool peeking_ = false;
   std::uint64_t peek_version_ = 0;
+  detail::NotifierPtr notifier_;
 };
 
 }  // namespace shmkit

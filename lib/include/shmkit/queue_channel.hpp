@@ -93,6 +93,10 @@ class QueueReader {
   bool finish();
 
   PeerState writer_state(std::chrono::nanoseconds stall_threshold = std::chrono::seconds(1)) const;
+  // For event loops: an fd that becomes readable when frames arrive (see BroadcastReader).
+  int notification_fd();
+  void clear_notification() noexcept;
+
   std::uint64_t position() const noexcept { return head_; }
   std::uint64_t available() const noexcept;
   std::uint32_t max_frame() const noexcept { return view_.max_frame; }
@@ -113,6 +117,7 @@ class QueueReader {
   std::uint64_t released_ = 0;     // `consumed` as this reader last published it
   std::uint64_t batch_ = 1;        // release after this many frames
   bool peeking_ = false;
+  detail::NotifierPtr notifier_;
 };
 
 }  // namespace shmkit

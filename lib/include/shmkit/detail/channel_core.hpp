@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +43,23 @@ struct ChannelView {
   std::byte* slot(std::uint64_t sequence) const noexcept { return slots + (sequence & mask) * stride; }
   bool valid() const noexcept { return header != nullptr; }
 };
+
+// A reader's event-loop fd (notification_fd()): an eventfd in this process, signalled by a
+// thread that sleeps on the channel's futex word like any blocked reader. Linux only.
+class Notifier;
+struct NotifierDeleter {
+  void operator()(Notifier* n) const noexcept;
+};
+using NotifierPtr = std::unique_ptr<Notifier, NotifierDeleter>;
+// Starts the thread. The fd is readable at once if frames after `cursor` are already published.
+// Error(unsupported) off Linux, Error(resource_limit/system) if eventfd or the thread fail.
+NotifierPtr start_notifier(const ChannelView& view, std::uint64_t cursor, std::chrono::milliseconds liveness_check);
+int notifier_fd(const Notifier& n) noexcept;
+// Empties the eventfd (non-blocking read): call before draining the channel with try_read().
+void notifier_clear(const Notifier& n) noexcept;
+// The thread found the writer's process dead (and signalled it): a read that finds nothing
+// then reports peer_gone instead of timeout, without a liveness check of its own.
+bool notifier_saw_dead(const Notifier& n) noexcept;
 
 // Finds and validates channel `name` of `kind`: Error(not_found), type_mismatch (another kind or
 // type), corrupt, incompatible_format.

@@ -1,0 +1,20 @@
+// Elsewhere: no eventfd. notification_fd() reports unsupported; use a blocking read on a thread.
+#include "channel_internal.hpp"
+
+namespace shmkit::detail {
+
+class Notifier {};
+
+void NotifierDeleter::operator()(Notifier* n) const noexcept { delete n; }
+
+NotifierPtr start_notifier(const ChannelView& view, std::uint64_t, std::chrono::milliseconds) {
+  throw Error(Errc::unsupported, "channel '" + view.name +
+                                     "': notification_fd() needs Linux (eventfd); on this platform wait with a "
+                                     "blocking read() on a thread of your own");
+}
+
+int notifier_fd(const Notifier&) noexcept { return -1; }
+void notifier_clear(const Notifier&) noexcept {}
+bool notifier_saw_dead(const Notifier&) noexcept { return false; }
+
+}  // namespace shmkit::detail
