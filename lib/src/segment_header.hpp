@@ -12,7 +12,7 @@
 namespace shmkit::detail {
 
 // "SHMKSEG1" read as a little-endian integer.
-inline constexpr std::uint64_t kSegmentMagic = 0x3147455348'4d4b53ULL;
+inline constexpr std::uint64_t kSegmentMagic = 0x31474553'4b4d4853ULL;
 inline constexpr std::uint32_t kFormatVersion = 1;
 // The segment manager starts one page in: room for the header to grow, page-aligned allocator.
 inline constexpr std::uint64_t kManagerOffset = 4096;
