@@ -1,0 +1,54 @@
+// Command-line plumbing shared by the shmkit apps (Boost.Program_options): sizes like "64MiB",
+// durations like "500ms", and one way to turn bad options into "one line + exit 2".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/any.hpp>
+#include <boost/program_options.hpp>
+
+namespace shmkit::apps {
+
+// A byte count written with an optional unit: 4096, 64KiB, 64MiB, 1GiB, 1.5MiB, 64k, 10MB.
+struct ByteSize {
+  std::uint64_t bytes = 0;
+};
+// A duration written with a unit: 250ns, 10us, 500ms, 2s, 1.5s, 5m, 1h. A bare number is seconds.
+struct Duration {
+  std::chrono::nanoseconds value{0};
+};
+
+// Throw std::invalid_argument with a message naming the text and the accepted forms.
+std::uint64_t parse_byte_size(std::string_view text);
+std::chrono::nanoseconds parse_duration(std::string_view text);
+
+std::string format_bytes(double bytes);              // "64 MiB", "1.5 KiB", "12 B"
+std::string format_duration(std::chrono::nanoseconds d);  // "500ms", "2s", "250ns"
+
+std::ostream& operator<<(std::ostream& os, const ByteSize& s);  // for defaults in --help
+std::ostream& operator<<(std::ostream& os, const Duration& d);
+
+// Boost.Program_options hooks (found by ADL).
+void validate(boost::any& v, const std::vector<std::string>& values, ByteSize*, int);
+void validate(boost::any& v, const std::vector<std::string>& values, Duration*, int);
+
+// What every app's main() does: parse (bad option/value → one line on stderr, exit 2), handle
+// --help (with `usage` examples) and --version, then run `body`. A shmkit::Error from the body
+// → "<app>: <message>" on stderr and exit 1; the body's own return value otherwise.
+struct AppSpec {
+  std::string name;         // "shmkit-reader"
+  std::string summary;      // one line: what it does
+  std::string usage;        // example invocations, one per line
+  boost::program_options::options_description options;
+  boost::program_options::positional_options_description positional;
+};
+int run_app(int argc, char** argv, AppSpec& spec,
+            const std::function<int(const boost::program_options::variables_map&)>& body);
+
+}  // namespace shmkit::apps

@@ -1,0 +1,378 @@
+// shmkit-reader: attaches to a shmkit-writer's segment, reads its registry, consumes its frames
+// and reports rate, bandwidth, end-to-end latency, losses and the writer's health. It is the
+// second half of shmkit's demo and example code for readers: see docs/apps.md.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "../common/cli.hpp"
+#include "../common/json_writer.hpp"
+#include "../common/sensor_demo.hpp"
+#include "shmkit/channel.hpp"
+#include "shmkit/segment.hpp"
+
+namespace po = boost::program_options;
+using namespace shmkit;
+using namespace std::chrono;
+using shmkit::apps::JsonWriter;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+constexpr int kExitWriterDied = 3;
+
+struct Settings {
+  std::string name;
+  std::string socket;
+  Backend backend = Backend::automatic;
+  WaitStrategy wait = WaitStrategy::spin_then_block();
+  StartAt start = StartAt::newest;
+  std::uint64_t count = 0;
+  nanoseconds duration{0};
+  nanoseconds interval{1s};
+  nanoseconds wait_for_writer{0};
+  nanoseconds stall{1s};
+  bool json = false;
+  bool verify = false;
+  std::vector<std::pair<std::string, double>> sets;
+};
+
+Segment attach(const Settings& s) {
+  SegmentOptions o;
+  o.open_timeout = 2s;
+  if (!s.socket.empty()) {
+    o.backend = Backend::memfd;
+    return Segment::attach(s.socket, o);
+  }
+  if (s.backend == Backend::automatic) {  // the writer's default is memfd; fall back to named
+    o.backend = Backend::memfd;
+    try {
+      return Segment::open(s.name, o);
+    } catch (const Error& e) {
+      if (e.errc() != Errc::not_found && e.errc() != Errc::unsupported) throw;
+    }
+    o.backend = Backend::named;
+    return Segment::open(s.name, o);
+  }
+  o.backend = s.backend;
+  return Segment::open(s.name, o);
+}
+
+// Attaches and opens the channel; with --wait-for-writer, retries while there is none yet.
+std::pair<Segment, BroadcastReader> connect(const Settings& s) {
+  const auto give_up = steady_clock::now() + s.wait_for_writer;
+  milliseconds pause{10};
+  for (;;) {
+    try {
+      Segment segment = attach(s);
+      ReaderOptions ro;
+      ro.wait = s.wait;
+      ro.start = s.start;
+      BroadcastReader reader(segment, demo::kChannel, ro);
+      return {std::move(segment), std::move(reader)};
+    } catch (const Error& e) {
+      const bool absent = e.errc() == Errc::not_found || e.errc() == Errc::peer_gone;
+      if (!absent || steady_clock::now() >= give_up || g_stop.load()) {
+        if (absent)
+          throw Error(e.errc(), std::string("no writer: ") + e.what() +
+                                    (s.wait_for_writer.count() ? "" : " (start shmkit-writer first, or pass --wait-for-writer 10s)"));
+        throw;
+      }
+    }
+    std::this_thread::sleep_for(pause);  // polling for a process that does not exist yet
+    pause = std::min(pause * 2, milliseconds(200));
+  }
+}
+
+void apply_settings(Segment& segment, const Settings& s) {
+  if (s.sets.empty()) return;
+  auto* config = segment.find<demo::DemoConfig>(demo::kConfig);
+  if (config == nullptr) throw Error(Errc::not_found, "the segment has no configuration record '" + std::string(demo::kConfig) + "'");
+  std::unique_lock<SharedMutex> lock(config->lock, std::defer_lock);
+  if (!lock.try_lock_for(2s))
+    throw Error(Errc::timeout, "the configuration record stayed locked for 2 s (a reader holding it died?)");
+  for (const auto& [key, value] : s.sets) {
+    if (key == "gain") config->gain = value;
+  }
+  const std::uint32_t v = config->version.fetch_add(1, std::memory_order_acq_rel) + 1;
+  lock.unlock();
+  if (!s.json) std::printf("shmkit-reader: configuration %u written (gain %.3g)\n", v, s.sets.back().second);
+}
+
+void print_registry(Segment& segment, bool json) {
+  auto* lock = segment.find<Mutex>(demo::kRegistryLock);
+  auto* registry = segment.find<demo::Registry>(demo::kRegistry);
+  if (lock == nullptr || registry == nullptr) return;
+  std::lock_guard<Mutex> guard(*lock);
+  if (json) {
+    JsonWriter j;
+    j.begin_object().key("registry").begin_array();
+    for (const auto& [name, info] : *registry)
+      j.begin_object()
+          .field("name", std::string_view(name.data(), name.size()))
+          .field("unit", std::string_view(info.unit.data(), info.unit.size()))
+          .field("rate_hz", info.rate_hz)
+          .field("samples_per_frame", info.samples_per_frame)
+          .field("frames", info.frames)
+          .end_object();
+    j.end_array().end_object();
+    std::cout << j.str() << std::endl;
+    return;
+  }
+  std::printf("%-16s %-8s %10s %8s %12s\n", "SENSOR", "UNIT", "RATE", "SAMPLES", "FRAMES");
+  for (const auto& [name, info] : *registry)
+    std::printf("%-16.*s %-8.*s %8.0fHz %8u %12llu\n", static_cast<int>(name.size()), name.data(),
+                static_cast<int>(info.unit.size()), info.unit.data(), info.rate_hz, info.samples_per_frame,
+                static_cast<unsigned long long>(info.frames));
+}
+
+// Checks a frame against what the writer's deterministic generator makes.
+bool verify_frame(std::span<const std::byte> data) {
+  demo::SensorFrame h;
+  if (data.size() < sizeof h) return false;
+  std::memcpy(&h, data.data(), sizeof h);
+  if (h.magic != demo::kFrameMagic || h.sensor >= demo::kSensorCount) return false;
+  if (data.size() != sizeof h + std::size_t{h.sample_count} * sizeof(std::int32_t)) return false;
+  for (std::uint32_t i = 0; i < h.sample_count; ++i) {
+    std::int32_t v;
+    std::memcpy(&v, data.data() + sizeof h + i * sizeof v, sizeof v);
+    if (v != demo::synth_sample(h.sensor, h.tick, i)) return false;
+  }
+  return true;
+}
+
+struct Totals {
+  std::uint64_t frames = 0, bytes = 0, lost = 0, checksum_failures = 0, verify_failures = 0;
+  // Sequence at which this reader joined: frames + lost == published - first_sequence.
+  std::optional<std::uint64_t> first_sequence;
+  double gain_seen = 0;
+  std::uint32_t config_version_seen = 0;
+  std::int64_t latency_max_ns = 0;
+};
+
+struct Interval {
+  std::uint64_t frames = 0, bytes = 0;
+  std::vector<std::int64_t> latencies;
+  steady_clock::time_point start = steady_clock::now();
+};
+
+std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
+  if (v.empty()) return 0;
+  const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+void report(Segment& segment, const Settings& s, const Totals& t, Interval& iv, PeerState writer, bool final,
+            const char* outcome) {
+  const double secs = std::max(1e-9, duration<double>(steady_clock::now() - iv.start).count());
+  const double fps = static_cast<double>(iv.frames) / secs;
+  const double mbps = static_cast<double>(iv.bytes) / secs / 1e6;
+  const double p50 = static_cast<double>(percentile(iv.latencies, 0.50)) / 1e3;
+  const double p99 = static_cast<double>(percentile(iv.latencies, 0.99)) / 1e3;
+  const double max = iv.latencies.empty() ? 0 : static_cast<double>(*std::max_element(iv.latencies.begin(), iv.latencies.end())) / 1e3;
+  std::int64_t heartbeat_age = 0;
+  std::uint64_t published = 0;
+  try {
+    const ChannelStatus st = channel_status(segment, demo::kChannel, s.stall);
+    heartbeat_age = st.heartbeat_age_ns;
+    published = st.published;
+  } catch (const Error&) {
+  }
+  if (s.json) {
+    JsonWriter j;
+    j.begin_object()
+        .field("final", final)
+        .field("frames", t.frames)
+        .field("lost", t.lost)
+        .field("published", published)
+        .field("first_sequence", t.first_sequence.value_or(0))
+        .field("checksum_failures", t.checksum_failures)
+        .field("verify_failures", t.verify_failures)
+        .field("frames_per_s", fps)
+        .field("mb_per_s", mbps)
+        .field("latency_p50_us", p50)
+        .field("latency_p99_us", p99)
+        .field("latency_max_us", max)
+        .field("writer", to_string(writer))
+        .field("heartbeat_age_ms", static_cast<double>(heartbeat_age) / 1e6)
+        .field("gain_seen", t.gain_seen)
+        .field("config_version_seen", t.config_version_seen);
+    if (outcome != nullptr) j.field("outcome", outcome);
+    j.end_object();
+    std::cout << j.str() << std::endl;
+  } else {
+    const bool tty = ::isatty(STDOUT_FILENO) != 0 && !final;
+    std::printf("%s%8.0f frames/s %8.2f MB/s  latency p50 %7.1f us p99 %7.1f us max %8.1f us  lost %llu  crc-fail %llu"
+                "  writer %s (heartbeat %.0f ms)%s",
+                tty ? "\r\033[K" : "", fps, mbps, p50, p99, max, static_cast<unsigned long long>(t.lost),
+                static_cast<unsigned long long>(t.checksum_failures), to_string(writer),
+                static_cast<double>(heartbeat_age) / 1e6, tty ? "" : "\n");
+    if (final)
+      std::printf("shmkit-reader: %s: %llu frames received, %llu lost, %llu published, %llu checksum failures, %llu "
+                  "verify failures\n",
+                  outcome ? outcome : "done", static_cast<unsigned long long>(t.frames),
+                  static_cast<unsigned long long>(t.lost), static_cast<unsigned long long>(published),
+                  static_cast<unsigned long long>(t.checksum_failures),
+                  static_cast<unsigned long long>(t.verify_failures));
+    std::fflush(stdout);
+  }
+  iv = Interval{};
+}
+
+int run(const Settings& s) {
+  auto [segment, reader] = connect(s);
+  apply_settings(segment, s);
+  print_registry(segment, s.json);
+  std::vector<std::byte> buffer(reader.max_frame());
+  Totals t;
+  Interval iv;
+  const auto start = steady_clock::now();
+  auto next_report = start + s.interval;
+  const char* outcome = nullptr;
+  int rc = 0;
+
+  while (outcome == nullptr) {
+    if (g_stop.load(std::memory_order_relaxed)) outcome = "interrupted";
+    else if (s.count != 0 && t.frames >= s.count) outcome = "count reached";
+    else if (s.duration.count() != 0 && steady_clock::now() - start >= s.duration) outcome = "duration reached";
+    if (outcome != nullptr) break;
+
+    const auto now = steady_clock::now();
+    if (now >= next_report) {
+      report(segment, s, t, iv, reader.writer_state(s.stall), false, nullptr);
+      next_report += s.interval;
+      if (next_report < now) next_report = now + s.interval;
+    }
+    ReadResult r;
+    try {
+      r = reader.read(buffer, std::min<nanoseconds>(next_report - steady_clock::now(), 100ms));
+    } catch (const Error& e) {
+      if (e.errc() != Errc::corrupt || std::string(e.what()).find("checksum") == std::string::npos) throw;
+      ++t.checksum_failures;  // the frame is skipped; the channel itself is intact
+      continue;
+    }
+    t.lost += r.lost;
+    switch (r.status) {
+      case Errc::ok: {
+        if (!t.first_sequence) t.first_sequence = r.frame.sequence - r.lost;
+        const std::int64_t latency =
+            duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count() - r.frame.timestamp_ns;
+        iv.latencies.push_back(latency);
+        t.latency_max_ns = std::max(t.latency_max_ns, latency);
+        ++t.frames;
+        ++iv.frames;
+        t.bytes += r.data.size();
+        iv.bytes += r.data.size();
+        demo::SensorFrame h{};
+        if (r.data.size() >= sizeof h) {
+          std::memcpy(&h, r.data.data(), sizeof h);
+          t.gain_seen = h.gain;
+          t.config_version_seen = std::max(t.config_version_seen, h.config_version);
+        }
+        if (s.verify && !verify_frame(r.data)) ++t.verify_failures;
+        break;
+      }
+      case Errc::closed: outcome = "writer closed the channel"; break;
+      case Errc::peer_gone:
+        outcome = "writer died";
+        rc = kExitWriterDied;
+        break;
+      default:
+        if (reader.writer_state(s.stall) == PeerState::dead) {
+          outcome = "writer died";
+          rc = kExitWriterDied;
+        }
+        break;
+    }
+  }
+  const PeerState final_state = reader.writer_state(s.stall);
+  report(segment, s, t, iv, final_state, true, outcome);
+  if (rc == kExitWriterDied) std::cerr << "shmkit-reader: writer died\n";
+  return rc;
+}
+
+std::pair<std::string, double> parse_set(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos) throw std::invalid_argument("--set expects key=value, got '" + text + "'");
+  const std::string key = text.substr(0, eq);
+  if (key != "gain") throw std::invalid_argument("--set: unknown setting '" + key + "' (known: gain)");
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(text.substr(eq + 1), &used);
+    if (used != text.size() - eq - 1) throw std::invalid_argument("trailing characters");
+    return {key, v};
+  } catch (const std::exception&) {
+    throw std::invalid_argument("--set " + key + ": '" + text.substr(eq + 1) + "' is not a number");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  apps::AppSpec spec;
+  spec.name = "shmkit-reader";
+  spec.summary = "read shmkit-writer's sensor frames and report rate, latency, losses and writer health";
+  spec.usage =
+      "  shmkit-reader                                 # segment 'shmkit-demo' (memfd, else named)\n"
+      "  shmkit-reader --wait busy --verify            # busy-poll, check every payload\n"
+      "  shmkit-reader --set gain=2 --count 1000       # change the writer's gain, read 1000 frames\n"
+      "  shmkit-reader --socket /run/user/1000/shmkit/shmkit-demo.sock --json --duration 10s\n";
+  spec.options.add_options()
+      ("name", po::value<std::string>()->default_value("shmkit-demo"), "segment name")
+      ("socket", po::value<std::string>()->default_value(""), "attach to the memfd segment served at PATH")
+      ("backend", po::value<std::string>()->default_value("auto"), "auto (memfd, else named), memfd or named")
+      ("wait", po::value<std::string>()->default_value("spin"), "busy (busy-poll), spin (spin then block) or block")
+      ("start", po::value<std::string>()->default_value("newest"), "newest or oldest frame in the ring")
+      ("count", po::value<std::uint64_t>()->default_value(0), "exit 0 after this many frames (0: no limit)")
+      ("duration", po::value<apps::Duration>()->default_value(apps::Duration{0ns}), "exit 0 after this long (0: no limit)")
+      ("interval", po::value<apps::Duration>()->default_value(apps::Duration{1s}), "status line period")
+      ("wait-for-writer", po::value<apps::Duration>()->default_value(apps::Duration{0ns}), "keep trying to attach this long (0: fail at once)")
+      ("stall", po::value<apps::Duration>()->default_value(apps::Duration{1s}), "no heartbeat for this long = stalled")
+      ("set", po::value<std::vector<std::string>>()->composing(), "change the writer's configuration: gain=2")
+      ("verify", po::bool_switch(), "check every payload against the writer's generator")
+      ("json", po::bool_switch(), "one JSON object per interval (and a final one) instead of text");
+  return apps::run_app(argc, argv, spec, [](const po::variables_map& vm) {
+    Settings s;
+    s.name = vm["name"].as<std::string>();
+    s.socket = vm["socket"].as<std::string>();
+    const std::string backend = vm["backend"].as<std::string>();
+    if (backend == "auto") s.backend = Backend::automatic;
+    else if (backend == "memfd") s.backend = Backend::memfd;
+    else if (backend == "named") s.backend = Backend::named;
+    else throw std::invalid_argument("--backend must be auto, memfd or named, not '" + backend + "'");
+    const std::string wait = vm["wait"].as<std::string>();
+    if (wait == "busy") s.wait = WaitStrategy::busy_poll();
+    else if (wait == "spin") s.wait = WaitStrategy::spin_then_block();
+    else if (wait == "block") s.wait = WaitStrategy::block();
+    else throw std::invalid_argument("--wait must be busy, spin or block, not '" + wait + "'");
+    const std::string start = vm["start"].as<std::string>();
+    if (start == "newest") s.start = StartAt::newest;
+    else if (start == "oldest") s.start = StartAt::oldest;
+    else throw std::invalid_argument("--start must be newest or oldest, not '" + start + "'");
+    s.count = vm["count"].as<std::uint64_t>();
+    s.duration = vm["duration"].as<apps::Duration>().value;
+    s.interval = std::max<nanoseconds>(vm["interval"].as<apps::Duration>().value, 10ms);
+    s.wait_for_writer = vm["wait-for-writer"].as<apps::Duration>().value;
+    s.stall = vm["stall"].as<apps::Duration>().value;
+    s.json = vm["json"].as<bool>();
+    s.verify = vm["verify"].as<bool>();
+    if (vm.count("set")) for (const auto& text : vm["set"].as<std::vector<std::string>>()) s.sets.push_back(parse_set(text));
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    return run(s);
+  });
+}

@@ -1,0 +1,241 @@
+// shmkit-writer: publishes simulated sensor frames on a broadcast channel, with shared state
+// beside it (a sensor registry, recent statistics, a configuration record readers may change).
+// It is the first half of shmkit's demo and example code for writers: see docs/apps.md.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "../common/cli.hpp"
+#include "../common/sensor_demo.hpp"
+#include "shmkit/channel.hpp"
+#include "shmkit/segment.hpp"
+#include "shmkit/segment_directory.hpp"
+
+namespace po = boost::program_options;
+using namespace shmkit;
+using namespace std::chrono;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+struct Settings {
+  std::string name;
+  Backend backend = Backend::automatic;
+  std::string socket;
+  std::uint64_t size = 0;
+  double rate = 250;
+  std::uint32_t frame_size = 256;
+  std::uint32_t slots = 1024;
+  bool checksum = true;
+  std::uint64_t count = 0;  // ticks; 0 = until signalled
+  nanoseconds duration{0};
+  nanoseconds heartbeat{100ms};
+  bool quiet = false;
+};
+
+Backend parse_backend(const std::string& s) {
+  if (s == "auto") return Backend::automatic;
+  if (s == "named") return Backend::named;
+  if (s == "memfd") return Backend::memfd;
+  throw std::invalid_argument("--backend must be auto, named or memfd, not '" + s + "'");
+}
+
+std::uint32_t samples_per_frame(std::uint32_t frame_size) {
+  return static_cast<std::uint32_t>((frame_size - sizeof(demo::SensorFrame)) / sizeof(std::int32_t));
+}
+
+// The shared state beside the channel; registry entries are filled once, counters each second.
+void publish_registry(Segment& segment, const Settings& s) {
+  auto& lock = segment.find_or_construct<Mutex>(demo::kRegistryLock);
+  auto& registry = segment.find_or_construct<demo::Registry>(demo::kRegistry);
+  segment.find_or_construct<demo::StatsHistory>(demo::kStats);
+  std::lock_guard<Mutex> guard(lock);
+  for (std::uint32_t id = 0; id < demo::kSensorCount; ++id) {
+    auto [it, inserted] = registry.try_emplace(shmkit::string(demo::kSensorNames[id], segment.allocator()));
+    demo::SensorInfo& info = it->second;
+    info.unit = demo::kSensorUnits[id];
+    info.id = id;
+    info.rate_hz = s.rate;
+    info.samples_per_frame = samples_per_frame(s.frame_size);
+  }
+}
+
+void update_stats(Segment& segment, std::uint64_t ticks, std::uint64_t published, double fps, double bps) {
+  auto* lock = segment.find<Mutex>(demo::kRegistryLock);
+  auto* registry = segment.find<demo::Registry>(demo::kRegistry);
+  auto* stats = segment.find<demo::StatsHistory>(demo::kStats);
+  std::lock_guard<Mutex> guard(*lock);
+  for (auto& [name, info] : *registry) info.frames = ticks;
+  if (stats->size() >= demo::kStatsHistory) stats->erase(stats->begin());
+  stats->push_back({duration_cast<seconds>(system_clock::now().time_since_epoch()).count(), fps, bps, published});
+}
+
+int run(const Settings& s) {
+  SegmentOptions options;
+  options.backend = s.backend;
+  options.socket_path = s.socket;
+  const std::uint64_t ring_bytes = std::uint64_t{s.slots} * (s.frame_size + 128);
+  const std::uint64_t size = s.size != 0 ? s.size : std::max<std::uint64_t>(64 << 20, ring_bytes + (16 << 20));
+  if (ring_bytes + (1 << 20) > size)
+    throw std::invalid_argument("--size " + std::to_string(size) + " cannot hold " + std::to_string(s.slots) +
+                                " slots of " + std::to_string(s.frame_size) + " bytes: give at least " +
+                                apps::format_bytes(static_cast<double>(ring_bytes + (1 << 20))));
+  // A named segment left by a writer that crashed (creator dead, nobody maps it) is reclaimed;
+  // a live one makes create() fail with already_exists.
+  if (s.backend == Backend::named) remove_if_stale(s.name);
+  Segment segment = Segment::create(s.name, size, options);
+  // A named segment outlives us unless removed: remove it on every way out of run().
+  struct Remover {
+    const Segment& seg;
+    ~Remover() {
+      if (seg.backend() == Backend::named) Segment::remove(seg.name(), Backend::named);
+    }
+  } remover{segment};
+
+  publish_registry(segment, s);
+  auto& config = segment.find_or_construct<demo::DemoConfig>(demo::kConfig);
+  ChannelConfig cc;
+  cc.slots = s.slots;
+  cc.max_frame = s.frame_size;
+  cc.checksum = s.checksum ? Checksum::crc32c : Checksum::none;
+  BroadcastWriter writer = BroadcastWriter::create(segment, demo::kChannel, cc);
+
+  if (!s.quiet) {
+    std::printf("shmkit-writer: segment '%s' (%s, %s), channel '%s': %u slots x %u B, %s, %.0f Hz x %u sensors\n",
+                segment.name().c_str(), to_string(segment.backend()),
+                apps::format_bytes(static_cast<double>(segment.size())).c_str(), demo::kChannel, s.slots, s.frame_size,
+                s.checksum ? "crc32c" : "no checksum", s.rate, demo::kSensorCount);
+    if (auto* server = segment.control_server()) std::printf("shmkit-writer: serving on %s\n", server->socket_path().c_str());
+    std::fflush(stdout);
+  }
+
+  const std::uint32_t samples = samples_per_frame(s.frame_size);
+  const std::uint32_t frame_bytes = static_cast<std::uint32_t>(sizeof(demo::SensorFrame) + samples * sizeof(std::int32_t));
+  std::uint32_t seen_version = config.version.load(std::memory_order_acquire);
+  double gain = 1.0;
+  const auto start = steady_clock::now();
+  const nanoseconds period = s.rate > 0 ? nanoseconds(static_cast<std::int64_t>(1e9 / s.rate)) : nanoseconds(0);
+  auto next_tick = start;
+  auto next_stats = start + 1s;
+  auto last_beat = start;
+  std::uint64_t tick = 0, ticks_at_stats = 0, published_at_stats = 0;
+
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    if (s.count != 0 && tick >= s.count) break;
+    const auto now = steady_clock::now();
+    if (s.duration.count() != 0 && now - start >= s.duration) break;
+    if (period.count() != 0 && now < next_tick) {
+      // Sleep most of the way, then spin the last stretch: 100 kHz needs sub-10 us pacing.
+      if (next_tick - now > 200us) std::this_thread::sleep_for(next_tick - now - 100us);
+      if (now - last_beat >= s.heartbeat) {
+        writer.heartbeat();
+        last_beat = now;
+      }
+      continue;
+    }
+    next_tick += period;
+
+    // A reader changed the configuration: take the lock only then, not per frame.
+    const std::uint32_t v = config.version.load(std::memory_order_acquire);
+    if (v != seen_version) {
+      std::shared_lock<SharedMutex> guard(config.lock);
+      gain = config.gain;
+      seen_version = config.version.load(std::memory_order_relaxed);
+      if (!s.quiet) std::printf("shmkit-writer: configuration %u: gain %.3g\n", seen_version, gain), std::fflush(stdout);
+    }
+    for (std::uint32_t sensor = 0; sensor < demo::kSensorCount; ++sensor) {
+      FrameLoan loan = writer.loan();  // zero-copy: build the frame in its slot
+      std::byte* p = loan.data().data();
+      demo::SensorFrame h{demo::kFrameMagic, sensor, tick, gain, demo::kSensorScale[sensor], samples, seen_version};
+      std::memcpy(p, &h, sizeof h);
+      auto* out = reinterpret_cast<std::int32_t*>(p + sizeof h);
+      for (std::uint32_t i = 0; i < samples; ++i) out[i] = demo::synth_sample(sensor, tick, i);
+      loan.publish(frame_bytes);
+    }
+    ++tick;
+    last_beat = steady_clock::now();
+
+    if (last_beat >= next_stats) {
+      const double secs = duration<double>(last_beat - (next_stats - 1s)).count();
+      const std::uint64_t published = writer.published();
+      const double fps = static_cast<double>(published - published_at_stats) / secs;
+      update_stats(segment, tick, published, fps, fps * frame_bytes);
+      if (!s.quiet)
+        std::printf("shmkit-writer: %llu frames, %.0f frames/s, %s/s\n", static_cast<unsigned long long>(published), fps,
+                    apps::format_bytes(fps * frame_bytes).c_str()),
+            std::fflush(stdout);
+      published_at_stats = published;
+      ticks_at_stats = tick;
+      next_stats += 1s;
+    }
+  }
+  (void)ticks_at_stats;
+  update_stats(segment, tick, writer.published(), 0, 0);
+  writer.close();  // readers drain what is in the ring, then see a clean close
+  if (!s.quiet) {
+    std::printf("shmkit-writer: closed after %llu frames\n", static_cast<unsigned long long>(writer.published()));
+    std::fflush(stdout);
+  }
+  // Let attached readers finish draining before a named segment disappears or the memfd server
+  // stops (their mappings stay valid either way; this only keeps inspect-ability meanwhile).
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  apps::AppSpec spec;
+  spec.name = "shmkit-writer";
+  spec.summary = "publish simulated sensor frames (ECG, temperature, accelerometer) through shared memory";
+  spec.usage =
+      "  shmkit-writer                                  # memfd segment 'shmkit-demo', 250 Hz, 256-byte frames\n"
+      "  shmkit-writer --backend named --name sensors   # the portable named backend\n"
+      "  shmkit-writer --rate 100000 --frame-size 64    # 100 kHz of 64-byte frames (per sensor)\n"
+      "  shmkit-writer --rate 0 --frame-size 1MiB --slots 16 --no-checksum   # as fast as it goes\n";
+  Settings d;
+  spec.options.add_options()
+      ("name", po::value<std::string>()->default_value("shmkit-demo"), "segment name")
+      ("backend", po::value<std::string>()->default_value("auto"), "auto (memfd on Linux), memfd or named")
+      ("socket", po::value<std::string>()->default_value(""), "memfd: control socket path (default: per-user runtime dir)")
+      ("size", po::value<apps::ByteSize>()->default_value(apps::ByteSize{0}), "segment size (0: enough for the ring, at least 64MiB)")
+      ("rate", po::value<double>()->default_value(250), "ticks per second (one frame per sensor per tick); 0: unthrottled")
+      ("frame-size", po::value<apps::ByteSize>()->default_value(apps::ByteSize{256}), "bytes per frame, header included (>= 44)")
+      ("slots", po::value<std::uint32_t>()->default_value(1024), "frames the ring holds (a power of two)")
+      ("no-checksum", po::bool_switch(), "publish without CRC-32C")
+      ("count", po::value<std::uint64_t>()->default_value(0), "stop after this many ticks (0: run until SIGINT/SIGTERM)")
+      ("duration", po::value<apps::Duration>()->default_value(apps::Duration{0ns}), "stop after this long (0: no limit)")
+      ("heartbeat", po::value<apps::Duration>()->default_value(apps::Duration{100ms}), "heartbeat interval while idle")
+      ("quiet,q", po::bool_switch(), "print only errors");
+  return apps::run_app(argc, argv, spec, [](const po::variables_map& vm) {
+    Settings s;
+    s.name = vm["name"].as<std::string>();
+    s.backend = parse_backend(vm["backend"].as<std::string>());
+    s.socket = vm["socket"].as<std::string>();
+    s.size = vm["size"].as<apps::ByteSize>().bytes;
+    s.rate = vm["rate"].as<double>();
+    const std::uint64_t frame = vm["frame-size"].as<apps::ByteSize>().bytes;
+    if (frame < sizeof(demo::SensorFrame) + 4 || frame > (1u << 30))
+      throw std::invalid_argument("--frame-size must be between 44 bytes and 1GiB");
+    s.frame_size = static_cast<std::uint32_t>(frame);
+    s.slots = vm["slots"].as<std::uint32_t>();
+    s.checksum = !vm["no-checksum"].as<bool>();
+    s.count = vm["count"].as<std::uint64_t>();
+    s.duration = vm["duration"].as<apps::Duration>().value;
+    s.heartbeat = vm["heartbeat"].as<apps::Duration>().value;
+    s.quiet = vm["quiet"].as<bool>();
+    if (s.rate < 0) throw std::invalid_argument("--rate must be >= 0");
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    return run(s);
+  });
+}

@@ -1,0 +1,204 @@
+// End-to-end: the real shmkit-writer, shmkit-reader and shmkit-inspect binaries, as a user runs
+// them, over the memfd and the named backend. Assertions are on the JSON figures they print.
+#define BOOST_TEST_MODULE apps_end_to_end
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "child_process.hpp"
+
+using namespace shmkit::test;
+using namespace std::chrono_literals;
+namespace bdata = boost::unit_test::data;
+
+namespace fixtures {
+
+std::string app(const std::string& name) { return std::string(SHMKIT_APPS_DIR) + "/" + name; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Waits until `path` contains `text` (the other process wrote it): polling a file for an event,
+// bounded by a generous timeout.
+bool wait_for_text(const std::string& path, const std::string& text, std::chrono::seconds timeout = 30s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (read_file(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+// The reader's last JSON line with "final":true.
+std::string final_json(const std::string& output) {
+  std::string last;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);)
+    if (line.find("\"final\":true") != std::string::npos) last = line;
+  return last;
+}
+
+double number(const std::string& json, const std::string& key) {
+  const std::regex re("\"" + key + "\":(-?[0-9.eE+]+)");
+  std::smatch m;
+  if (!std::regex_search(json, m, re)) throw std::runtime_error("no number '" + key + "' in " + json);
+  return std::stod(m[1]);
+}
+
+std::string text(const std::string& json, const std::string& key) {
+  const std::regex re("\"" + key + "\":\"([^\"]*)\"");
+  std::smatch m;
+  if (!std::regex_search(json, m, re)) throw std::runtime_error("no string '" + key + "' in " + json);
+  return m[1];
+}
+
+struct Scratch {
+  Scratch() : dir("/tmp/" + unique_name("shmkit-e2e")) { std::system(("mkdir -p " + dir).c_str()); }
+  ~Scratch() { std::system(("rm -rf " + dir).c_str()); }
+  std::string path(const std::string& f) const { return dir + "/" + f; }
+  std::string dir;
+};
+
+const std::vector<std::string> kBackends{"memfd", "named"};
+
+}  // namespace fixtures
+using namespace fixtures;
+
+BOOST_DATA_TEST_CASE(writer_readers_config_and_clean_close, bdata::make(kBackends), backend) {
+  Scratch s;
+  const std::string name = unique_name("e2e");
+  // Readers start first and wait for the writer to appear.
+  ChildProcess verifier(app("shmkit-reader"),
+                        {"--name", name, "--backend", backend, "--json", "--verify", "--start", "oldest",
+                         "--wait-for-writer", "30s", "--interval", "200ms"},
+                        s.path("verifier.out"), s.path("verifier.err"));
+  ChildProcess writer(app("shmkit-writer"), {"--name", name, "--backend", backend, "--rate", "1000"},
+                      s.path("writer.out"), s.path("writer.err"));
+  BOOST_REQUIRE_MESSAGE(wait_for_text(s.path("verifier.out"), "\"registry\""), read_file(s.path("verifier.err")));
+
+  ChildProcess configurer(app("shmkit-reader"), {"--name", name, "--backend", backend, "--json", "--set", "gain=2",
+                                                 "--count", "600", "--wait-for-writer", "30s"},
+                          s.path("configurer.out"), s.path("configurer.err"));
+  const ExitStatus cs = configurer.wait(60s);
+  BOOST_TEST_REQUIRE(cs.ok(), cs.describe() << ": " << read_file(s.path("configurer.err")));
+  const std::string c = final_json(read_file(s.path("configurer.out")));
+  BOOST_TEST(number(c, "frames") == 600);
+  BOOST_TEST(number(c, "gain_seen") == 2);  // the writer applied the reader's change
+  BOOST_TEST(number(c, "config_version_seen") == 1);
+  BOOST_TEST(read_file(s.path("writer.out")).find("configuration 1: gain 2") != std::string::npos);
+
+  writer.kill(SIGTERM);
+  const ExitStatus ws = writer.wait(30s);
+  BOOST_TEST(ws.ok(), ws.describe() << ": " << read_file(s.path("writer.err")));
+  const ExitStatus vs = verifier.wait(30s);
+  BOOST_TEST_REQUIRE(vs.ok(), vs.describe() << ": " << read_file(s.path("verifier.err")));
+  const std::string v = final_json(read_file(s.path("verifier.out")));
+  BOOST_TEST_MESSAGE(v);
+  BOOST_TEST(text(v, "outcome") == "writer closed the channel");
+  BOOST_TEST(text(v, "writer") == "closed");
+  BOOST_TEST(number(v, "frames") > 0);
+  // Every frame is accounted for: received + lost == published since the reader joined.
+  BOOST_TEST(number(v, "frames") + number(v, "lost") == number(v, "published") - number(v, "first_sequence"));
+  BOOST_TEST(number(v, "checksum_failures") == 0);
+  BOOST_TEST(number(v, "verify_failures") == 0);
+  BOOST_TEST(number(v, "gain_seen") == 2);
+}
+
+BOOST_DATA_TEST_CASE(killed_writer_is_reported_dead, bdata::make(kBackends), backend) {
+  Scratch s;
+  const std::string name = unique_name("e2e");
+  ChildProcess writer(app("shmkit-writer"), {"--name", name, "--backend", backend, "--rate", "500"},
+                      s.path("writer.out"), s.path("writer.err"));
+  BOOST_REQUIRE(wait_for_text(s.path("writer.out"), "channel"));
+  ChildProcess reader(app("shmkit-reader"), {"--name", name, "--backend", backend, "--json", "--interval", "100ms",
+                                             "--wait", "block", "--wait-for-writer", "30s"},
+                      s.path("reader.out"), s.path("reader.err"));
+  BOOST_REQUIRE(wait_for_text(s.path("reader.out"), "\"final\":false"));  // it is receiving
+  writer.kill(SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+  const ExitStatus rs = reader.wait(30s);
+  const auto noticed = std::chrono::steady_clock::now() - killed;
+  BOOST_TEST(rs.exited);
+  BOOST_TEST(rs.code == 3);
+  BOOST_TEST(read_file(s.path("reader.err")).find("writer died") != std::string::npos);
+  BOOST_TEST(text(final_json(read_file(s.path("reader.out"))), "writer") == "dead");
+  BOOST_TEST(noticed < 10s);  // generous: the reader's liveness check runs every 200 ms
+  writer.wait(10s);
+  // The crashed writer's named segment is stale now; inspect --gc reclaims it (memfd: a socket).
+  ChildProcess gc(app("shmkit-inspect"), {"--gc"}, s.path("gc.out"));
+  BOOST_TEST(gc.wait(30s).ok());
+  if (backend == "named") BOOST_TEST(read_file(s.path("gc.out")).find("/dev/shm/" + name) != std::string::npos);
+}
+
+BOOST_DATA_TEST_CASE(reader_without_writer_fails_clearly, bdata::make(kBackends), backend) {
+  Scratch s;
+  ChildProcess reader(app("shmkit-reader"), {"--name", unique_name("absent"), "--backend", backend},
+                      s.path("out"), s.path("err"));
+  const ExitStatus st = reader.wait(30s);
+  BOOST_TEST(st.exited);
+  BOOST_TEST(st.code == 1);
+  const std::string err = read_file(s.path("err"));
+  BOOST_TEST(err.find("shmkit-reader: no writer") == 0, err);
+  BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1);
+}
+
+BOOST_AUTO_TEST_CASE(inspect_shows_a_live_segment) {
+  Scratch s;
+  const std::string name = unique_name("e2e");
+  ChildProcess writer(app("shmkit-writer"), {"--name", name, "--backend", "named", "--rate", "200"},
+                      s.path("writer.out"));
+  BOOST_REQUIRE(wait_for_text(s.path("writer.out"), "channel"));
+  ChildProcess inspect(app("shmkit-inspect"), {name, "--json"}, s.path("inspect.out"), s.path("inspect.err"));
+  BOOST_TEST_REQUIRE(inspect.wait(30s).ok(), read_file(s.path("inspect.err")));
+  const std::string out = read_file(s.path("inspect.out"));
+  BOOST_TEST(out.find("\"name\":\"registry\"") != std::string::npos, out);
+  BOOST_TEST(out.find("\"kind\":\"broadcast\"") != std::string::npos, out);
+  BOOST_TEST(out.find("\"writer\":\"alive\"") != std::string::npos, out);
+  ChildProcess list(app("shmkit-inspect"), {"--list"}, s.path("list.out"));
+  BOOST_TEST(list.wait(30s).ok());
+  BOOST_TEST(read_file(s.path("list.out")).find(name) != std::string::npos);
+  writer.kill(SIGTERM);
+  BOOST_TEST(writer.wait(30s).ok());
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_exit_2_with_one_line) {
+  Scratch s;
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases{
+      {"shmkit-writer", {"--rate", "fast"}},      {"shmkit-writer", {"--frame-size", "12parsecs"}},
+      {"shmkit-writer", {"--no-such-option"}},    {"shmkit-reader", {"--wait", "sometimes"}},
+      {"shmkit-reader", {"--duration", "5 eons"}}, {"shmkit-reader", {"--set", "gain=loud"}},
+      {"shmkit-inspect", {"--stall", "x"}}};
+  int i = 0;
+  for (const auto& [program, args] : cases) {
+    const std::string err = s.path("err" + std::to_string(i++));
+    ChildProcess p(app(program), args, s.path("out"), err);
+    const ExitStatus st = p.wait(30s);
+    const std::string message = read_file(err);
+    BOOST_TEST(st.exited);
+    BOOST_TEST(st.code == 2, program << " " << args.front() << ": " << st.describe());
+    BOOST_TEST(message.rfind(program + ": ", 0) == 0, message);
+    BOOST_TEST(std::count(message.begin(), message.end(), '\n') == 1, message);
+  }
+  for (const std::string program : {"shmkit-writer", "shmkit-reader", "shmkit-inspect"}) {
+    ChildProcess help(app(program), {"--help"}, s.path("help"));
+    BOOST_TEST(help.wait(30s).ok());
+    const std::string out = read_file(s.path("help"));
+    BOOST_TEST(out.find("Usage examples:") != std::string::npos);
+    BOOST_TEST(out.find("(=") != std::string::npos);  // defaults are shown
+    ChildProcess version(app(program), {"--version"}, s.path("version"));
+    BOOST_TEST(version.wait(30s).ok());
+    BOOST_TEST(read_file(s.path("version")).find("(shmkit) 0.") != std::string::npos);
+  }
+}
