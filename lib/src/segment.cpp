@@ -8,6 +8,7 @@
 
 #include "file_mapping.hpp"
 #include "mapping.hpp"
+#include "memory_advice.hpp"
 #include "memfd_backend.hpp"
 #include "process_identity.hpp"
 #include "segment_header.hpp"
@@ -26,6 +27,7 @@ struct Segment::Impl {
   std::unique_ptr<detail::ControlLink> control;
   std::string name;
   Backend backend = Backend::named;
+  MemoryAdvice memory;  // what SegmentOptions::memory achieved
 
   SegmentHeader& header() const noexcept { return *reinterpret_cast<SegmentHeader*>(mapping->data()); }
   SegmentManager* manager() const noexcept {
@@ -154,6 +156,27 @@ const char* to_string(Backend b) noexcept {
 }
 
 Segment::Segment(std::unique_ptr<Impl> impl) : impl_(std::move(impl)), manager_(impl_->manager()) {}
+
+Segment::Segment(std::unique_ptr<Impl> impl, const SegmentOptions& options, bool created) {
+  const MemoryAdvice& want = options.memory;
+  if (want.prefault || want.huge_pages || want.lock) {
+    try {
+      impl->memory = detail::apply_memory_advice(impl->mapping->data(), impl->mapping->size(),
+                                                 impl->mapping->writable(), want, impl->name);
+    } catch (...) {
+      // Nothing half-made stays behind: a named or file segment this call created goes again.
+      if (created && impl->backend != Backend::memfd) {
+        const std::string name = impl->name;
+        const Backend backend = impl->backend;
+        impl.reset();
+        Segment::remove(name, backend);
+      }
+      throw;
+    }
+  }
+  impl_ = std::move(impl);
+  manager_ = impl_->manager();
+}
 Segment::Segment(Segment&&) noexcept = default;
 Segment& Segment::operator=(Segment&&) noexcept = default;
 Segment::~Segment() = default;
@@ -164,7 +187,7 @@ Segment Segment::create(std::string_view name, std::size_t size, const SegmentOp
       throw Error(Errc::too_small, "segment size " + std::to_string(size) + " is below the minimum of " +
                                        std::to_string(min_size) + " bytes");
     auto format = [&](Mapping& m) { format_segment(m, name, Backend::file); };
-    return Segment(file_segment(name, detail::create_file_mapping(std::string(name), size, options.permissions, format)));
+    return Segment(file_segment(name, detail::create_file_mapping(std::string(name), size, options.permissions, format)), options, true);
   }
   validate_segment_name(name);
   const Backend backend = resolve(options.backend);
@@ -181,7 +204,7 @@ Segment Segment::create(std::string_view name, std::size_t size, const SegmentOp
     impl->mapping = detail::create_memfd_segment(impl->name, size);
     format_segment(*impl->mapping, name, backend);
     impl->control = detail::serve_memfd_segment(*impl->mapping, socket_path, options);
-    return Segment(std::move(impl));
+    return Segment(std::move(impl), options, true);
   }
   impl->mapping = detail::create_named_mapping(impl->name, size, options.permissions);
   try {
@@ -190,12 +213,12 @@ Segment Segment::create(std::string_view name, std::size_t size, const SegmentOp
     detail::remove_named_mapping(impl->name);
     throw;
   }
-  return Segment(std::move(impl));
+  return Segment(std::move(impl), options, true);
 }
 
 Segment Segment::open(std::string_view name, const SegmentOptions& options) {
   if (options.backend == Backend::file)
-    return Segment(file_segment(name, detail::open_file_mapping(std::string(name), detail::deadline_after(options.open_timeout))));
+    return Segment(file_segment(name, detail::open_file_mapping(std::string(name), detail::deadline_after(options.open_timeout))), options, false);
   validate_segment_name(name);
   const Backend backend = resolve(options.backend);
   require_supported(backend);
@@ -208,11 +231,11 @@ Segment Segment::open(std::string_view name, const SegmentOptions& options) {
     impl->mapping = std::move(attached.mapping);
     impl->control = std::move(attached.link);
     validate_attached(*impl->mapping, name, name);
-    return Segment(std::move(impl));
+    return Segment(std::move(impl), options, false);
   }
   impl->mapping = detail::open_named_mapping(impl->name, deadline);
   await_and_validate(*impl->mapping, name, deadline);
-  return Segment(std::move(impl));
+  return Segment(std::move(impl), options, false);
 }
 
 Segment Segment::attach(std::string_view socket_path, const SegmentOptions& options) {
@@ -226,7 +249,7 @@ Segment Segment::attach(std::string_view socket_path, const SegmentOptions& opti
   validate_attached(*impl->mapping, path, {});
   const auto& h = impl->header();
   impl->name.assign(h.name, strnlen(h.name, sizeof h.name));
-  return Segment(std::move(impl));
+  return Segment(std::move(impl), options, false);
 }
 
 Segment Segment::open_or_create(std::string_view name, std::size_t size, const SegmentOptions& options) {
@@ -380,6 +403,8 @@ const std::string& Segment::socket_path() const noexcept {
 }
 int Segment::control_fd() const noexcept { return impl_->control ? impl_->control->connection_fd() : -1; }
 bool Segment::server_alive() const noexcept { return !impl_->control || impl_->control->server_alive(); }
+
+MemoryAdvice Segment::memory_advice() const noexcept { return impl_->memory; }
 
 SegmentInfo Segment::info() const {
   const SegmentHeader& h = impl_->header();

@@ -45,6 +45,18 @@ const char* to_string(Backend b) noexcept;
 // Segment::flush(): wait until the data is on disk, or only schedule the write-back.
 enum class Flush : std::uint8_t { sync = 0, async = 1 };
 
+// Advice for large segments, applied to this process's mapping by create() and open()/attach().
+struct MemoryAdvice {
+  // Fault every page in now (MADV_POPULATE_*, else touching each page), so the first frames
+  // pay no page faults. Costs attach time proportional to the size.
+  bool prefault = false;
+  // Ask for transparent huge pages (MADV_HUGEPAGE). Where the kernel gives shared memory none
+  // (transparent_hugepage/shmem_enabled "never"), nothing changes and memory_advice() says so.
+  bool huge_pages = false;
+  // mlock the mapping (implies prefault): Error(resource_limit) naming RLIMIT_MEMLOCK if refused.
+  bool lock = false;
+};
+
 struct SegmentOptions {
   Backend backend = Backend::named;
   // Access mode of what create() makes (the shm object, file or control socket).
@@ -63,6 +75,9 @@ struct SegmentOptions {
   // create(): serve on a thread of the server's own. False: the application drives
   // control_server()->handle_events() from its own event loop (poll control_server()->fd()).
   bool serve_on_thread = true;
+
+  // ---- all backends ----
+  MemoryAdvice memory;
 };
 
 // One named object in a segment, as listed by Segment::objects().
@@ -163,6 +178,8 @@ class Segment {
   Backend backend() const noexcept;
   bool writable() const noexcept;
   SegmentInfo info() const;
+  // What of SegmentOptions::memory took effect for this process's mapping.
+  MemoryAdvice memory_advice() const noexcept;
 
   // ---- Persistence (file backend) ----
   // Writes the segment's changed pages to its file (msync); a no-op on other backends.
@@ -192,6 +209,8 @@ class Segment {
 
  private:
   explicit Segment(std::unique_ptr<Impl> impl);
+  // Applies options.memory; a refusal (mlock) undoes what create() made.
+  Segment(std::unique_ptr<Impl> impl, const SegmentOptions& options, bool created);
   std::string object_name(std::string_view name) const;
   void require_writable(std::string_view what) const;
   [[noreturn]] void throw_exists(std::string_view name) const;

@@ -7,5 +7,6 @@ set(SHMKIT_LINUX_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/control_server.cpp
   ${CMAKE_CURRENT_LIST_DIR}/control_client.cpp
   ${CMAKE_CURRENT_LIST_DIR}/memfd_backend.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/memory_advice.cpp
   ${CMAKE_CURRENT_LIST_DIR}/segment_directory.cpp
 )
