@@ -19,14 +19,17 @@ namespace shmkit::bench {
 
 namespace {
 
+// Every streaming case gets the same memory for its ring (kRingBudget, as the naive ring and
+// about as much as the message queue): on a shared machine a reader is descheduled for
+// milliseconds at a time, and a ring that holds less than that in time stalls its writer, so
+// unequal rings would measure the buffer size, not the mechanism.
 std::uint32_t slots_for(std::uint64_t size) {
-  // About 16 MiB of ring: plenty of slots for batching at small frames, a few at 1 MiB.
   const std::uint64_t stride = size + 64;
-  return static_cast<std::uint32_t>(std::bit_floor(std::clamp<std::uint64_t>((16u << 20) / stride, 8, 1024)));
+  return static_cast<std::uint32_t>(std::bit_floor(std::clamp<std::uint64_t>(kRingBudget / stride, 8, 1u << 20)));
 }
 
 std::size_t segment_bytes(std::uint64_t size, int channels) {
-  const std::uint64_t ring = std::uint64_t{slots_for(size)} * (size + 128) + (64u << 10);
+  const std::uint64_t ring = std::uint64_t{slots_for(size)} * (size + 128) + (1u << 20);
   return static_cast<std::size_t>(ring * static_cast<std::uint64_t>(channels) + (2u << 20));
 }
 
@@ -99,11 +102,9 @@ int chan_peer(const Args& a) {
 
 std::string kind_name(ChannelKind k) { return k == ChannelKind::broadcast ? "broadcast" : "queue"; }
 
-void channel_latency(const Settings& s, Results& out, ChannelKind kind, const std::string& wait, std::uint64_t size) {
-  const std::string kn = kind_name(kind);
-  Result r{.id = "latency/channel/" + kn + "/" + wait + "/" + size_name(size), .group = "channel",
-           .metric = Metric::latency, .label = "shmkit " + kn + ", " + wait, .size = size, .readers = 1};
-  if (!selected(s, r.id)) return;
+void channel_latency_batch(const Settings& s, Result& r, std::vector<double>& samples, ChannelKind kind,
+                           const std::string& wait) {
+  const std::uint64_t size = r.size;
   const std::string seg_name = s.tag + "-chan";
   Segment::remove(seg_name);
   {
@@ -111,13 +112,13 @@ void channel_latency(const Settings& s, Results& out, ChannelKind kind, const st
     const WaitStrategy ws = parse_wait(wait);
     AnyWriter ping(seg, "ping", kind, ChannelConfig{.slots = slots_for(size), .max_frame = static_cast<std::uint32_t>(size)}, ws);
     ControlMap ctl = ControlMap::create(s);
-    Child child = spawn(s, "chan-peer", {{"ctl", ctl.name()}, {"segment", seg_name}, {"kind", kn}, {"wait", wait},
-                                         {"size", std::to_string(size)}, {"mode", "echo"}, {"cpu", "1"},
-                                         {"cpus", std::to_string(s.cpus)}});
+    Child child = spawn(s, "chan-peer", {{"ctl", ctl.name()}, {"segment", seg_name}, {"kind", kind_name(kind)},
+                                         {"wait", wait}, {"size", std::to_string(size)}, {"mode", "echo"},
+                                         {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
     await_ready(*ctl, 1, {&child});
     AnyReader pong(seg, "pong", kind, ws);
     std::vector<std::byte> msg(size, std::byte{0}), back(size);
-    r.latency = sample_round_trips(s, [&] {
+    sample_batch(s, samples, [&] {
       ping.publish(msg);
       if (!pong.read(back)) throw std::runtime_error("no pong within the timeout");
     });
@@ -125,14 +126,14 @@ void channel_latency(const Settings& s, Results& out, ChannelKind kind, const st
     ping.publish(msg);
     (void)pong.read(back);
     child.join();
-    r.extra["wake_calls_per_frame"] =
-        static_cast<double>(ping.stats().wake_calls) / static_cast<double>(std::max<std::uint64_t>(1, ping.stats().published));
+    r.extra["wake_calls"] += static_cast<double>(ping.stats().wake_calls);
+    r.extra["published"] += static_cast<double>(ping.stats().published);
+    r.extra["wake_calls_per_frame"] = r.extra["wake_calls"] / r.extra["published"];
   }
   Segment::remove(seg_name);
-  out.add(r);
 }
 
-struct StreamCase {
+struct Stream {
   ChannelKind kind;
   std::uint64_t size;
   int readers;
@@ -140,23 +141,16 @@ struct StreamCase {
   bool checksum;
 };
 
-void channel_throughput(const Settings& s, Results& out, const StreamCase& c) {
-  const std::string kn = kind_name(c.kind);
-  const std::string variant = std::string(c.loan ? "loan" : "copy") + (c.checksum ? "+crc" : "");
-  // Busy-poll while every process has a CPU of its own; otherwise readers would spin on CPUs
-  // the writer needs, so they spin briefly and then sleep.
-  const std::string wait = c.readers + 1 <= s.cpus ? "busy" : "spin";
-  Result r{.id = "throughput/channel/" + kn + "/" + variant + "/" + size_name(c.size) + "/r" + std::to_string(c.readers),
-           .group = "channel", .metric = Metric::throughput,
-           .label = "shmkit " + kn + ", " + variant + ", " + wait, .size = c.size, .readers = c.readers,
-           .lossless = c.kind == ChannelKind::queue};
-  if (!selected(s, r.id)) return;
+// Busy-poll while every process has a CPU of its own; otherwise readers would spin on CPUs
+// the writer needs, so they spin briefly and then sleep.
+std::string reader_wait(const Settings& s, int readers) { return readers + 1 <= s.cpus ? "busy" : "spin"; }
+
+Repeat channel_repeat(const Settings& s, Result& r, const Stream& c) {
   const std::string seg_name = s.tag + "-chan";
   std::vector<std::byte> src(c.size, std::byte{0x42});
-  std::vector<Repeat> reps;
-  std::uint64_t wake_calls = 0, published = 0, errors = 0;
-  for (int rep = 0; rep < s.repeats; ++rep) {
-    Segment::remove(seg_name);
+  Segment::remove(seg_name);
+  Repeat worst;
+  {
     Segment seg = Segment::create(seg_name, segment_bytes(c.size, 1));
     ChannelConfig cfg{.slots = slots_for(c.size), .max_frame = static_cast<std::uint32_t>(c.size),
                       .checksum = c.checksum ? Checksum::crc32c : Checksum::none};
@@ -164,10 +158,10 @@ void channel_throughput(const Settings& s, Results& out, const StreamCase& c) {
     ControlMap ctl = ControlMap::create(s);
     std::vector<Child> kids;
     for (int i = 0; i < c.readers; ++i)
-      kids.push_back(spawn(s, "chan-peer", {{"ctl", ctl.name()}, {"segment", seg_name}, {"kind", kn}, {"wait", wait},
-                                            {"size", std::to_string(c.size)}, {"mode", "sink"},
-                                            {"copy", c.loan ? "loan" : "copy"}, {"index", std::to_string(i)},
-                                            {"cpu", std::to_string(cpu_for(1 + i, s.cpus))},
+      kids.push_back(spawn(s, "chan-peer", {{"ctl", ctl.name()}, {"segment", seg_name}, {"kind", kind_name(c.kind)},
+                                            {"wait", reader_wait(s, c.readers)}, {"size", std::to_string(c.size)},
+                                            {"mode", "sink"}, {"copy", c.loan ? "loan" : "copy"},
+                                            {"index", std::to_string(i)}, {"cpu", std::to_string(cpu_for(1 + i, s.cpus))},
                                             {"cpus", std::to_string(s.cpus)}}));
     std::vector<Child*> kid_ptrs;
     for (auto& k : kids) kid_ptrs.push_back(&k);
@@ -189,16 +183,16 @@ void channel_throughput(const Settings& s, Results& out, const StreamCase& c) {
     } while (sent % check_every != 0 || now_ns() < end);
     w.close();
     for (auto& k : kids) k.join();
-    wake_calls += w.stats().wake_calls;
-    published += w.stats().published;
+    r.extra["wake_calls"] += static_cast<double>(w.stats().wake_calls);
+    r.extra["published"] += static_cast<double>(w.stats().published);
+    r.extra["wake_calls_per_frame"] = r.extra["wake_calls"] / r.extra["published"];
     // The slowest reader decides the figure (a broadcast's readers each get every frame).
-    Repeat worst{~std::uint64_t{0}, 0, 0};
     double worst_rate = -1;
     for (int i = 0; i < c.readers; ++i) {
       const ChildReport& cr = ctl->child[i];
       const Repeat one{cr.received.load(), cr.lost.load(), static_cast<double>(cr.end_ns.load() - t0) / 1e9};
       const double rate = static_cast<double>(one.frames) / one.seconds;
-      errors += cr.errors.load();
+      r.extra["payload_errors"] += static_cast<double>(cr.errors.load());
       if (worst_rate < 0 || rate < worst_rate) {
         worst_rate = rate;
         worst = one;
@@ -206,34 +200,48 @@ void channel_throughput(const Settings& s, Results& out, const StreamCase& c) {
       if (c.kind == ChannelKind::queue && one.frames != sent)
         r.note = "queue delivered " + std::to_string(one.frames) + " of " + std::to_string(sent);
     }
-    reps.push_back(worst);
   }
   Segment::remove(seg_name);
-  fill_throughput(r, reps);
-  r.extra["wake_calls_per_frame"] = static_cast<double>(wake_calls) / static_cast<double>(std::max<std::uint64_t>(1, published));
-  r.extra["payload_errors"] = static_cast<double>(errors);
-  if (r.frames + r.lost > 0) r.extra["lost_fraction"] = static_cast<double>(r.lost) / static_cast<double>(r.frames + r.lost);
-  out.add(r);
+  return worst;
 }
 
 }  // namespace
 
 void register_channel_roles() { register_role("chan-peer", chan_peer); }
 
-void run_channels(const Settings& s, Results& out) {
+void add_channel_cases(const Settings& s, Cases& out) {
   for (ChannelKind k : {ChannelKind::broadcast, ChannelKind::queue}) {
-    for (std::uint64_t size : kFrameSizes) channel_latency(s, out, k, "busy", size);
-    channel_latency(s, out, k, "spin", 64);
-    channel_latency(s, out, k, "block", 64);
+    const std::string kn = kind_name(k);
+    auto lat = [&](const std::string& wait, std::uint64_t size) {
+      Result r{.id = "latency/channel/" + kn + "/" + wait + "/" + size_name(size), .group = "channel",
+               .metric = Metric::latency, .label = "shmkit " + kn + ", " + wait, .size = size, .readers = 1};
+      if (!selected(s, r.id)) return;
+      out.latency.push_back({r, [k, wait](const Settings& st, Result& res, std::vector<double>& v) {
+                               channel_latency_batch(st, res, v, k, wait);
+                             }});
+    };
+    for (std::uint64_t size : kFrameSizes) lat("busy", size);
+    lat("spin", 64);
+    lat("block", 64);
   }
+  auto stream = [&](const Stream& c) {
+    const std::string kn = kind_name(c.kind);
+    const std::string variant = std::string(c.loan ? "loan" : "copy") + (c.checksum ? "+crc" : "");
+    Result r{.id = "throughput/channel/" + kn + "/" + variant + "/" + size_name(c.size) + "/r" + std::to_string(c.readers),
+             .group = "channel", .metric = Metric::throughput,
+             .label = "shmkit " + kn + ", " + variant + ", " + reader_wait(s, c.readers), .size = c.size,
+             .readers = c.readers, .lossless = c.kind == ChannelKind::queue};
+    if (!selected(s, r.id)) return;
+    out.stream.push_back({r, [c](const Settings& st, Result& res) { return channel_repeat(st, res, c); }});
+  };
   for (ChannelKind k : {ChannelKind::queue, ChannelKind::broadcast}) {
     for (std::uint64_t size : kFrameSizes) {
-      channel_throughput(s, out, {k, size, 1, false, false});
-      channel_throughput(s, out, {k, size, 1, true, false});
-      channel_throughput(s, out, {k, size, 1, false, true});
+      stream({k, size, 1, false, false});
+      stream({k, size, 1, true, false});
+      stream({k, size, 1, false, true});
       if (k == ChannelKind::broadcast) {
-        channel_throughput(s, out, {k, size, 2, false, false});
-        channel_throughput(s, out, {k, size, 4, false, false});
+        stream({k, size, 2, false, false});
+        stream({k, size, 4, false, false});
       }
     }
   }

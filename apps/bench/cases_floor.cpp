@@ -30,16 +30,13 @@ int line_echo(const Args& a) {
   }
 }
 
-void cacheline_latency(const Settings& s, Results& out) {
-  Result r{.id = "latency/floor/cacheline", .group = "floor", .metric = Metric::latency,
-           .label = "cache line ping-pong (busy spin)", .size = 8};
-  if (!selected(s, r.id)) return;
+void cacheline_batch(const Settings& s, Result&, std::vector<double>& samples) {
   ControlMap ctl = ControlMap::create(s);
   Child child = spawn(s, "line-echo", {{"ctl", ctl.name()}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
   await_ready(*ctl, 1, {&child});
   auto& line = ctl->line;
   std::uint64_t next = 1;
-  r.latency = sample_round_trips(s, [&] {
+  sample_batch(s, samples, [&] {
     line.store(next, std::memory_order_release);
     while (line.load(std::memory_order_acquire) != next + 1) {
     }
@@ -47,44 +44,40 @@ void cacheline_latency(const Settings& s, Results& out) {
   });
   line.store(kStopLine, std::memory_order_release);
   child.join();
-  out.add(r);
 }
 
-void memcpy_bandwidth(const Settings& s, Results& out) {
-  for (std::uint64_t size : kFrameSizes) {
-    Result r{.id = "throughput/floor/memcpy/" + size_name(size), .group = "floor", .metric = Metric::throughput,
-             .label = "memcpy, one thread", .size = size};
-    if (!selected(s, r.id)) continue;
-    std::vector<std::byte> src(size, std::byte{0x5a}), dst(size);
-    std::vector<Repeat> reps;
-    for (int rep = 0; rep < s.repeats; ++rep) {
-      const std::int64_t t0 = now_ns();
-      const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9 / 2);
-      std::uint64_t n = 0;
-      std::int64_t t = t0;
-      while (t < end) {
-        for (int i = 0; i < 64; ++i) {
-          std::memcpy(dst.data(), src.data(), size);
-          // Keep the copy: the compiler must assume dst is read.
-          asm volatile("" : : "r"(dst.data()) : "memory");
-        }
-        n += 64;
-        t = now_ns();
-      }
-      reps.push_back({n, 0, static_cast<double>(t - t0) / 1e9});
+Repeat memcpy_repeat(const Settings& s, const Result& r) {
+  const std::size_t size = r.size;
+  std::vector<std::byte> src(size, std::byte{0x5a}), dst(size);
+  const std::int64_t t0 = now_ns();
+  const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9 / 2);
+  std::uint64_t n = 0;
+  std::int64_t t = t0;
+  while (t < end) {
+    for (int i = 0; i < 64; ++i) {
+      std::memcpy(dst.data(), src.data(), size);
+      // Keep the copy: the compiler must assume dst is read.
+      asm volatile("" : : "r"(dst.data()) : "memory");
     }
-    fill_throughput(r, reps);
-    out.add(r);
+    n += 64;
+    t = now_ns();
   }
+  return {n, 0, static_cast<double>(t - t0) / 1e9};
 }
 
 }  // namespace
 
 void register_floor_roles() { register_role("line-echo", line_echo); }
 
-void run_floor(const Settings& s, Results& out) {
-  cacheline_latency(s, out);
-  memcpy_bandwidth(s, out);
+void add_floor_cases(const Settings& s, Cases& out) {
+  Result line{.id = "latency/floor/cacheline", .group = "floor", .metric = Metric::latency,
+              .label = "cache line ping-pong (busy spin)", .size = 8};
+  if (selected(s, line.id)) out.latency.push_back({line, cacheline_batch});
+  for (std::uint64_t size : kFrameSizes) {
+    Result r{.id = "throughput/floor/memcpy/" + size_name(size), .group = "floor", .metric = Metric::throughput,
+             .label = "memcpy, one thread", .size = size};
+    if (selected(s, r.id)) out.stream.push_back({r, memcpy_repeat});
+  }
 }
 
 }  // namespace shmkit::bench

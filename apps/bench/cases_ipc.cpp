@@ -143,11 +143,7 @@ const char* fd_label(const std::string& kind) {
   return "eventfd (blocking read)";
 }
 
-void fd_latency(const Settings& s, Results& out, const std::string& kind) {
-  const std::uint64_t size = kind == "eventfd" ? 8 : 64;
-  Result r{.id = "latency/ipc/" + kind, .group = "ipc", .metric = Metric::latency, .label = fd_label(kind),
-           .size = size};
-  if (!selected(s, r.id)) return;
+void fd_latency_batch(const Settings& s, const std::string& kind, std::uint64_t size, std::vector<double>& samples) {
   ControlMap ctl = ControlMap::create(s);
   FdPair f = make_fds(kind);
   Child child = spawn_fd_peer(s, ctl, f, kind, "echo", size);
@@ -158,7 +154,7 @@ void fd_latency(const Settings& s, Results& out, const std::string& kind) {
     std::uint64_t one = 1;
     std::memcpy(buf.data(), &one, 8);
   }
-  r.latency = sample_round_trips(s, [&] {
+  sample_batch(s, samples, [&] {
     write_all(f.parent_w, buf.data(), size);
     if (!read_exact(f.parent_r, buf.data(), size)) throw std::runtime_error("peer closed");
   });
@@ -170,54 +166,35 @@ void fd_latency(const Settings& s, Results& out, const std::string& kind) {
   write_all(f.parent_w, buf.data(), size);
   (void)read_exact(f.parent_r, buf.data(), size);
   child.join();
-  out.add(r);
   close_fds(f);
 }
 
-void fd_throughput(const Settings& s, Results& out, const std::string& kind, std::uint64_t size) {
-  Result r{.id = "throughput/ipc/" + kind + "/" + size_name(size), .group = "ipc", .metric = Metric::throughput,
-           .label = fd_label(kind), .size = size, .readers = 1, .lossless = true};
-  if (!selected(s, r.id)) return;
-  if (kind == "seqpacket" && size > 65536) {
-    // A SEQPACKET message must fit the socket buffer (net.core.wmem_max, ~200 KiB by default).
-    r.skipped = true;
-    r.note = "message larger than the socket buffer";
-    out.add(r);
-    return;
-  }
+Repeat fd_repeat(const Settings& s, const std::string& kind, std::uint64_t size) {
   std::vector<std::byte> buf(size, std::byte{0x42});
-  std::vector<Repeat> reps;
-  for (int rep = 0; rep < s.repeats; ++rep) {
-    ControlMap ctl = ControlMap::create(s);
-    FdPair f = make_fds(kind);
-    Child child = spawn_fd_peer(s, ctl, f, kind, "sink", size);
-    ::close(f.child_r);
-    if (f.child_w != f.child_r) ::close(f.child_w);
-    await_ready(*ctl, 1, {&child});
-    const std::int64_t t0 = now_ns();
-    const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
-    std::uint64_t sent = 0;
-    do {
-      write_all(f.parent_w, buf.data(), size);
-      ++sent;
-    } while ((sent & 15) != 0 || now_ns() < end);
-    ::close(f.parent_w);
-    if (f.parent_r != f.parent_w) ::close(f.parent_r);
-    child.join();
-    const auto& c = ctl->child[0];
-    if (c.received.load() != sent)
-      r.note = "sink counted " + std::to_string(c.received.load()) + " of " + std::to_string(sent);
-    reps.push_back({c.received.load(), sent - std::min(sent, c.received.load()),
-                    static_cast<double>(c.end_ns.load() - t0) / 1e9});
-  }
-  fill_throughput(r, reps);
-  out.add(r);
+  ControlMap ctl = ControlMap::create(s);
+  FdPair f = make_fds(kind);
+  Child child = spawn_fd_peer(s, ctl, f, kind, "sink", size);
+  ::close(f.child_r);
+  if (f.child_w != f.child_r) ::close(f.child_w);
+  await_ready(*ctl, 1, {&child});
+  const std::int64_t t0 = now_ns();
+  const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
+  std::uint64_t sent = 0;
+  do {
+    write_all(f.parent_w, buf.data(), size);
+    ++sent;
+  } while ((sent & 15) != 0 || now_ns() < end);
+  ::close(f.parent_w);
+  if (f.parent_r != f.parent_w) ::close(f.parent_r);
+  child.join();
+  const auto& c = ctl->child[0];
+  return {c.received.load(), sent - std::min(sent, c.received.load()), static_cast<double>(c.end_ns.load() - t0) / 1e9};
 }
 
 // ---- Boost.Interprocess message_queue ----
 
 std::size_t mq_capacity(std::uint64_t size) {
-  return static_cast<std::size_t>(std::clamp<std::uint64_t>((4u << 20) / size, 8, 256));
+  return static_cast<std::size_t>(std::clamp<std::uint64_t>(kRingBudget / size, 8, 1u << 17));
 }
 
 int mq_peer(const Args& a) {
@@ -249,10 +226,7 @@ int mq_peer(const Args& a) {
   return 0;
 }
 
-void mq_latency(const Settings& s, Results& out) {
-  Result r{.id = "latency/ipc/mq", .group = "ipc", .metric = Metric::latency,
-           .label = "Boost message_queue", .size = 64};
-  if (!selected(s, r.id)) return;
+void mq_latency_batch(const Settings& s, Result&, std::vector<double>& samples) {
   const std::string ping = s.tag + "-mq-ping", pong = s.tag + "-mq-pong";
   bip::message_queue::remove(ping.c_str());
   bip::message_queue::remove(pong.c_str());
@@ -266,7 +240,7 @@ void mq_latency(const Settings& s, Results& out) {
     std::vector<std::byte> buf(64);
     std::size_t got = 0;
     unsigned prio = 0;
-    r.latency = sample_round_trips(s, [&] {
+    sample_batch(s, samples, [&] {
       qping.send(buf.data(), 64, 0);
       qpong.receive(buf.data(), 64, got, prio);
     });
@@ -277,18 +251,15 @@ void mq_latency(const Settings& s, Results& out) {
   }
   bip::message_queue::remove(ping.c_str());
   bip::message_queue::remove(pong.c_str());
-  out.add(r);
 }
 
-void mq_throughput(const Settings& s, Results& out, std::uint64_t size) {
-  Result r{.id = "throughput/ipc/mq/" + size_name(size), .group = "ipc", .metric = Metric::throughput,
-           .label = "Boost message_queue", .size = size, .readers = 1, .lossless = true};
-  if (!selected(s, r.id)) return;
+Repeat mq_repeat(const Settings& s, const Result& r) {
+  const std::uint64_t size = r.size;
   const std::string name = s.tag + "-mq";
   std::vector<std::byte> buf(size, std::byte{0x42});
-  std::vector<Repeat> reps;
-  for (int rep = 0; rep < s.repeats; ++rep) {
-    bip::message_queue::remove(name.c_str());
+  bip::message_queue::remove(name.c_str());
+  Repeat out;
+  {
     bip::message_queue q(bip::create_only, name.c_str(), mq_capacity(size), size);
     ControlMap ctl = ControlMap::create(s);
     Child child = spawn(s, "mq-peer", {{"ctl", ctl.name()}, {"in", name}, {"size", std::to_string(size)},
@@ -304,12 +275,10 @@ void mq_throughput(const Settings& s, Results& out, std::uint64_t size) {
     q.send(buf.data(), 0, 0);
     child.join();
     const auto& c = ctl->child[0];
-    reps.push_back({c.received.load(), sent - std::min(sent, c.received.load()),
-                    static_cast<double>(c.end_ns.load() - t0) / 1e9});
+    out = {c.received.load(), sent - std::min(sent, c.received.load()), static_cast<double>(c.end_ns.load() - t0) / 1e9};
   }
   bip::message_queue::remove(name.c_str());
-  fill_throughput(r, reps);
-  out.add(r);
+  return out;
 }
 
 // ---- futex ----
@@ -337,15 +306,12 @@ int futex_peer(const Args& a) {
   }
 }
 
-void futex_latency(const Settings& s, Results& out) {
-  Result r{.id = "latency/ipc/futex", .group = "ipc", .metric = Metric::latency,
-           .label = "futex wake-up (sleeping peer)", .size = 4};
-  if (!selected(s, r.id)) return;
+void futex_batch(const Settings& s, Result&, std::vector<double>& samples) {
   ControlMap ctl = ControlMap::create(s);
   Child child = spawn(s, "futex-peer", {{"ctl", ctl.name()}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
   await_ready(*ctl, 1, {&child});
   std::uint32_t v = 0;
-  r.latency = sample_round_trips(s, [&] {
+  sample_batch(s, samples, [&] {
     const std::uint32_t prev = v++;
     ctl->futex_ping.store(v, std::memory_order_release);
     futex(ctl->futex_ping, FUTEX_WAKE, 1);
@@ -354,7 +320,6 @@ void futex_latency(const Settings& s, Results& out) {
   ctl->futex_ping.store(~std::uint32_t{0});
   futex(ctl->futex_ping, FUTEX_WAKE, 1);
   child.join();
-  out.add(r);
 }
 
 }  // namespace
@@ -365,13 +330,40 @@ void register_ipc_roles() {
   register_role("futex-peer", futex_peer);
 }
 
-void run_ipc(const Settings& s, Results& out) {
-  futex_latency(s, out);
-  for (const char* kind : {"eventfd", "pipe", "stream", "seqpacket"}) fd_latency(s, out, kind);
-  mq_latency(s, out);
+void add_ipc_cases(const Settings& s, Cases& out) {
+  Result futex_r{.id = "latency/ipc/futex", .group = "ipc", .metric = Metric::latency,
+                 .label = "futex wake-up (sleeping peer)", .size = 4};
+  if (selected(s, futex_r.id)) out.latency.push_back({futex_r, futex_batch});
+  for (std::string kind : {"eventfd", "pipe", "stream", "seqpacket"}) {
+    const std::uint64_t size = kind == "eventfd" ? 8 : 64;
+    Result r{.id = "latency/ipc/" + kind, .group = "ipc", .metric = Metric::latency, .label = fd_label(kind),
+             .size = size};
+    if (selected(s, r.id))
+      out.latency.push_back({r, [kind, size](const Settings& st, Result&, std::vector<double>& v) {
+                               fd_latency_batch(st, kind, size, v);
+                             }});
+  }
+  Result mq{.id = "latency/ipc/mq", .group = "ipc", .metric = Metric::latency, .label = "Boost message_queue",
+            .size = 64};
+  if (selected(s, mq.id)) out.latency.push_back({mq, mq_latency_batch});
+
   for (std::uint64_t size : kFrameSizes) {
-    for (const char* kind : {"pipe", "stream", "seqpacket"}) fd_throughput(s, out, kind, size);
-    mq_throughput(s, out, size);
+    for (std::string kind : {"pipe", "stream", "seqpacket"}) {
+      Result r{.id = "throughput/ipc/" + kind + "/" + size_name(size), .group = "ipc", .metric = Metric::throughput,
+               .label = fd_label(kind), .size = size, .readers = 1, .lossless = true};
+      if (!selected(s, r.id)) continue;
+      if (kind == "seqpacket" && size > 65536) {
+        // A SEQPACKET message must fit the socket buffer (net.core.wmem_max, ~200 KiB by default).
+        r.skipped = true;
+        r.note = "message larger than the socket buffer";
+        out.skipped.push_back(r);
+        continue;
+      }
+      out.stream.push_back({r, [kind, size](const Settings& st, Result&) { return fd_repeat(st, kind, size); }});
+    }
+    Result r{.id = "throughput/ipc/mq/" + size_name(size), .group = "ipc", .metric = Metric::throughput,
+             .label = "Boost message_queue", .size = size, .readers = 1, .lossless = true};
+    if (selected(s, r.id)) out.stream.push_back({r, mq_repeat});
   }
 }
 

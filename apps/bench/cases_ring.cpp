@@ -17,7 +17,7 @@ namespace shmkit::bench {
 
 namespace {
 
-constexpr std::uint64_t kRingBytes = 4u << 20;  // holds several 1 MiB records
+constexpr std::uint64_t kRingBytes = kRingBudget;  // holds several 1 MiB records
 
 struct RingHeader {
   alignas(64) std::atomic<std::uint64_t> head{0};  // bytes written (writer)
@@ -101,41 +101,43 @@ int ring_sink(const Args& a) {
 
 void register_ring_roles() { register_role("ring-sink", ring_sink); }
 
-void run_ring(const Settings& s, Results& out) {
+namespace {
+
+Repeat ring_repeat(const Settings& s, const Result& r) {
+  const std::uint64_t size = r.size;
+  std::vector<std::byte> src(size, std::byte{0x42});
+  const std::uint64_t rec = record_bytes(size);
+  ControlMap ctl = ControlMap::create(s);
+  RingMap ring = RingMap::map("/" + s.tag + "-ring", true);
+  Child child = spawn(s, "ring-sink", {{"ctl", ctl.name()}, {"ring", ring.name}, {"size", std::to_string(size)},
+                                       {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
+  await_ready(*ctl, 1, {&child});
+  const std::int64_t t0 = now_ns();
+  const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
+  std::uint64_t sent = 0, head = 0;
+  do {
+    while (head + rec - ring.h->tail.load(std::memory_order_acquire) > kRingBytes) {
+    }
+    ring_put(ring.data, head, reinterpret_cast<const std::byte*>(&size), 8);
+    ring_put(ring.data, head + 8, src.data(), size);
+    head += rec;
+    ring.h->head.store(head, std::memory_order_release);
+    ++sent;
+  } while ((sent & 15) != 0 || now_ns() < end);
+  ring.h->closed.store(1, std::memory_order_release);
+  child.join();
+  const auto& c = ctl->child[0];
+  ring.unmap();
+  return {c.received.load(), sent - std::min(sent, c.received.load()), static_cast<double>(c.end_ns.load() - t0) / 1e9};
+}
+
+}  // namespace
+
+void add_ring_cases(const Settings& s, Cases& out) {
   for (std::uint64_t size : kFrameSizes) {
     Result r{.id = "throughput/ring/" + size_name(size), .group = "ring", .metric = Metric::throughput,
              .label = "naive SPSC byte ring (busy)", .size = size, .readers = 1, .lossless = true};
-    if (!selected(s, r.id)) continue;
-    std::vector<std::byte> src(size, std::byte{0x42});
-    std::vector<Repeat> reps;
-    const std::uint64_t rec = record_bytes(size);
-    for (int rep = 0; rep < s.repeats; ++rep) {
-      ControlMap ctl = ControlMap::create(s);
-      RingMap ring = RingMap::map("/" + s.tag + "-ring", true);
-      Child child = spawn(s, "ring-sink", {{"ctl", ctl.name()}, {"ring", ring.name}, {"size", std::to_string(size)},
-                                           {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
-      await_ready(*ctl, 1, {&child});
-      const std::int64_t t0 = now_ns();
-      const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
-      std::uint64_t sent = 0, head = 0;
-      do {
-        while (head + rec - ring.h->tail.load(std::memory_order_acquire) > kRingBytes) {
-        }
-        ring_put(ring.data, head, reinterpret_cast<const std::byte*>(&size), 8);
-        ring_put(ring.data, head + 8, src.data(), size);
-        head += rec;
-        ring.h->head.store(head, std::memory_order_release);
-        ++sent;
-      } while ((sent & 15) != 0 || now_ns() < end);
-      ring.h->closed.store(1, std::memory_order_release);
-      child.join();
-      const auto& c = ctl->child[0];
-      reps.push_back({c.received.load(), sent - std::min(sent, c.received.load()),
-                      static_cast<double>(c.end_ns.load() - t0) / 1e9});
-      ring.unmap();
-    }
-    fill_throughput(r, reps);
-    out.add(r);
+    if (selected(s, r.id)) out.stream.push_back({r, ring_repeat});
   }
 }
 

@@ -275,28 +275,48 @@ bool spin_until(const std::function<bool()>& cond, double timeout_s) {
   }
 }
 
-// ---- Latency driver ----
+// ---- Cases and rounds ----
 
-LatencySummary sample_round_trips(const Settings& s, const std::function<void()>& round_trip) {
-  // Warm-up: caches, TLBs, page faults, branch predictors, the CPU leaving idle states.
-  const std::int64_t warm_end = now_ns() + (s.quick ? 10'000'000 : 50'000'000);
-  for (int i = 0; i < 100 || now_ns() < warm_end; ++i) round_trip();
+void sample_batch(const Settings& s, std::vector<double>& out, const std::function<void()>& round_trip) {
+  // Warm-up: caches, TLBs, page faults, branch predictors, the CPUs leaving idle states.
+  const std::int64_t warm_end = now_ns() + (s.quick ? 5'000'000 : 20'000'000);
+  for (int i = 0; i < 50 || now_ns() < warm_end; ++i) round_trip();
+  const std::uint64_t n = s.latency_samples / static_cast<std::uint64_t>(s.repeats);
+  const std::int64_t end = now_ns() + static_cast<std::int64_t>(s.case_seconds * 1e9) / s.repeats;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::uint64_t t0 = Ticks::now();
+    round_trip();
+    const std::uint64_t t1 = Ticks::now();
+    out.push_back(Ticks::to_ns(t1 - t0) / 2);
+    if ((i & 63) == 63 && now_ns() > end) break;
+  }
+}
 
-  std::vector<double> samples;
-  samples.reserve(s.latency_samples);
-  const std::uint64_t per_batch = s.latency_samples / static_cast<std::uint64_t>(s.repeats);
-  const std::int64_t budget = static_cast<std::int64_t>(s.case_seconds * 1e9) / s.repeats;
-  for (int b = 0; b < s.repeats; ++b) {
-    const std::int64_t end = now_ns() + budget;
-    for (std::uint64_t i = 0; i < per_batch; ++i) {
-      const std::uint64_t t0 = Ticks::now();
-      round_trip();
-      const std::uint64_t t1 = Ticks::now();
-      samples.push_back(Ticks::to_ns(t1 - t0) / 2);
-      if ((i & 63) == 63 && now_ns() > end) break;
+void run_rounds(const Settings& s, Cases& cases, Results& out) {
+  std::vector<std::vector<double>> samples(cases.latency.size());
+  std::vector<std::vector<Repeat>> reps(cases.stream.size());
+  for (int round = 0; round < s.repeats; ++round) {
+    for (std::size_t i = 0; i < cases.latency.size(); ++i) {
+      if (s.verbose) std::fprintf(stderr, "\n  round %d %s", round, cases.latency[i].result.id.c_str());
+      cases.latency[i].batch(s, cases.latency[i].result, samples[i]);
+    }
+    for (std::size_t i = 0; i < cases.stream.size(); ++i) {
+      if (s.verbose) std::fprintf(stderr, "\n  round %d %s", round, cases.stream[i].result.id.c_str());
+      reps[i].push_back(cases.stream[i].repeat(s, cases.stream[i].result));
     }
   }
-  return summarize(samples);
+  for (std::size_t i = 0; i < cases.latency.size(); ++i) {
+    Result& r = cases.latency[i].result;
+    r.metric = Metric::latency;
+    r.latency = summarize(samples[i]);
+    out.add(std::move(r));
+  }
+  for (std::size_t i = 0; i < cases.stream.size(); ++i) {
+    Result& r = cases.stream[i].result;
+    fill_throughput(r, reps[i]);
+    out.add(std::move(r));
+  }
+  for (auto& r : cases.skipped) out.add(std::move(r));
 }
 
 void fill_throughput(Result& r, const std::vector<Repeat>& reps) {

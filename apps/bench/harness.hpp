@@ -182,18 +182,41 @@ void await_ready(Control& ctl, std::uint32_t n, std::vector<Child*> children);
 // A spin-wait with a deadline check every few thousand turns; false on timeout.
 bool spin_until(const std::function<bool()>& cond, double timeout_s);
 
-// ---- Latency driver ----
+// ---- Cases and rounds ----
 
-// Calls `round_trip()` (one message there and back) for warm-up, then samples it (one-way =
-// half the round trip) in `settings.repeats` batches until latency_samples or case_seconds.
-LatencySummary sample_round_trips(const Settings& s, const std::function<void()>& round_trip);
+// Samples `round_trip()` (one message there and back) after a short warm-up, appending
+// one-way times (half the round trip) until the batch's share of samples or time is used.
+void sample_batch(const Settings& s, std::vector<double>& out, const std::function<void()>& round_trip);
 
-// Throughput bookkeeping shared by every streaming case.
+// One streaming repeat: frames delivered, frames lost, seconds from the writer's first frame
+// to the (slowest) reader's last.
 struct Repeat {
   std::uint64_t frames = 0;
   std::uint64_t lost = 0;
   double seconds = 0;
 };
 void fill_throughput(Result& r, const std::vector<Repeat>& reps);
+
+// A latency case: each batch sets its peers up, samples, and tears them down again.
+struct LatencyCase {
+  Result result;
+  std::function<void(const Settings&, Result&, std::vector<double>&)> batch;
+};
+// A throughput case: each call is one repeat, with fresh peers.
+struct StreamCase {
+  Result result;
+  std::function<Repeat(const Settings&, Result&)> repeat;
+};
+
+struct Cases {
+  std::vector<LatencyCase> latency;
+  std::vector<StreamCase> stream;
+  std::vector<Result> skipped;  // cases that cannot run here, with the reason
+};
+
+// Runs every case in `settings.repeats` rounds, round-robin: one batch (or repeat) of each case
+// per round. On a shared machine the load drifts over minutes; interleaving spreads that drift
+// over every case alike, so the ratios between cases stay meaningful. Adds one Result per case.
+void run_rounds(const Settings& s, Cases& cases, Results& out);
 
 }  // namespace shmkit::bench

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -28,7 +29,15 @@ std::string size_name(std::uint64_t b) {
 
 bool selected(const Settings& s, const std::string& id) {
   if (s.only.empty()) return true;
-  return id.find(s.only) != std::string::npos || s.only.find(id) != std::string::npos;
+  // A comma-separated list of substrings; a case runs if its id contains any of them.
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t comma = s.only.find(',', pos);
+    const std::string part = s.only.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (!part.empty() && id.find(part) != std::string::npos) return true;
+    if (comma == std::string::npos) return false;
+    pos = comma + 1;
+  }
 }
 
 }  // namespace shmkit::bench
@@ -74,8 +83,8 @@ int main(int argc, char** argv) {
   spec.options.add_options()
       ("quick", "short run: fewer samples and repeats (a smoke test, not for publishing)")
       ("json", po::value<std::string>(), "also write the results and goals as JSON to this file")
-      ("only", po::value<std::string>()->default_value(""), "run only cases whose id contains this text")
-      ("repeats", po::value<int>(), "throughput repeats / latency batches (default 5, quick 3)")
+      ("only", po::value<std::string>()->default_value(""), "run only cases whose id contains one of these comma-separated texts")
+      ("repeats", po::value<int>(), "throughput repeats / latency batches (default 5, quick 2)")
       ("no-iceoryx", "skip the iceoryx companion even when it is built")
       ("verbose,v", "print each case as it starts");
   return shmkit::apps::run_app(argc, argv, spec, [&](const po::variables_map& vm) {
@@ -87,9 +96,9 @@ int main(int argc, char** argv) {
     s.self = self_path(argv[0]);
     s.tag = "shmkit-bench-" + std::to_string(::getpid());
     if (s.quick) {
-      s.case_seconds = 0.12;
-      s.repeat_seconds = 0.03;
-      s.repeats = 3;
+      s.case_seconds = 0.1;
+      s.repeat_seconds = 0.02;
+      s.repeats = 2;
       s.latency_samples = 20'000;
     } else {
       s.case_seconds = 1.5;
@@ -110,14 +119,36 @@ int main(int argc, char** argv) {
     // The parent is participant 0 of every case: it stays on CPU 0, its peers go elsewhere.
     pin_to_cpu(0, s.cpus);
 
+    // A case that throws leaves its shared objects behind: remove everything under our tag
+    // (segments, rings, control blocks, message queues live in /dev/shm on Linux).
+    struct Cleanup {
+      std::string tag;
+      ~Cleanup() {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec))
+          if (e.path().filename().string().rfind(tag + "-", 0) == 0) std::filesystem::remove(e.path(), ec);
+      }
+    } cleanup{s.tag};
+
     Results results;
+    {
+      // Latency and throughput cases run in interleaved rounds (harness.hpp, run_rounds).
+      Cases cases;
+      add_floor_cases(s, cases);
+      add_ipc_cases(s, cases);
+      add_ring_cases(s, cases);
+      add_channel_cases(s, cases);
+      const std::int64_t f0 = now_ns();
+      std::fprintf(stderr, "shmkit-bench: %zu latency and %zu throughput cases in %d rounds...",
+                   cases.latency.size(), cases.stream.size(), s.repeats);
+      run_rounds(s, cases, results);
+      std::fprintf(stderr, " %.1f s\n", static_cast<double>(now_ns() - f0) / 1e9);
+    }
     struct Family {
       const char* name;
       void (*run)(const Settings&, Results&);
     };
-    const Family families[] = {{"floors", run_floor},   {"classic IPC", run_ipc},      {"naive ring", run_ring},
-                               {"channels", run_channels}, {"syscalls", run_syscalls}, {"named state", run_state},
-                               {"iceoryx", run_iceoryx}};
+    const Family families[] = {{"syscalls", run_syscalls}, {"named state", run_state}, {"iceoryx", run_iceoryx}};
     for (const auto& f : families) {
       const std::int64_t f0 = now_ns();
       std::fprintf(stderr, "shmkit-bench: %s...", f.name);

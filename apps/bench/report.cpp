@@ -258,7 +258,8 @@ std::string to_json(const Results& results, const std::vector<Goal>& goals, cons
   for (const auto& g : goals) {
     j.begin_object();
     j.field("id", g.id).field("text", g.text).field("status", g.status).field("value", g.value);
-    j.field("limit", g.limit).field("at_most", g.at_most).field("detail", g.detail);
+    j.field("limit", g.limit).field("at_most", g.at_most).field("informational", g.informational);
+    j.field("detail", g.detail);
     j.end_object();
   }
   j.end_array();
