@@ -10,3 +10,11 @@ shmkit_add_test(channel_xproc_test SOURCES integration/channel_xproc_test.cpp LA
                 HELPERS shmkit-test-channel-helper)
 shmkit_add_test(channel_stress_test SOURCES integration/channel_stress_test.cpp LABELS stress TIMEOUT 600
                 HELPERS shmkit-test-channel-helper)
+
+# Hand-run latency/throughput/CRC self-check (not a test): build-chan/test/shmkit-channel-selfcheck
+shmkit_add_helper(shmkit-channel-selfcheck tools/channel_selfcheck.cpp)
+find_package(ZLIB QUIET)  # only to measure zlib's crc32 next to the others; shmkit does not use it
+if(ZLIB_FOUND)
+  target_link_libraries(shmkit-channel-selfcheck PRIVATE ZLIB::ZLIB)
+  target_compile_definitions(shmkit-channel-selfcheck PRIVATE SHMKIT_SELFCHECK_ZLIB=1)
+endif()

@@ -153,7 +153,13 @@ bool BroadcastReader::take(std::byte* slot, std::uint64_t version, std::span<std
   // Never copy past the slot, whatever `size` says: it is only trusted after the post-check.
   const std::uint32_t n = std::min(size, view_.max_frame);
   const bool fits = buffer == nullptr || n <= buffer->size();
-  if (buffer != nullptr && fits) detail::copy_from_slot(buffer->data(), slot_payload(slot), n);
+  std::uint32_t copied_crc = 0;  // of the copy, computed while copying; trusted after the post-check
+  if (buffer != nullptr && fits) {
+    if (view_.checksum)
+      copied_crc = detail::copy_from_slot_crc(buffer->data(), slot_payload(slot), n);
+    else
+      detail::copy_from_slot(buffer->data(), slot_payload(slot), n);
+  }
   const std::uint32_t slot_crc = buffer == nullptr && view_.checksum ? detail::crc_of_slot(slot_payload(slot), n) : 0;
   detail::seqlock_read_fence();
   if (sh.version.load(std::memory_order_relaxed) != version) {  // overwritten while we copied
@@ -169,7 +175,7 @@ bool BroadcastReader::take(std::byte* slot, std::uint64_t version, std::span<std
                                      std::to_string(size) + " bytes; the buffer holds " +
                                      std::to_string(buffer->size()) + " (size buffers to max_frame())");
   if (view_.checksum) {
-    const std::uint32_t actual = buffer != nullptr ? detail::crc32c(0, buffer->data(), n) : slot_crc;
+    const std::uint32_t actual = buffer != nullptr ? copied_crc : slot_crc;
     if (actual != crc) detail::throw_corrupt(view_, "frame " + std::to_string(cursor_) + " fails its checksum");
   }
   out.status = Errc::ok;

@@ -72,6 +72,24 @@ inline void copy_from_slot(std::byte* dst, const std::byte* src, std::size_t n) 
   }
 }
 
+// Copy plus CRC-32C of the bytes copied, in one pass over the source where the CPU allows.
+inline std::uint32_t copy_to_slot_crc(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
+  if constexpr (kAtomicPayload) {
+    copy_to_slot(dst, src, n);
+    return crc32c(0, src, n);
+  } else {
+    return crc32c_copy(dst, src, n);
+  }
+}
+inline std::uint32_t copy_from_slot_crc(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
+  if constexpr (kAtomicPayload) {
+    copy_from_slot(dst, src, n);
+    return crc32c(0, dst, n);
+  } else {
+    return crc32c_copy(dst, src, n);
+  }
+}
+
 // CRC-32C of payload bytes still in the slot (a peek).
 inline std::uint32_t crc_of_slot(const std::byte* src, std::size_t n) noexcept {
   if constexpr (kAtomicPayload) {

@@ -71,42 +71,65 @@ std::uint64_t shift(const std::array<Table, 4>& t, std::uint64_t crc) noexcept {
   return t[0][crc & 0xFF] ^ t[1][(crc >> 8) & 0xFF] ^ t[2][(crc >> 16) & 0xFF] ^ t[3][(crc >> 24) & 0xFF];
 }
 
+void store64(unsigned char* d, std::uint64_t v) noexcept { std::memcpy(d, &v, sizeof v); }
+
 // crc32 has a latency of 3 cycles and a throughput of 1: three independent streams keep the
 // unit busy (about 3x one stream), then their registers are combined with shift().
-template <std::size_t Block>
-__attribute__((target("sse4.2"))) void three_streams(std::uint64_t& c0, const unsigned char*& p, std::size_t& n,
-                                                     const std::array<Table, 4>& shift_table) noexcept {
+// Copy: also stores every word loaded to `d` (copy and checksum in one pass over the source).
+template <std::size_t Block, bool Copy>
+__attribute__((target("sse4.2"))) void three_streams(std::uint64_t& c0, const unsigned char*& p, unsigned char*& d,
+                                                     std::size_t& n, const std::array<Table, 4>& shift_table) noexcept {
   while (n >= 3 * Block) {
     std::uint64_t c1 = 0, c2 = 0;
     const unsigned char* const end = p + Block;
     do {
-      c0 = _mm_crc32_u64(c0, load64(p));
-      c1 = _mm_crc32_u64(c1, load64(p + Block));
-      c2 = _mm_crc32_u64(c2, load64(p + 2 * Block));
+      const std::uint64_t w0 = load64(p), w1 = load64(p + Block), w2 = load64(p + 2 * Block);
+      c0 = _mm_crc32_u64(c0, w0);
+      c1 = _mm_crc32_u64(c1, w1);
+      c2 = _mm_crc32_u64(c2, w2);
+      if constexpr (Copy) {
+        store64(d, w0);
+        store64(d + Block, w1);
+        store64(d + 2 * Block, w2);
+        d += 8;
+      }
       p += 8;
     } while (p < end);
     c0 = shift(shift_table, c0) ^ c1;
     c0 = shift(shift_table, c0) ^ c2;
     p += 2 * Block;
+    if constexpr (Copy) d += 2 * Block;
     n -= 3 * Block;
   }
 }
 
-__attribute__((target("sse4.2"))) std::uint32_t hardware(std::uint32_t crc, const void* data, std::size_t n,
-                                                         bool interleave) noexcept {
+template <bool Copy>
+__attribute__((target("sse4.2"))) std::uint32_t hardware(std::uint32_t crc, unsigned char* d, const void* data,
+                                                         std::size_t n, bool interleave) noexcept {
   const auto* p = static_cast<const unsigned char*>(data);
   std::uint64_t c = ~crc;
   c &= 0xFFFFFFFFu;
   while (n > 0 && (reinterpret_cast<std::uintptr_t>(p) & 7) != 0) {
+    if constexpr (Copy) *d++ = *p;
     c = _mm_crc32_u8(static_cast<std::uint32_t>(c), *p++);
     --n;
   }
   if (interleave) {
-    three_streams<kLongBlock>(c, p, n, kShiftLong);
-    three_streams<kShortBlock>(c, p, n, kShiftShort);
+    three_streams<kLongBlock, Copy>(c, p, d, n, kShiftLong);
+    three_streams<kShortBlock, Copy>(c, p, d, n, kShiftShort);
   }
-  for (; n >= 8; n -= 8, p += 8) c = _mm_crc32_u64(c, load64(p));
-  for (; n > 0; --n) c = _mm_crc32_u8(static_cast<std::uint32_t>(c), *p++);
+  for (; n >= 8; n -= 8, p += 8) {
+    const std::uint64_t w = load64(p);
+    if constexpr (Copy) {
+      store64(d, w);
+      d += 8;
+    }
+    c = _mm_crc32_u64(c, w);
+  }
+  for (; n > 0; --n) {
+    if constexpr (Copy) *d++ = *p;
+    c = _mm_crc32_u8(static_cast<std::uint32_t>(c), *p++);
+  }
   return ~static_cast<std::uint32_t>(c);
 }
 
@@ -143,10 +166,10 @@ bool crc32c_hardware_available() noexcept { return kHardware; }
 
 #if SHMKIT_CRC_X86
 std::uint32_t crc32c_hardware(std::uint32_t crc, const void* data, std::size_t n) noexcept {
-  return hardware(crc, data, n, true);
+  return hardware<false>(crc, nullptr, data, n, true);
 }
 std::uint32_t crc32c_hardware_one_stream(std::uint32_t crc, const void* data, std::size_t n) noexcept {
-  return hardware(crc, data, n, false);
+  return hardware<false>(crc, nullptr, data, n, false);
 }
 #else
 std::uint32_t crc32c_hardware(std::uint32_t crc, const void* data, std::size_t n) noexcept {
@@ -159,6 +182,15 @@ std::uint32_t crc32c_hardware_one_stream(std::uint32_t crc, const void* data, st
 
 std::uint32_t crc32c(std::uint32_t crc, const void* data, std::size_t n) noexcept {
   return kHardware ? crc32c_hardware(crc, data, n) : crc32c_software(crc, data, n);
+}
+
+std::uint32_t crc32c_copy(void* dst, const void* src, std::size_t n) noexcept {
+#if SHMKIT_CRC_X86
+  // Small frames: two passes over L1 cost less than the fused loop's setup.
+  if (kHardware && n >= 1024) return hardware<true>(0, static_cast<unsigned char*>(dst), src, n, true);
+#endif
+  std::memcpy(dst, src, n);
+  return crc32c(0, dst, n);
 }
 
 }  // namespace shmkit::detail

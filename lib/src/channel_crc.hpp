@@ -10,6 +10,9 @@
 namespace shmkit::detail {
 
 std::uint32_t crc32c(std::uint32_t crc, const void* data, std::size_t size) noexcept;
+// Copies `size` bytes and returns crc32c(0, src): one pass over the source where the CPU has the
+// crc32 instruction (the load feeds both the store and the CRC). Buffers must not overlap.
+std::uint32_t crc32c_copy(void* dst, const void* src, std::size_t size) noexcept;
 
 // The candidates, for tests and measurements.
 bool crc32c_hardware_available() noexcept;

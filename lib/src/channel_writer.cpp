@@ -232,9 +232,12 @@ Published WriterCore::publish(std::span<const std::byte> data, std::chrono::nano
     if (e != Errc::ok) return {e, next_};
   }
   std::byte* slot = begin_frame();
-  copy_to_slot(slot_payload(slot), data.data(), data.size());
-  // From the caller's private bytes: nobody else can be changing them.
-  const std::uint32_t crc = view_.checksum ? crc32c(0, data.data(), data.size()) : 0;
+  // With a checksum, copy and CRC in one pass (over the caller's bytes, which nobody else changes).
+  std::uint32_t crc = 0;
+  if (view_.checksum)
+    crc = copy_to_slot_crc(slot_payload(slot), data.data(), data.size());
+  else
+    copy_to_slot(slot_payload(slot), data.data(), data.size());
   const std::uint64_t seq = next_;
   end_frame(slot, static_cast<std::uint32_t>(data.size()), crc);
   return {Errc::ok, seq};

@@ -299,7 +299,9 @@ BOOST_DATA_TEST_CASE(argument_errors, bdata::make(test_backends()), backend) {
   auto q = QueueWriter::create(*s, "queue", config(8, 16));
   expect(Errc::type_mismatch, [&] { (void)BroadcastReader(*s, "queue", {}); });
   expect(Errc::type_mismatch, [&] { (void)QueueReader(*s, "ch", {}); });
-  expect(Errc::unsupported, [&] { (void)r.notification_fd(); });
+#if !defined(__linux__)
+  expect(Errc::unsupported, [&] { (void)r.notification_fd(); });  // eventfd is Linux-only
+#endif
   FrameLoan l = w.loan();
   expect(Errc::invalid_argument, [&] { w.loan(); });
   expect(Errc::invalid_argument, [&] { l.publish(17); });

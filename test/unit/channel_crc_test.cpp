@@ -1,6 +1,7 @@
 // CRC-32C: the hardware (three streams and one), software and dispatching versions agree with
 // each other and with Boost.CRC's reference implementation, at every length and alignment.
 #define BOOST_TEST_MODULE channel_crc
+#include <algorithm>
 #include <boost/crc.hpp>
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
@@ -76,4 +77,17 @@ BOOST_AUTO_TEST_CASE(chaining_equals_one_pass) {
     BOOST_TEST(crc32c_software(crc32c_software(0, data.data(), split), data.data() + split, data.size() - split) ==
                crc32c(0, data.data(), data.size()));
   }
+}
+
+BOOST_AUTO_TEST_CASE(copy_and_checksum_in_one_pass) {
+  std::vector<unsigned char> src(200'000);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 31 + (i >> 9));
+  for (std::size_t off : {0u, 1u, 3u, 7u})
+    for (std::size_t n : {0u, 1u, 7u, 64u, 1023u, 1024u, 4096u, 3u * 8192u + 5u, 199'000u}) {
+      std::vector<unsigned char> dst(n + 16, 0xEE);
+      const std::uint32_t crc = shmkit::detail::crc32c_copy(dst.data() + off, src.data() + off, n);
+      BOOST_TEST(crc == shmkit::detail::crc32c_software(0, src.data() + off, n), "n " << n << " off " << off);
+      BOOST_TEST(std::equal(src.begin() + off, src.begin() + off + n, dst.begin() + off), "n " << n << " off " << off);
+      BOOST_TEST(dst[off + n] == 0xEE);  // nothing written past the end
+    }
 }
