@@ -38,7 +38,8 @@ class Mapping {
 // Creates the object exclusively (Error(already_exists) if taken) and maps it read-write.
 std::unique_ptr<Mapping> create_named_mapping(const std::string& name, std::size_t size, unsigned permissions);
 // Opens and maps an existing object; waits (until deadline) for a creator that has not sized it yet.
-std::unique_ptr<Mapping> open_named_mapping(const std::string& name, DeadlineNs deadline);
+// writable = false: opened O_RDONLY and mapped PROT_READ (the kernel refuses any write).
+std::unique_ptr<Mapping> open_named_mapping(const std::string& name, DeadlineNs deadline, bool writable = true);
 bool remove_named_mapping(const std::string& name);
 
 }  // namespace shmkit::detail

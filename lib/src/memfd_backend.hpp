@@ -53,8 +53,9 @@ std::unique_ptr<Mapping> create_memfd_segment(const std::string& name, std::size
 std::unique_ptr<ControlLink> serve_memfd_segment(const Mapping& mapping, const std::string& socket_path,
                                                  const SegmentOptions& options);
 
-// Connects to the server at `socket_path`, validates the handshake and the memfd, and maps it.
-AttachedSegment attach_memfd_segment(const std::string& socket_path, DeadlineNs deadline);
+// Connects to the server at `socket_path`, validates the handshake and the memfd, and maps it
+// (read_only: asks for a read-only fd and maps it PROT_READ).
+AttachedSegment attach_memfd_segment(const std::string& socket_path, DeadlineNs deadline, bool read_only);
 
 // Unlinks a stale socket file (its server died) at `socket_path`; never a live server's.
 // Returns whether one was removed.

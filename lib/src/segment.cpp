@@ -13,6 +13,7 @@
 #include "process_identity.hpp"
 #include "segment_header.hpp"
 #include "shmkit/detail/segment_manager.hpp"
+#include "shmkit/segment_directory.hpp"
 
 namespace shmkit {
 
@@ -95,7 +96,16 @@ void await_and_validate(const Mapping& mapping, std::string_view name, detail::D
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds{2000});
   }
-  detail::validate_header(h, mapping.size(), name);
+  try {
+    detail::validate_header(h, mapping.size(), name);
+  } catch (const Error& e) {
+    // A damaged segment whose creator is gone is most likely left over from a crash: say so.
+    if ((e.errc() != Errc::corrupt && e.errc() != Errc::too_small) || h.creator_pid <= 0 ||
+        detail::process_alive(h.creator_pid, h.creator_start_time))
+      throw;
+    throw Error(e.errc(), std::string(e.what()) + " [its creator, pid " + std::to_string(h.creator_pid) +
+                              ", is dead: a leftover of a crash? remove it, or create with reclaim_stale]");
+  }
 }
 
 // The header of a served memfd segment is published before its server starts, so there is
@@ -130,6 +140,231 @@ std::unique_ptr<Segment::Impl> file_segment(std::string_view path, std::unique_p
   return impl;
 }
 
+// ---- Named backend: create, reclaiming a stale segment of the same name if asked ----
+
+std::string describe_existing(const std::string& name) {
+  std::string why = "named segment '" + name + "' already exists";
+  try {
+    for (const SegmentListing& l : list_segments()) {
+      if (l.backend != Backend::named || l.name != name) continue;
+      if (l.creator_alive) why += " and its creator (pid " + std::to_string(l.creator_pid) + ") is alive";
+      else why += " and its creator (pid " + std::to_string(l.creator_pid) + ") is dead";
+      if (!l.users.empty()) {
+        why += l.creator_alive ? ", mapped by pid" : " but it is still mapped by pid";
+        for (std::size_t i = 0; i < l.users.size() && i < 8; ++i) why += (i == 0 ? " " : ", ") + std::to_string(l.users[i]);
+      }
+      return why + ": reclaim_stale never removes a segment in use; open it instead";
+    }
+  } catch (const Error&) {
+    // No directory to consult on this platform: say what we know.
+  }
+  return why + " and is not a stale shmkit segment (in use, or not made by shmkit): open it, or remove it";
+}
+
+std::unique_ptr<Mapping> create_named_reclaiming(const std::string& name, std::size_t size, const SegmentOptions& options) {
+  try {
+    return detail::create_named_mapping(name, size, options.permissions);
+  } catch (const Error& e) {
+    if (e.errc() != Errc::already_exists || !options.reclaim_stale) throw;
+  }
+  bool removed = false;
+  try {
+    removed = remove_if_stale(name, Backend::named);
+  } catch (const Error& e) {
+    if (e.errc() != Errc::unsupported) throw;
+  }
+  if (!removed) throw Error(Errc::already_exists, describe_existing(name));
+  // Another process may create it in this instant: then already_exists, as without reclaiming.
+  return detail::create_named_mapping(name, size, options.permissions);
+}
+
+// ---- Lock-free named lookup for read-only views ----
+// A read-only view cannot take the segment manager's lock (that is a write), so it walks Boost's
+// named index (an intrusive red-black tree of offset pointers) itself: every node, block header,
+// name and value is checked to lie inside the mapping before it is read, the walk is bounded, and
+// the whole lookup is validated against the header's object epoch, which writers make odd while
+// they change the index (Segment::begin_index_change). A walk that saw a change is repeated.
+
+namespace bip = boost::interprocess;
+using IndexTree = bip::iset_index_aux<bip::ipcdetail::index_config<char, detail::MemoryAlgorithm>>::index_t;
+using IndexNodeTraits = IndexTree::node_traits;
+using IndexNodePtr = IndexNodeTraits::node_ptr;
+using IndexNode = IndexNodeTraits::node;
+using IndexValue = IndexTree::value_type;
+using BlockHeader = bip::ipcdetail::block_header<SegmentManager::size_type>;
+
+// Red-black trees are at most 2*log2(n+1) deep; a segment holds far fewer than 2^40 objects.
+constexpr int kMaxTreeDepth = 96;
+
+enum class Walk { done, inconsistent };
+
+class IndexWalker {
+ public:
+  explicit IndexWalker(const Mapping& m) : base_(reinterpret_cast<std::uintptr_t>(m.data())), size_(m.size()) {}
+
+  // The tree's root, or nullptr when the index is empty or its header is out of bounds.
+  const IndexNode* root(const SegmentManager& manager, Walk& status) const {
+    const IndexNode* header = boost::movelib::to_raw_pointer(manager.named_end().base().pointed_node());
+    if (!inside(header, sizeof(IndexNode), alignof(IndexNode))) return fail(status);
+    return checked(IndexNodeTraits::get_parent(IndexNodePtr(const_cast<IndexNode*>(header))), status);
+  }
+  const IndexNode* left(const IndexNode* n, Walk& status) const {
+    return checked(IndexNodeTraits::get_left(IndexNodePtr(const_cast<IndexNode*>(n))), status);
+  }
+  const IndexNode* right(const IndexNode* n, Walk& status) const {
+    return checked(IndexNodeTraits::get_right(IndexNodePtr(const_cast<IndexNode*>(n))), status);
+  }
+
+  struct Entry {
+    std::string_view name;
+    void* value = nullptr;
+    std::size_t value_bytes = 0;
+  };
+  // The node's name and value, every byte inside the mapping; false if anything is out of bounds.
+  bool entry(const IndexNode* n, Entry& out) const {
+    const IndexValue* v = boost::movelib::to_raw_pointer(
+        IndexTree::value_traits::to_value_ptr(IndexNodePtr(const_cast<IndexNode*>(n))));
+    if (!inside(v, sizeof(IndexValue), alignof(IndexValue))) return false;
+    const BlockHeader* bh = v->get_block_header();
+    if (!inside(bh, sizeof(BlockHeader), alignof(BlockHeader))) return false;
+    const std::size_t value_bytes = bh->m_value_bytes;
+    const std::size_t align = bh->m_value_alignment;
+    const std::size_t name_length = bh->m_num_char;
+    if (align == 0 || (align & (align - 1)) != 0 || (bh->m_alloc_type_sizeof_char & 0x1F) != sizeof(char)) return false;
+    const std::size_t value_offset = (sizeof(BlockHeader) + align - 1) / align * align;
+    const std::uintptr_t value = reinterpret_cast<std::uintptr_t>(bh) + value_offset;
+    if (value_bytes > size_ || !inside_range(value, value_bytes)) return false;
+    const std::uintptr_t name = value + value_bytes;  // chars need no rounding
+    if (name_length == 0 || !inside_range(name, name_length + 1)) return false;
+    out.name = std::string_view(reinterpret_cast<const char*>(name), name_length);
+    out.value = reinterpret_cast<void*>(value);
+    out.value_bytes = value_bytes;
+    return true;
+  }
+
+ private:
+  bool inside_range(std::uintptr_t a, std::size_t n) const noexcept {
+    return a >= base_ && n <= size_ && a - base_ <= size_ - n;
+  }
+  bool inside(const void* p, std::size_t n, std::size_t align) const noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    return a % align == 0 && inside_range(a, n);
+  }
+  static const IndexNode* fail(Walk& status) {
+    status = Walk::inconsistent;
+    return nullptr;
+  }
+  const IndexNode* checked(const IndexNodePtr& p, Walk& status) const {
+    const IndexNode* n = boost::movelib::to_raw_pointer(p);
+    if (n == nullptr) return nullptr;
+    return inside(n, sizeof(IndexNode), alignof(IndexNode)) ? n : fail(status);
+  }
+
+  std::uintptr_t base_;
+  std::size_t size_;
+};
+
+// Runs `walk` (returns Walk) until it ran while no writer changed the index. Error(timeout) if a
+// writer keeps the index changing for two seconds (one that died inside construct()/destroy()
+// leaves it so: its segment manager lock is poisoned too); Error(corrupt) for a walk that found
+// out-of-bounds offsets while nothing was changing.
+template <class F>
+void validated_walk(const SegmentHeader& h, const std::string& segment, F&& walk) {
+  const detail::DeadlineNs give_up = detail::deadline_after(std::chrono::seconds(2));
+  std::chrono::microseconds pause{1};
+  for (int attempt = 0;; ++attempt) {
+    const std::uint64_t before = h.object_epoch.load(std::memory_order_acquire);
+    if ((before & 1) == 0) {
+      const Walk status = walk();
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (h.object_epoch.load(std::memory_order_relaxed) == before) {
+        if (status == Walk::done) return;
+        throw Error(Errc::corrupt, "segment '" + segment + "': its named-object index points outside the segment "
+                                   "(damaged by a stray write?): recreate the segment");
+      }
+    }
+    if (detail::steady_now_ns() >= give_up)
+      throw Error(Errc::timeout, "segment '" + segment + "': its named-object index has been changing for 2 s "
+                                 "(a writer stuck, or killed inside construct()/destroy()): if its writer died, "
+                                 "recreate the segment");
+    if (attempt < 16) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds{1000});
+    }
+  }
+}
+
+std::pair<void*, std::size_t> lockless_find(const Mapping& mapping, const std::string& segment, const std::string& key) {
+  const auto& h = *reinterpret_cast<const SegmentHeader*>(mapping.data());
+  const auto& manager = *reinterpret_cast<const SegmentManager*>(mapping.data() + detail::kManagerOffset);
+  const IndexWalker walker(mapping);
+  std::pair<void*, std::size_t> result{nullptr, 0};
+  validated_walk(h, segment, [&] {
+    result = {nullptr, 0};
+    Walk status = Walk::done;
+    const IndexNode* n = walker.root(manager, status);
+    for (int depth = 0; n != nullptr && status == Walk::done; ++depth) {
+      IndexWalker::Entry e;
+      if (depth >= kMaxTreeDepth || !walker.entry(n, e)) return Walk::inconsistent;
+      // Boost's order: by length, then by characters.
+      int cmp = key.size() < e.name.size() ? -1 : key.size() > e.name.size() ? 1 : 0;
+      if (cmp == 0) cmp = std::char_traits<char>::compare(key.data(), e.name.data(), key.size());
+      if (cmp == 0) {
+        result = {e.value, e.value_bytes / sizeof(detail::ObjectUnit)};
+        return Walk::done;
+      }
+      n = cmp < 0 ? walker.left(n, status) : walker.right(n, status);
+    }
+    return status;
+  });
+  return result;
+}
+
+std::vector<ObjectInfo> lockless_objects(const Mapping& mapping, const std::string& segment) {
+  const auto& h = *reinterpret_cast<const SegmentHeader*>(mapping.data());
+  const auto& manager = *reinterpret_cast<const SegmentManager*>(mapping.data() + detail::kManagerOffset);
+  const IndexWalker walker(mapping);
+  std::vector<ObjectInfo> out;
+  validated_walk(h, segment, [&] {
+    out.clear();
+    Walk status = Walk::done;
+    const IndexNode* stack[kMaxTreeDepth];
+    int depth = 0;
+    // No node holds less than a node: more visits than that means a cycle.
+    std::size_t budget = mapping.size() / sizeof(IndexNode);
+    const IndexNode* n = walker.root(manager, status);
+    while ((n != nullptr || depth > 0) && status == Walk::done) {
+      if (n != nullptr) {
+        if (depth >= kMaxTreeDepth || budget-- == 0) return Walk::inconsistent;
+        stack[depth++] = n;
+        n = walker.left(n, status);
+        continue;
+      }
+      n = stack[--depth];
+      IndexWalker::Entry e;
+      if (!walker.entry(n, e)) return Walk::inconsistent;
+      ObjectInfo info;
+      info.name.assign(e.name);
+      const auto* tag = static_cast<const detail::ObjectTag*>(e.value);
+      if (e.value_bytes >= sizeof(detail::ObjectTag) && reinterpret_cast<std::uintptr_t>(tag) % alignof(detail::ObjectTag) == 0 &&
+          tag->magic == detail::kObjectMagic) {
+        info.count = tag->count;
+        info.bytes = tag->count * tag->element_size;
+        info.type.assign(tag->type_name, strnlen(tag->type_name, sizeof tag->type_name));
+      } else {
+        info.type = "(not made by shmkit)";
+      }
+      out.push_back(std::move(info));
+      n = walker.right(n, status);
+    }
+    return status;
+  });
+  std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
+  return out;
+}
+
 }  // namespace
 
 namespace detail {
@@ -144,6 +379,14 @@ void throw_segment_full(std::size_t bytes, const SegmentManager* manager) {
 }
 
 }  // namespace detail
+
+const char* to_string(Access a) noexcept {
+  switch (a) {
+    case Access::read_write: return "read_write";
+    case Access::read_only: return "read_only";
+  }
+  return "unknown";
+}
 
 const char* to_string(Backend b) noexcept {
   switch (b) {
@@ -182,6 +425,9 @@ Segment& Segment::operator=(Segment&&) noexcept = default;
 Segment::~Segment() = default;
 
 Segment Segment::create(std::string_view name, std::size_t size, const SegmentOptions& options) {
+  if (options.access != Access::read_write)
+    throw Error(Errc::invalid_argument, "create segment '" + std::string(name) +
+                                            "': a creator needs Access::read_write (read_only is for open/attach)");
   if (options.backend == Backend::file) {
     if (size < min_size)
       throw Error(Errc::too_small, "segment size " + std::to_string(size) + " is below the minimum of " +
@@ -206,7 +452,7 @@ Segment Segment::create(std::string_view name, std::size_t size, const SegmentOp
     impl->control = detail::serve_memfd_segment(*impl->mapping, socket_path, options);
     return Segment(std::move(impl), options, true);
   }
-  impl->mapping = detail::create_named_mapping(impl->name, size, options.permissions);
+  impl->mapping = create_named_reclaiming(impl->name, size, options);
   try {
     format_segment(*impl->mapping, name, backend);
   } catch (...) {
@@ -217,6 +463,9 @@ Segment Segment::create(std::string_view name, std::size_t size, const SegmentOp
 }
 
 Segment Segment::open(std::string_view name, const SegmentOptions& options) {
+  if (options.backend == Backend::file && options.access == Access::read_only)
+    throw Error(Errc::unsupported, "file segment '" + std::string(name) +
+                                       "': read-only views are not supported on the file backend; use named or memfd");
   if (options.backend == Backend::file)
     return Segment(file_segment(name, detail::open_file_mapping(std::string(name), detail::deadline_after(options.open_timeout))), options, false);
   validate_segment_name(name);
@@ -227,13 +476,14 @@ Segment Segment::open(std::string_view name, const SegmentOptions& options) {
   impl->name = std::string(name);
   impl->backend = backend;
   if (backend == Backend::memfd) {
-    auto attached = detail::attach_memfd_segment(detail::memfd_socket_path(name, options), deadline);
+    auto attached = detail::attach_memfd_segment(detail::memfd_socket_path(name, options), deadline,
+                                                 options.access == Access::read_only);
     impl->mapping = std::move(attached.mapping);
     impl->control = std::move(attached.link);
     validate_attached(*impl->mapping, name, name);
     return Segment(std::move(impl), options, false);
   }
-  impl->mapping = detail::open_named_mapping(impl->name, deadline);
+  impl->mapping = detail::open_named_mapping(impl->name, deadline, options.access == Access::read_write);
   await_and_validate(*impl->mapping, name, deadline);
   return Segment(std::move(impl), options, false);
 }
@@ -241,7 +491,8 @@ Segment Segment::open(std::string_view name, const SegmentOptions& options) {
 Segment Segment::attach(std::string_view socket_path, const SegmentOptions& options) {
   require_supported(Backend::memfd);
   const std::string path(socket_path);
-  auto attached = detail::attach_memfd_segment(path, detail::deadline_after(options.open_timeout));
+  auto attached = detail::attach_memfd_segment(path, detail::deadline_after(options.open_timeout),
+                                               options.access == Access::read_only);
   auto impl = std::make_unique<Impl>();
   impl->backend = Backend::memfd;
   impl->mapping = std::move(attached.mapping);
@@ -283,6 +534,24 @@ std::string Segment::object_name(std::string_view name) const {
     throw Error(Errc::invalid_argument, "object name '" + std::string(name) +
                                             "' must have 1 to 255 characters and no NUL");
   return std::string(name);
+}
+
+std::pair<void*, std::size_t> Segment::find_block(const std::string& name) const {
+  if (!impl_->mapping->writable()) return lockless_find(*impl_->mapping, impl_->name, name);
+  auto [found, units] = manager_->find<detail::ObjectUnit>(name.c_str());
+  return {found, units};
+}
+
+void Segment::begin_index_change() const noexcept {
+  // Odd while changing; never even-to-even, even after a writer died halfway (odd left behind).
+  auto& epoch = impl_->header().object_epoch;
+  epoch.store((epoch.load(std::memory_order_relaxed) + 2) | 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // the odd value is seen before any change
+}
+
+void Segment::end_index_change() const noexcept {
+  auto& epoch = impl_->header().object_epoch;
+  epoch.store(epoch.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
 void Segment::require_writable(std::string_view what) const {
@@ -352,6 +621,7 @@ void* Segment::checked_value(void* block, std::size_t units, std::string_view na
 }
 
 std::vector<ObjectInfo> Segment::objects() const {
+  if (!impl_->mapping->writable()) return lockless_objects(*impl_->mapping, impl_->name);
   std::vector<ObjectInfo> out;
   auto body = [&] {
     for (auto it = manager_->named_begin(); it != manager_->named_end(); ++it) {

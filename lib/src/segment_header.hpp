@@ -65,7 +65,7 @@ struct SegmentHeader {
   std::uint32_t creator_uid;              // 0x34
   std::uint64_t creator_start_time;       // 0x38  clock ticks after boot (Linux), 0 if unknown
   std::uint64_t created_unix_ns;          // 0x40
-  std::atomic<std::uint64_t> reserved_epoch;  // 0x48  for later use (read-only readers)
+  std::atomic<std::uint64_t> object_epoch;  // 0x48  odd while a writer changes the named-object index
   LayoutFingerprint layout;               // 0x50
   char name[64];                          // 0x90  NUL-terminated, for tools
   FileState file;                         // 0xD0 .. 0x130  file backend's sessions (zero elsewhere)

@@ -21,10 +21,18 @@ namespace shmkit {
 // Which peers may attach: the server's own effective uid (unless allow_same_user is cleared),
 // plus listed uids and gids. The gid is the peer's effective gid at connect time (SO_PEERCRED
 // does not carry supplementary groups).
+//
+// Read-only peers (a monitoring client of another uid, say) are listed in read_only_uids /
+// read_only_gids: they get a read-only fd (the memfd reopened O_RDONLY) and map the segment
+// PROT_READ, so the kernel refuses any write by them; they must open with
+// SegmentOptions::access = Access::read_only (a read-write request from them is refused,
+// access_denied). Any allowed peer may ask for read-only access. docs/reliability.md.
 struct AccessPolicy {
   bool allow_same_user = true;
   std::vector<std::uint32_t> uids;
   std::vector<std::uint32_t> gids;
+  std::vector<std::uint32_t> read_only_uids;
+  std::vector<std::uint32_t> read_only_gids;
 
   static AccessPolicy same_user() { return AccessPolicy{}; }
   AccessPolicy& allow_uid(std::uint32_t uid) {
@@ -35,7 +43,18 @@ struct AccessPolicy {
     gids.push_back(gid);
     return *this;
   }
+  AccessPolicy& allow_uid_read_only(std::uint32_t uid) {
+    read_only_uids.push_back(uid);
+    return *this;
+  }
+  AccessPolicy& allow_gid_read_only(std::uint32_t gid) {
+    read_only_gids.push_back(gid);
+    return *this;
+  }
+  // May this peer attach at all (read-write or read-only)?
   bool allows(std::uint32_t uid, std::uint32_t gid) const;
+  // May it attach read-write?
+  bool allows_read_write(std::uint32_t uid, std::uint32_t gid) const;
 };
 
 struct ControlClientInfo {

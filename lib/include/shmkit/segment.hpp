@@ -45,6 +45,15 @@ const char* to_string(Backend b) noexcept;
 // Segment::flush(): wait until the data is on disk, or only schedule the write-back.
 enum class Flush : std::uint8_t { sync = 0, async = 1 };
 
+// How open()/attach() map a segment. A read_only view is enforced by the kernel: the segment is
+// mapped PROT_READ from a read-only fd (named: opened O_RDONLY; memfd: the control server sends
+// a copy reopened O_RDONLY), so neither a stray write nor mprotect can change it. On such a view
+// find() and objects() take no lock (they validate against the segment's object epoch instead),
+// broadcast readers work with ReaderOptions::register_reader = false, and construct(), destroy()
+// and allocator() throw Error(permission_denied). docs/reliability.md.
+enum class Access : std::uint8_t { read_write = 0, read_only = 1 };
+const char* to_string(Access a) noexcept;
+
 // Advice for large segments, applied to this process's mapping by create() and open()/attach().
 struct MemoryAdvice {
   // Fault every page in now (MADV_POPULATE_*, else touching each page), so the first frames
@@ -64,6 +73,13 @@ struct SegmentOptions {
   // How long open() waits for a segment whose creator is still initializing it (memfd: bounds
   // the connect and the whole handshake).
   std::chrono::milliseconds open_timeout{2000};
+  // open()/attach(): read_only maps a kernel-enforced read-only view (named and memfd backends;
+  // the file backend: Error(unsupported)). create() requires read_write.
+  Access access = Access::read_write;
+  // create(), named backend: if a segment of this name exists but is stale (its creator died,
+  // told apart from pid reuse by the process start time, and no live process maps it), remove
+  // it and create afresh. A segment any live process uses is never touched: Error(already_exists).
+  bool reclaim_stale = false;
 
   // ---- memfd backend ----
   // The control socket: create() serves the segment there, open() attaches there. Empty means
@@ -167,7 +183,11 @@ class Segment {
   std::vector<ObjectInfo> objects() const;
 
   // ---- Memory ----
-  Allocator<void> allocator() const noexcept { return Allocator<void>(manager_); }
+  // Error(permission_denied) on a read-only view (allocating would write the segment).
+  Allocator<void> allocator() const {
+    require_writable("allocator()");
+    return Allocator<void>(manager_);
+  }
   std::size_t size() const noexcept;
   std::size_t free_memory() const noexcept;
   // True if [p, p+n) lies inside this process's mapping of the segment.
@@ -202,7 +222,9 @@ class Segment {
   // The mapping stays valid: the memory lives until the last process unmaps it. No new process
   // can attach any more. True for the creator and for other backends.
   bool server_alive() const noexcept;
-  // The Boost segment manager, for code that wants Boost.Interprocess directly.
+  // The Boost segment manager, for code that wants Boost.Interprocess directly. Named objects
+  // made or removed through it bypass the object epoch: read-only views may not see them safely.
+  // On a read-only view every call that locks (allocation, find) faults: use find() instead.
   detail::SegmentManager& manager() const noexcept { return *manager_; }
 
   struct Impl;  // backend-specific state (src/segment.cpp)
@@ -213,6 +235,20 @@ class Segment {
   Segment(std::unique_ptr<Impl> impl, const SegmentOptions& options, bool created);
   std::string object_name(std::string_view name) const;
   void require_writable(std::string_view what) const;
+  // The named object's block (first ObjectUnit) and its size in units, or {nullptr, 0}. Takes the
+  // manager's lock on a writable view; on a read-only view walks the index without a lock,
+  // bounds-checking every offset and validating the walk against the object epoch.
+  std::pair<void*, std::size_t> find_block(const std::string& name) const;
+  // Writers bracket every change to the named-object index (seqlock, odd while changing).
+  void begin_index_change() const noexcept;
+  void end_index_change() const noexcept;
+  struct IndexChange {
+    const Segment& s;
+    explicit IndexChange(const Segment& segment) noexcept : s(segment) { s.begin_index_change(); }
+    ~IndexChange() { s.end_index_change(); }
+    IndexChange(const IndexChange&) = delete;
+    IndexChange& operator=(const IndexChange&) = delete;
+  };
   [[noreturn]] void throw_exists(std::string_view name) const;
   [[noreturn]] void throw_no_room(std::string_view name, std::size_t bytes) const;
   // Validates the tag of a found object against the requested type; returns the first element.
@@ -259,6 +295,7 @@ T* Segment::emplace(std::string_view name, std::size_t count, IfExists if_exists
       result = static_cast<T*>(checked_value(found, units, name, type));
       return;
     }
+    const IndexChange change(*this);  // read-only views retry their lookups until it ends
     const std::size_t want = block_units(type, count);
     detail::ObjectUnit* block =
         manager_->template construct<detail::ObjectUnit>(n.c_str(), std::nothrow)[want]();
@@ -313,7 +350,7 @@ template <class T>
 std::pair<T*, std::size_t> Segment::find_array(std::string_view name) {
   constexpr detail::TypeIdentity type = detail::type_identity<T>();
   const std::string n = object_name(name);
-  auto [found, units] = manager_->template find<detail::ObjectUnit>(n.c_str());
+  auto [found, units] = find_block(n);
   if (found == nullptr) return {nullptr, 0};
   T* first = static_cast<T*>(checked_value(found, units, name, type));
   return {first, static_cast<std::size_t>(reinterpret_cast<detail::ObjectTag*>(found)->count)};
@@ -329,6 +366,7 @@ bool Segment::destroy(std::string_view name) {
     auto [found, units] = manager_->template find_no_lock<detail::ObjectUnit>(n.c_str());
     if (found == nullptr) return;
     T* first = static_cast<T*>(checked_value(found, units, name, type));
+    const IndexChange change(*this);
     for (std::size_t i = reinterpret_cast<detail::ObjectTag*>(found)->count; i > 0; --i) first[i - 1].~T();
     destroyed = manager_->template destroy<detail::ObjectUnit>(n.c_str());
   };

@@ -86,6 +86,8 @@ short wait_for(int sock, short events, const std::string& path, DeadlineNs deadl
   switch (r.code) {
     case ctl::RefuseCode::access_denied: throw Error(Errc::permission_denied, msg);
     case ctl::RefuseCode::incompatible_format: throw Error(Errc::incompatible_format, msg);
+    case ctl::RefuseCode::unsupported_access:
+      throw Error(Errc::unsupported, msg + " [the server predates read-only views: open read-write, or upgrade it]");
     default: throw Error(Errc::refused, msg);
   }
 }
@@ -96,7 +98,7 @@ short wait_for(int sock, short events, const std::string& path, DeadlineNs deadl
 
 }  // namespace
 
-AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline) {
+AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only) {
   const ctl::SocketAddress address = ctl::socket_address(socket_path);
   UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!sock) throw_os_error("cannot create a control socket", errno);
@@ -104,6 +106,7 @@ AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline) 
 
   ctl::Hello hello;
   hello.format_version = kFormatVersion;
+  if (read_only) hello.access = ctl::Access::read_only;
   const auto hello_bytes = ctl::encode_hello(hello);
   // The connection is fresh, so the packet normally goes at once; POLLOUT covers a slow server.
   // A server may refuse (busy) and close before reading our HELLO: then the send fails, but
@@ -165,7 +168,7 @@ AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline) 
 
   AttachedMemfd attached;
   attached.mapping = map_received_memfd(std::move(packet.fds[memfd_at]), static_cast<std::size_t>(accept.segment_size),
-                                        (accept.segment_flags & ctl::kSegmentWritable) != 0);
+                                        !read_only && (accept.segment_flags & ctl::kSegmentWritable) != 0);
   attached.control_socket = std::move(sock);
   attached.format_version = accept.format_version;
   attached.flags = accept.segment_flags;

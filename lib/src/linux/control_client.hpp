@@ -28,8 +28,10 @@ struct AttachedMemfd {
 // (socket file permissions, or the server's access policy), refused (other refusals; the server's
 // reason is in the message), incompatible_format (the server serves another segment format),
 // protocol_error / too_small / corrupt (bad reply or fd), peer_gone (hung up without an answer).
-// Every fd received is closed on every error path.
-AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline);
+// Every fd received is closed on every error path. read_only: HELLO asks for read-only access and
+// the segment is mapped PROT_READ whatever the server grants; a server from before read-only
+// views refuses (Errc::unsupported).
+AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only = false);
 
 // Liveness: true once the server side hung up (POLLHUP/POLLRDHUP/POLLERR), without blocking.
 bool control_peer_gone(int control_socket) noexcept;

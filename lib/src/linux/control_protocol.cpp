@@ -217,11 +217,9 @@ std::variant<Hello, Refuse> decode_hello(std::span<const std::byte> packet) {
   Hello hello;
   hello.version = version;
   const std::uint32_t access = get_u32(p + offsetof(HelloWire, access));
-  if (access == static_cast<std::uint32_t>(Access::read_only))
-    return refusal(RefuseCode::unsupported_access, "read-only access is reserved; this server grants read-write only");
-  if (access != static_cast<std::uint32_t>(Access::read_write))
+  if (access != static_cast<std::uint32_t>(Access::read_write) && access != static_cast<std::uint32_t>(Access::read_only))
     return refusal(RefuseCode::malformed, "HELLO access value " + std::to_string(access) + " is unknown");
-  hello.access = Access::read_write;
+  hello.access = static_cast<Access>(access);
   hello.format_version = get_u32(p + offsetof(HelloWire, format_version));
   if (hello.format_version == 0) return refusal(RefuseCode::malformed, "HELLO segment format version is 0");
   return hello;

@@ -34,7 +34,9 @@ inline constexpr std::size_t kMaxReasonBytes = 200;
 
 enum class MessageType : std::uint16_t { hello = 1, accept = 2, refuse = 3 };
 
-// HELLO.access: what the client wants. read_only is reserved: v1 servers refuse it.
+// HELLO.access: what the client wants. read_only is granted with a read-only fd (reopened
+// O_RDONLY) and no kSegmentWritable flag; servers from before read-only views refuse it with
+// unsupported_access, so a client learns it cannot have it rather than getting a writable fd.
 enum class Access : std::uint32_t { read_write = 1, read_only = 2 };
 
 // ACCEPT.roles[i]: what the i-th passed fd is.
@@ -51,10 +53,10 @@ inline constexpr std::uint32_t kKnownSegmentFlags = kSegmentWritable;
 enum class RefuseCode : std::uint32_t {
   bad_magic = 1,            // the HELLO did not start with 'SHKC'
   unsupported_version = 2,  // min_version..max_version say what the server speaks
-  access_denied = 3,        // the peer's uid/gid is not allowed by the server's policy
+  access_denied = 3,        // the peer's uid/gid is not allowed by the server's policy (or only read-only)
   server_busy = 4,          // too many clients (max_clients) or out of file descriptors
   malformed = 5,            // wrong length, type, reserved bytes, or fds sent by the client
-  unsupported_access = 6,   // read-only access (reserved) or an unknown access value
+  unsupported_access = 6,   // sent by servers older than read-only views for access = read_only
   incompatible_format = 7,  // the client reads another segment format version
   handshake_timeout = 8,    // no HELLO within the server's handshake timeout
   internal_error = 9,       // the server failed (e.g. could not pass the fd)

@@ -38,10 +38,16 @@ namespace ctl = detail::control;
 using detail::DeadlineNs;
 using detail::UniqueFd;
 
-bool AccessPolicy::allows(std::uint32_t uid, std::uint32_t gid) const {
+bool AccessPolicy::allows_read_write(std::uint32_t uid, std::uint32_t gid) const {
   if (allow_same_user && uid == ::geteuid()) return true;
   return std::find(uids.begin(), uids.end(), uid) != uids.end() ||
          std::find(gids.begin(), gids.end(), gid) != gids.end();
+}
+
+bool AccessPolicy::allows(std::uint32_t uid, std::uint32_t gid) const {
+  return allows_read_write(uid, gid) ||
+         std::find(read_only_uids.begin(), read_only_uids.end(), uid) != read_only_uids.end() ||
+         std::find(read_only_gids.begin(), read_only_gids.end(), gid) != read_only_gids.end();
 }
 
 namespace {
@@ -178,6 +184,7 @@ struct ControlServer::Impl {
     UniqueFd fd;
     ControlClientInfo info;
     bool allowed = false;   // by the policy, decided at accept; answered after the HELLO
+    bool read_write = false;  // the policy allows it read-write (else read-only only)
     bool attached = false;  // got the ACCEPT and the fd
     DeadlineNs deadline = 0;
   };
@@ -195,6 +202,7 @@ struct ControlServer::Impl {
   UniqueFd timer_fd;
   UniqueFd wake_fd;
   UniqueFd reserve_fd;  // spare fd: closed to accept-and-refuse one client when out of fds
+  UniqueFd read_only_fd;  // the memfd reopened O_RDONLY, for read-only peers (made on first use)
   UniqueFd listen_fd;
   SocketFile socket_file;
   std::unordered_map<std::uint64_t, Client> clients;
@@ -406,6 +414,7 @@ struct ControlServer::Impl {
     c.info.gid = cred.gid;
     c.info.connected = std::chrono::system_clock::now();
     c.allowed = options.policy.allows(cred.uid, cred.gid);
+    c.read_write = options.policy.allows_read_write(cred.uid, cred.gid);
     if (clients.size() >= options.max_clients) {
       log("refused " + who(c.info) + " (server_busy): " + std::to_string(clients.size()) + " clients connected");
       refuse_on(fd.get(), ctl::RefuseCode::server_busy,
@@ -494,14 +503,29 @@ struct ControlServer::Impl {
       return refuse(c, ctl::RefuseCode::incompatible_format,
                     "this server serves segment format " + std::to_string(format_version) +
                         ", the client reads format " + std::to_string(hello.format_version));
+    const bool read_only = hello.access == ctl::Access::read_only;
+    if (!read_only && !c.read_write)
+      return refuse(c, ctl::RefuseCode::access_denied,
+                    "uid " + std::to_string(c.info.uid) + " gid " + std::to_string(c.info.gid) +
+                        " may attach read-only only: open with SegmentOptions::access = Access::read_only");
+    if (read_only && !read_only_fd) {
+      // A new open file description, read-only: a peer holding it can neither map it writable
+      // nor mprotect its mapping writable. The memfd is mode 0600, so a peer of another uid
+      // cannot reopen it read-write through /proc/self/fd either.
+      const std::string self = "/proc/self/fd/" + std::to_string(memfd);
+      read_only_fd.reset(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!read_only_fd)
+        return refuse(c, ctl::RefuseCode::internal_error,
+                      std::string("cannot reopen the segment read-only through /proc/self/fd: ") + std::strerror(errno));
+    }
     ctl::Accept accept;
     accept.segment_size = size;
     accept.format_version = format_version;
-    accept.segment_flags = ctl::kSegmentWritable;
+    accept.segment_flags = read_only ? 0u : ctl::kSegmentWritable;
     accept.fd_count = 1;
     accept.roles[0] = ctl::FdRole::segment_memfd;
     const auto bytes = ctl::encode_accept(accept);
-    const int fds[1] = {memfd};
+    const int fds[1] = {read_only ? read_only_fd.get() : memfd};
     try {
       ctl::send_packet(c.fd.get(), bytes, fds);
     } catch (const Error& e) {

@@ -64,8 +64,8 @@ std::unique_ptr<ControlLink> serve_memfd_segment(const Mapping& mapping, const s
   return link;
 }
 
-AttachedSegment attach_memfd_segment(const std::string& socket_path, DeadlineNs deadline) {
-  AttachedMemfd attached = attach_memfd(socket_path, deadline);
+AttachedSegment attach_memfd_segment(const std::string& socket_path, DeadlineNs deadline, bool read_only) {
+  AttachedMemfd attached = attach_memfd(socket_path, deadline, read_only);
   AttachedSegment out;
   out.mapping = std::move(attached.mapping);
   out.link = std::make_unique<ClientLink>(socket_path, std::move(attached.control_socket));

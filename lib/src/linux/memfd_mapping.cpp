@@ -46,7 +46,11 @@ const char* file_kind(mode_t mode) noexcept {
 
 void* map_fd(int fd, std::size_t size, bool writable, const char* what) {
   void* data = ::mmap(nullptr, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
-  if (data == MAP_FAILED) throw_os_error(std::string("cannot map ") + what + " of " + std::to_string(size) + " bytes", errno);
+  if (data == MAP_FAILED) {
+    const int e = errno;
+    throw_os_error(std::string("cannot map ") + what + " of " + std::to_string(size) + " bytes" +
+                       (e == ENOMEM ? ": not enough address space or memory (RLIMIT_AS?)" : ""), e);
+  }
   return data;
 }
 
@@ -86,13 +90,37 @@ std::unique_ptr<MemfdMapping> create_memfd_mapping(const std::string& name, std:
     if (e == ENOSYS) throw Error(Errc::unsupported, "this kernel has no memfd_create (Linux 3.17+ needed)", e);
     throw_os_error("cannot create memfd '" + name + "'", e);
   }
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
-    throw_os_error("cannot size memfd '" + name + "' to " + std::to_string(size) + " bytes", errno);
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    const int e = errno;
+    if (e == EFBIG)
+      throw Error(Errc::resource_limit, "cannot size memfd '" + name + "' to " + std::to_string(size) +
+                                            " bytes: larger than the file-size limit (RLIMIT_FSIZE)", e);
+    throw_os_error("cannot size memfd '" + name + "' to " + std::to_string(size) + " bytes", e);
+  }
+  // Only the owner may reopen it through /proc/<pid>/fd: a read-only peer of another uid cannot
+  // turn its read-only fd into a writable one (memfds are created mode 0777).
+  if (::fchmod(fd.get(), 0600) != 0) throw_os_error("cannot chmod memfd '" + name + "'", errno);
   if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0 ||
       ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SEAL) != 0)
     throw_os_error("cannot seal memfd '" + name + "'", errno);
   void* data = map_fd(fd.get(), size, true, "memfd segment");
-  return adopt(std::move(fd), data, size, true);
+  // Reserve the pages now: out of memory (or a memory cgroup limit) is an Error here, not a
+  // SIGBUS when a page is first touched. The fd closes on error: nothing is left behind.
+  const int memfd = fd.get();
+  auto mapping = adopt(std::move(fd), data, size, true);  // unmaps and closes on error
+  int rc = 0;
+  do {
+    rc = ::posix_fallocate(memfd, 0, static_cast<off_t>(size));
+  } while (rc == EINTR);
+  if (rc == ENOSPC || rc == ENOMEM)
+    throw Error(Errc::out_of_memory, "cannot reserve " + std::to_string(size) + " bytes for memfd '" + name +
+                                         "': not enough memory (create a smaller segment, or free memory)", rc);
+  if (rc == EFBIG)
+    throw Error(Errc::resource_limit, "cannot reserve " + std::to_string(size) + " bytes for memfd '" + name +
+                                          "': larger than the file-size limit (RLIMIT_FSIZE)", rc);
+  if (rc != 0 && rc != EOPNOTSUPP)
+    throw Error(errc_from_errno(rc), "cannot reserve " + std::to_string(size) + " bytes for memfd '" + name + "'", rc);
+  return mapping;
 }
 
 std::unique_ptr<MemfdMapping> map_received_memfd(UniqueFd fd, std::size_t expected_size, bool writable) {

@@ -4,15 +4,19 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "linux/unique_fd.hpp"
 #include "process_identity.hpp"
@@ -139,8 +143,18 @@ bool remove_if_stale(std::string_view name, Backend backend) {
   if (backend != Backend::named)
     throw Error(Errc::unsupported, std::string("remove_if_stale: backend '") + to_string(backend) +
                                        "' has no host-wide names to reclaim");
+  if (name.empty() || name.find('/') != std::string_view::npos) return false;
+  // Serializes reclaimers (Segment::create with reclaim_stale, shmkit-inspect --gc): without it
+  // one could find the old segment stale, another remove it and create a new one, and the first
+  // then unlink the new, live one. Closing the fd releases the lock.
+  // Advisory and bounded (2 s), so a stranger holding a lock on /dev/shm cannot stall us.
+  const detail::UniqueFd dir(::open(kShmDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  for (int waited_ms = 0; dir && waited_ms < 2000 && ::flock(dir.get(), LOCK_EX | LOCK_NB) != 0; waited_ms += 2) {
+    if (errno != EWOULDBLOCK && errno != EINTR) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   SegmentListing l;
-  if (name.empty() || name.find('/') != std::string_view::npos || !read_named(std::string(name), l)) return false;
+  if (!read_named(std::string(name), l)) return false;
   if (!l.stale) return false;
   return Segment::remove(name, Backend::named);
 }

@@ -5,8 +5,13 @@
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
+
+#if defined(__linux__)
+#include <fcntl.h>
+#endif
 
 #include "mapping.hpp"
 #include "shmkit/error.hpp"
@@ -41,9 +46,45 @@ Errc errc_of(const bip::interprocess_exception& e) {
   }
 }
 
+// What to do about a resource limit, for the message.
+std::string limit_hint(int native) {
+  switch (native) {
+    case EFBIG: return ": larger than the file-size limit (RLIMIT_FSIZE); create a smaller segment or raise it";
+    case ENOMEM: return ": not enough memory or address space (RLIMIT_AS?); create a smaller segment";
+    case ENOSPC: return ": no space left in /dev/shm; free some, or create a smaller segment";
+    case EMFILE: return ": this process has too many open files (RLIMIT_NOFILE); close some or raise it";
+    case ENFILE: return ": the system has too many open files";
+    default: return "";
+  }
+}
+
 [[noreturn]] void rethrow(const bip::interprocess_exception& e, const std::string& what) {
-  if (e.get_native_error() != 0) throw Error(errc_of(e), what, e.get_native_error());
+  if (e.get_native_error() != 0) throw Error(errc_of(e), what + limit_hint(e.get_native_error()), e.get_native_error());
   throw Error(errc_of(e), what + ": " + e.what());
+}
+
+// Reserves the object's memory now (tmpfs pages), so that a full /dev/shm or a memory limit is
+// an Error here rather than SIGBUS on first touch later. Linux only; elsewhere a no-op.
+void reserve_space(bip::shared_memory_object& object, const std::string& name, std::size_t size) {
+#if defined(__linux__)
+  const int fd = object.get_mapping_handle().handle;
+  int rc = 0;
+  do {
+    rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+  } while (rc == EINTR);
+  if (rc == 0 || rc == EOPNOTSUPP || rc == EINVAL) return;  // a file system without fallocate: nothing reserved
+  if (rc == ENOSPC)
+    throw Error(Errc::out_of_memory, "cannot create named segment '" + name + "' of " + std::to_string(size) +
+                                         " bytes: no space left in /dev/shm (free some, or create a smaller segment)", rc);
+  if (rc == EFBIG)
+    throw Error(Errc::resource_limit, "cannot create named segment '" + name + "' of " + std::to_string(size) +
+                                          " bytes: larger than the file-size limit (RLIMIT_FSIZE)", rc);
+  throw Error(errc_from_errno(rc), "cannot reserve " + std::to_string(size) + " bytes for named segment '" + name + "'", rc);
+#else
+  (void)object;
+  (void)name;
+  (void)size;
+#endif
 }
 
 }  // namespace
@@ -62,18 +103,23 @@ std::unique_ptr<Mapping> create_named_mapping(const std::string& name, std::size
   try {
     object.truncate(static_cast<bip::offset_t>(size));
     bip::mapped_region region(object, bip::read_write, 0, size);
+    reserve_space(object, name, size);
     return std::make_unique<NamedMapping>(std::move(object), std::move(region));
   } catch (const bip::interprocess_exception& e) {
     // Nothing half-created is left behind.
     bip::shared_memory_object::remove(name.c_str());
     rethrow(e, "cannot size or map named segment '" + name + "' to " + std::to_string(size) + " bytes");
+  } catch (...) {
+    bip::shared_memory_object::remove(name.c_str());
+    throw;
   }
 }
 
-std::unique_ptr<Mapping> open_named_mapping(const std::string& name, DeadlineNs deadline) {
+std::unique_ptr<Mapping> open_named_mapping(const std::string& name, DeadlineNs deadline, bool writable) {
+  const bip::mode_t mode = writable ? bip::read_write : bip::read_only;
   bip::shared_memory_object object;
   try {
-    object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
+    object = bip::shared_memory_object(bip::open_only, name.c_str(), mode);
   } catch (const bip::interprocess_exception& e) {
     if (errc_of(e) == Errc::not_found) throw Error(Errc::not_found, "no named segment '" + name + "'");
     rethrow(e, "cannot open named segment '" + name + "'");
@@ -85,7 +131,7 @@ std::unique_ptr<Mapping> open_named_mapping(const std::string& name, DeadlineNs 
     if (!object.get_size(size)) throw Error(Errc::system, "cannot read the size of named segment '" + name + "'");
     if (size > 0) {
       try {
-        bip::mapped_region region(object, bip::read_write, 0, static_cast<std::size_t>(size));
+        bip::mapped_region region(object, mode, 0, static_cast<std::size_t>(size));
         return std::make_unique<NamedMapping>(std::move(object), std::move(region));
       } catch (const bip::interprocess_exception& e) {
         rethrow(e, "cannot map named segment '" + name + "'");

@@ -1,0 +1,258 @@
+// Crash safety and hostile environments: kernel-enforced read-only views (another uid, exec'd),
+// lock-free lookup racing a writer, reclaiming stale named segments after kill -9, and resource
+// limits that must give an Error and leave nothing behind.
+#define BOOST_TEST_MODULE reliability
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <vector>
+#include <thread>
+
+#include "../helpers/reliability_types.hpp"
+#include "backends.hpp"
+#include "child_process.hpp"
+#include "segment_header.hpp"
+#include "shmkit/broadcast_channel.hpp"
+#include "shmkit/segment_directory.hpp"
+
+using namespace shmkit;
+using namespace shmkit::test;
+using namespace std::chrono_literals;
+namespace bdata = boost::unit_test::data;
+
+namespace {
+
+constexpr std::uint32_t kNobody = 65534;
+
+ChildProcess helper(std::vector<std::string> args) {
+  return ChildProcess(helper_path("shmkit-test-reliability-helper"), args);
+}
+
+// Waits (bounded) for a condition another process makes true; the condition is the event.
+template <class Pred>
+bool await(Pred pred, std::chrono::milliseconds timeout = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(1ms);  // a poll interval, not a synchronization
+  }
+  return true;
+}
+
+std::optional<SegmentListing> listing(const std::string& name) {
+  for (SegmentListing& l : list_segments())
+    if (l.backend == Backend::named && l.name == name) return std::move(l);
+  return std::nullopt;
+}
+
+bool maps(const std::string& name, pid_t pid) {
+  const auto l = listing(name);
+  return l && std::find(l->users.begin(), l->users.end(), pid) != l->users.end();
+}
+
+bool shm_entry_exists(const std::string& name) {
+  struct stat st {};
+  return ::stat(("/dev/shm/" + name).c_str(), &st) == 0;
+}
+
+template <class F>
+Errc error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    BOOST_TEST_MESSAGE("error: " << e.what());
+    return e.errc();
+  }
+  return Errc::ok;
+}
+
+}  // namespace
+
+// A monitoring process of another uid gets a read-only view: lookups and a broadcast reader work,
+// every way to write fails (API, mmap PROT_WRITE of its fd, mprotect, reopening the fd).
+BOOST_DATA_TEST_CASE(read_only_view_for_another_uid, bdata::make(test_backends()), backend) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("needs root to run a child as uid " << kNobody << ": skipped");
+    return;
+  }
+  const std::string name = unique_name("shmkit-ro");
+  SegmentOptions o = options_for(backend);
+  std::string socket = "-";
+  if (backend == Backend::named) {
+    o.permissions = 0644;  // others may open it, read-only
+  } else {
+    socket = "@" + name;  // abstract: only the policy guards it
+    o.socket_path = socket;
+    o.control.policy.allow_uid_read_only(kNobody);
+  }
+  {
+    Segment seg = Segment::create(name, 1 << 20, o);
+    Record& r = seg.construct<Record>("record");
+    fill(r);
+    {
+      ChannelConfig config;
+      config.slots = 256;
+      config.max_frame = kFrameBytes;
+      auto writer = BroadcastWriter::create(seg, "frames", config);
+      std::byte frame[kFrameBytes];
+      for (std::uint64_t i = 0; i < kFrames; ++i) {
+        make_frame(i, frame);
+        writer.publish(frame);
+      }
+      writer.close();
+    }
+    // The reader must write nothing at all: compare every byte afterwards.
+    const auto* base = reinterpret_cast<const std::byte*>(&seg.manager()) - detail::kManagerOffset;
+    const std::vector<std::byte> before(base, base + seg.size());
+    ChildProcess child("/usr/bin/setpriv",
+                       {"--reuid=" + std::to_string(kNobody), "--regid=" + std::to_string(kNobody), "--clear-groups",
+                        helper_path("shmkit-test-reliability-helper"), "read-only", to_string(backend), name, socket,
+                        std::to_string(kNobody)});
+    const ExitStatus st = child.wait(120s);
+    BOOST_TEST(st.ok(), st.describe());
+    BOOST_TEST((std::memcmp(before.data(), base, seg.size()) == 0), "the read-only process changed the segment");
+    BOOST_TEST(intact(*seg.find<Record>("record")));
+  }
+  Segment::remove(name, backend);
+}
+
+// The lock-free lookup of a read-only view, racing a writer that keeps creating and destroying
+// objects (rebalancing the index): every answer is right, and nothing is ever half-seen.
+BOOST_AUTO_TEST_CASE(lockless_find_races_writer) {
+  const std::string name = unique_name("shmkit-ro-race");
+  Segment rw = Segment::create(name, 8 << 20);
+  fill(rw.construct<Record>("stable"));
+  SegmentOptions ro;
+  ro.access = Access::read_only;
+  const Segment view = Segment::open(name, ro);
+  BOOST_TEST(!view.writable());
+  Segment& v = const_cast<Segment&>(view);
+
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (std::uint64_t round = 0; round < 3000; ++round) {
+      const std::string n = "obj-" + std::to_string(round % 64);
+      if (rw.find<std::uint64_t>(n) != nullptr) rw.destroy<std::uint64_t>(n);
+      else rw.construct<std::uint64_t>(n, round % 64);
+    }
+    done.store(true);
+  });
+  std::uint64_t lookups = 0, hits = 0, bad = 0;
+  while (!done.load()) {
+    const Record* s = v.find<Record>("stable");
+    if (s == nullptr || !intact(*s)) ++bad;
+    const std::uint64_t k = lookups % 64;
+    if (const std::uint64_t* p = v.find<std::uint64_t>("obj-" + std::to_string(k))) {
+      ++hits;
+      if (*p != k) ++bad;
+    }
+    ++lookups;
+  }
+  writer.join();
+  BOOST_TEST(bad == 0u);
+  BOOST_TEST_MESSAGE(lookups << " lookups, " << hits << " hits");
+  // Quiet now: the lock-free listing equals the locked one.
+  const auto a = rw.objects();
+  const auto b = view.objects();
+  BOOST_TEST(a.size() == b.size());
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    BOOST_TEST(a[i].name == b[i].name);
+    BOOST_TEST(a[i].type == b[i].type);
+    BOOST_TEST(a[i].count == b[i].count);
+  }
+  BOOST_TEST((error_of([&] { (void)v.construct<int>("x"); }) == Errc::permission_denied));
+  Segment::remove(name);
+}
+
+BOOST_AUTO_TEST_CASE(create_read_only_is_invalid) {
+  SegmentOptions o;
+  o.access = Access::read_only;
+  BOOST_TEST((error_of([&] { (void)Segment::create(unique_name("shmkit-ro-c"), 1 << 20, o); }) == Errc::invalid_argument));
+}
+
+// A creator killed with SIGKILL leaves its named segment; create(reclaim_stale) takes the name
+// back, but never while any live process maps it.
+BOOST_AUTO_TEST_CASE(reclaim_stale_after_kill_9) {
+  const std::string name = unique_name("shmkit-stale");
+  SegmentOptions reclaim;
+  reclaim.reclaim_stale = true;
+  {
+    ChildProcess creator = helper({"create-hang", name});
+    BOOST_REQUIRE(await([&] {
+      const auto l = listing(name);
+      return l && l->valid && l->creator_pid == creator.pid();
+    }));
+    // Live creator: never reclaimed.
+    BOOST_TEST((error_of([&] { (void)Segment::create(name, 1 << 20, reclaim); }) == Errc::already_exists));
+    creator.kill(SIGKILL);
+    BOOST_TEST(creator.wait(30s).signal == SIGKILL);
+  }
+  // Dead creator, but a live process maps it: still never reclaimed.
+  {
+    ChildProcess user = helper({"map-hang", name});
+    BOOST_REQUIRE(await([&] { return maps(name, user.pid()); }));
+    BOOST_TEST((error_of([&] { (void)Segment::create(name, 1 << 20, reclaim); }) == Errc::already_exists));
+    try {
+      (void)Segment::create(name, 1 << 20, reclaim);
+    } catch (const Error& e) {
+      BOOST_TEST(std::string(e.what()).find(std::to_string(user.pid())) != std::string::npos, e.what());
+    }
+    Segment old = Segment::open(name);
+    BOOST_TEST(!old.info().creator_alive);
+    BOOST_TEST(intact(*old.find<Record>("record")));
+    user.kill(SIGKILL);
+    BOOST_TEST(user.wait(30s).signal == SIGKILL);
+  }
+  // Without reclaim_stale: already_exists, as always.
+  BOOST_TEST((error_of([&] { (void)Segment::create(name, 1 << 20); }) == Errc::already_exists));
+  // Stale: reclaimed.
+  {
+    Segment fresh = Segment::create(name, 1 << 20, reclaim);
+    BOOST_TEST(fresh.info().creator_pid == ::getpid());
+    BOOST_TEST(fresh.info().creator_alive);
+    BOOST_TEST(fresh.find<Record>("record") == nullptr);
+    // Ours and live: not reclaimable by anyone.
+    BOOST_TEST((error_of([&] { (void)Segment::create(name, 1 << 20, reclaim); }) == Errc::already_exists));
+  }
+  Segment::remove(name);
+  BOOST_TEST(!shm_entry_exists(name));
+}
+
+BOOST_DATA_TEST_CASE(file_size_limit, bdata::make(test_backends()), backend) {
+  const std::string name = unique_name("shmkit-fsize");
+  const ExitStatus st = helper({"limit-fsize", to_string(backend), name}).wait(120s);
+  BOOST_TEST(st.ok(), st.describe());
+  BOOST_TEST(!shm_entry_exists(name));
+}
+
+BOOST_DATA_TEST_CASE(address_space_limit, bdata::make(test_backends()), backend) {
+  const std::string name = unique_name("shmkit-as");
+  const ExitStatus st = helper({"limit-as", to_string(backend), name}).wait(120s);
+  BOOST_TEST(st.ok(), st.describe());
+  BOOST_TEST(!shm_entry_exists(name));
+}
+
+BOOST_DATA_TEST_CASE(fd_limit, bdata::make(test_backends()), backend) {
+  const std::string name = unique_name("shmkit-nofile");
+  const ExitStatus st = helper({"limit-nofile", to_string(backend), name}).wait(120s);
+  BOOST_TEST(st.ok(), st.describe());
+  BOOST_TEST(!shm_entry_exists(name));
+}
+
+BOOST_AUTO_TEST_CASE(full_dev_shm) {
+  const std::string name = unique_name("shmkit-full");
+  const ExitStatus st = helper({"full-shm", name}).wait(120s);
+  if (st.exited && st.code == 77) {
+    BOOST_TEST_MESSAGE("no mount namespace here (not root, or not permitted): skipped");
+    return;
+  }
+  BOOST_TEST(st.ok(), st.describe());
+  BOOST_TEST(!shm_entry_exists(name));
+}
