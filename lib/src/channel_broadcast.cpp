@@ -176,7 +176,12 @@ bool BroadcastReader::take(std::byte* slot, std::uint64_t version, std::span<std
                                      std::to_string(buffer->size()) + " (size buffers to max_frame())");
   if (view_.checksum) {
     const std::uint32_t actual = buffer != nullptr ? copied_crc : slot_crc;
-    if (actual != crc) detail::throw_corrupt(view_, "frame " + std::to_string(cursor_) + " fails its checksum");
+    if (actual != crc) {
+      // Skip the damaged frame, so the caller can count the failure and read on.
+      const std::uint64_t bad = cursor_++;
+      note_progress();
+      detail::throw_corrupt(view_, "frame " + std::to_string(bad) + " fails its checksum (skipped)");
+    }
   }
   out.status = Errc::ok;
   out.frame = FrameInfo{cursor_, timestamp, size};

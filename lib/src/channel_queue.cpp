@@ -138,22 +138,27 @@ bool QueueReader::try_take(std::span<std::byte>* buffer, ReadResult& out) {
     detail::throw_corrupt(view_, "frame " + std::to_string(head_) + " claims " + std::to_string(size) +
                                      " bytes; max_frame is " + std::to_string(view_.max_frame));
   const std::byte* payload = slot_payload(slot);
+  std::uint32_t crc = 0;
   if (buffer != nullptr) {
     if (size > buffer->size())
       throw Error(Errc::too_small, "frame " + std::to_string(head_) + " of channel '" + view_.name + "' has " +
                                        std::to_string(size) + " bytes; the buffer holds " +
                                        std::to_string(buffer->size()) + " (size buffers to max_frame())");
     // The slot is ours until released: copy (and checksum in the same pass) without a seqlock.
-    std::uint32_t crc = 0;
     if (view_.checksum)
       crc = detail::crc32c_copy(buffer->data(), payload, size);
     else
       std::memcpy(buffer->data(), payload, size);
     payload = buffer->data();
-    if (view_.checksum && crc != sh.crc.load(std::memory_order_relaxed))
-      detail::throw_corrupt(view_, "frame " + std::to_string(head_) + " fails its checksum");
-  } else if (view_.checksum && detail::crc32c(0, payload, size) != sh.crc.load(std::memory_order_relaxed))
-    detail::throw_corrupt(view_, "frame " + std::to_string(head_) + " fails its checksum");
+  }
+  const bool damaged = view_.checksum && (buffer != nullptr ? crc : detail::crc32c(0, payload, size)) !=
+                                             sh.crc.load(std::memory_order_relaxed);
+  if (damaged) {
+    // Consume the damaged frame, so the caller can count the failure and read on.
+    const std::uint64_t bad = head_;
+    consume_one();
+    detail::throw_corrupt(view_, "frame " + std::to_string(bad) + " fails its checksum (skipped)");
+  }
   out.status = Errc::ok;
   out.frame = FrameInfo{head_, sh.timestamp_ns.load(std::memory_order_relaxed), size};
   out.data = std::span<const std::byte>(payload, size);
