@@ -8,3 +8,16 @@ elseif(SHMKIT_SANITIZE STREQUAL "thread")
 elseif(NOT SHMKIT_SANITIZE STREQUAL "")
   message(FATAL_ERROR "SHMKIT_SANITIZE must be '', 'address' or 'thread'")
 endif()
+
+# SHMKIT_FUZZ: libFuzzer targets (test/fuzz.cmake). Everything is built with coverage
+# instrumentation (fuzzer-no-link) so the fuzzers see the library's branches; the ASan runtime
+# provides the coverage callbacks for the ordinary test programs of the same build.
+if(SHMKIT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "SHMKIT_FUZZ needs clang (CXX=clang++); g++ builds replay the corpora instead")
+  endif()
+  if(NOT SHMKIT_SANITIZE STREQUAL "address")
+    message(FATAL_ERROR "SHMKIT_FUZZ needs SHMKIT_SANITIZE=address")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
