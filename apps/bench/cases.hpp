@@ -40,6 +40,18 @@ void run_syscalls(const Settings& s, Results& out);  // system calls per publish
 void register_state_roles();
 void run_state(const Settings& s, Results& out);  // named map, find by name, attach
 
-void run_iceoryx(const Settings& s, Results& out);  // the companion benchmark, when built
+// The iceoryx companion's cases (skipped, with the reason, when it is not built or RouDi is
+// missing). An IceoryxSession must live while they run: it starts RouDi when none is up.
+class IceoryxSession {
+ public:
+  explicit IceoryxSession(const Settings& s);
+  ~IceoryxSession();
+  IceoryxSession(const IceoryxSession&) = delete;
+  IceoryxSession& operator=(const IceoryxSession&) = delete;
+
+ private:
+  pid_t roudi_ = -1;
+};
+void add_iceoryx_cases(const Settings& s, Cases& out);
 
 }  // namespace shmkit::bench

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "../common/cli.hpp"
@@ -138,6 +139,12 @@ int main(int argc, char** argv) {
       add_ipc_cases(s, cases);
       add_ring_cases(s, cases);
       add_channel_cases(s, cases);
+      add_iceoryx_cases(s, cases);
+      bool any_iceoryx = false;
+      for (const auto& c : cases.latency) any_iceoryx = any_iceoryx || c.result.group == "iceoryx";
+      for (const auto& c : cases.stream) any_iceoryx = any_iceoryx || c.result.group == "iceoryx";
+      std::optional<IceoryxSession> iceoryx;  // RouDi, for the rounds' iceoryx cases
+      if (any_iceoryx) iceoryx.emplace(s);
       const std::int64_t f0 = now_ns();
       std::fprintf(stderr, "shmkit-bench: %zu latency and %zu throughput cases in %d rounds...",
                    cases.latency.size(), cases.stream.size(), s.repeats);
@@ -148,7 +155,7 @@ int main(int argc, char** argv) {
       const char* name;
       void (*run)(const Settings&, Results&);
     };
-    const Family families[] = {{"syscalls", run_syscalls}, {"named state", run_state}, {"iceoryx", run_iceoryx}};
+    const Family families[] = {{"syscalls", run_syscalls}, {"named state", run_state}};
     for (const auto& f : families) {
       const std::int64_t f0 = now_ns();
       std::fprintf(stderr, "shmkit-bench: %s...", f.name);

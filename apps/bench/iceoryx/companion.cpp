@@ -37,6 +37,8 @@ struct Options {
   double repeat_seconds = 0.25;
   int repeats = 5;
   std::uint64_t samples = 200000;
+  std::string only;          // latency, rate64 or loan1M: one case (shmkit-bench runs one per round)
+  std::string samples_file;  // latency: also write the raw one-way samples (doubles, ns) here
 };
 
 std::int64_t now_ns() {
@@ -221,6 +223,13 @@ void latency(const char* self, const Options& o) {
   round_trip(1, 5'000'000'000);
   join(child);
   if (samples.empty()) return;
+  if (!o.samples_file.empty()) {
+    // Raw samples, so that shmkit-bench pools them across rounds like its own cases.
+    if (FILE* f = std::fopen(o.samples_file.c_str(), "wb")) {
+      std::fwrite(samples.data(), sizeof(double), samples.size(), f);
+      std::fclose(f);
+    }
+  }
   std::sort(samples.begin(), samples.end());
   const auto at = [&](double q) { return samples[std::min(samples.size() - 1, static_cast<std::size_t>(q * static_cast<double>(samples.size())))]; };
   std::printf("latency/iceoryx/busy/64 label=busy-poll_take size=64 median_ns=%.1f p99_ns=%.1f max_ns=%.1f samples=%zu\n",
@@ -294,6 +303,8 @@ int main(int argc, char** argv) {
     else if (a == "--repeat-seconds") o.repeat_seconds = std::stod(next());
     else if (a == "--repeats") o.repeats = std::stoi(next());
     else if (a == "--samples") o.samples = std::stoull(next());
+    else if (a == "--only") o.only = next();
+    else if (a == "--samples-file") o.samples_file = next();
   }
   calibrate();
   pin(0, o.cpus);
@@ -302,9 +313,11 @@ int main(int argc, char** argv) {
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return 1;
   self[n] = '\0';
-  latency(self, o);
+  if (o.only.empty() || o.only == "latency") latency(self, o);
   std::fflush(stdout);
-  throughput(self, o, "throughput/iceoryx/64", "loan+memcpy,_lossless", 64, false);
-  throughput(self, o, "throughput/iceoryx/loan/1M", "zero-copy_loan,_lossless", 1u << 20, true);
+  if (o.only.empty() || o.only == "rate64")
+    throughput(self, o, "throughput/iceoryx/64", "loan+memcpy,_lossless", 64, false);
+  if (o.only.empty() || o.only == "loan1M")
+    throughput(self, o, "throughput/iceoryx/loan/1M", "zero-copy_loan,_lossless", 1u << 20, true);
   return 0;
 }
