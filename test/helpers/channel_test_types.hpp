@@ -103,27 +103,14 @@ inline constexpr int kExitUnexpected = 6;
 }  // namespace shmkit::test
 
 #include <optional>
+
+#include "temp_segment.hpp"
 #include <string>
 
 namespace shmkit::test {
 
 // A segment for one test, removed afterwards.
-struct ScratchSegment {
-  ScratchSegment(Backend b, const std::string& segment_name, std::size_t size) : backend(b), name(segment_name) {
-    SegmentOptions o;
-    o.backend = b;
-    segment.emplace(Segment::create(name, size, o));
-  }
-  ~ScratchSegment() {
-    segment.reset();
-    Segment::remove(name, backend);
-  }
-  Segment& operator*() { return *segment; }
-  Segment* operator->() { return &*segment; }
-  Backend backend;
-  std::string name;
-  std::optional<Segment> segment;
-};
+using ScratchSegment = TempSegment;
 
 inline std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
 inline std::string string_of(std::span<const std::byte> b) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "await.hpp"
 #include "child_process.hpp"
 #include "../helpers/channel_test_types.hpp"
 
@@ -37,16 +38,6 @@ struct Fixture {
   ScratchSegment seg;
   ChannelTestControl* control = nullptr;
 };
-
-template <class Pred>
-bool await(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
 
 ChannelConfig config(std::uint32_t slots, std::uint32_t max_frame, Checksum c = Checksum::none) {
   ChannelConfig cfg;

@@ -15,6 +15,7 @@
 
 #include "../helpers/persist_types.hpp"
 #include "child_process.hpp"
+#include "await.hpp"
 #include "segment_header.hpp"
 #include "shmkit/containers.hpp"
 
@@ -50,16 +51,6 @@ void run_helper(const std::string& command, const std::string& path, std::vector
   ChildProcess c = helper(command, path, std::move(extra));
   const ExitStatus st = c.wait(std::chrono::minutes(2));
   BOOST_TEST(st.ok(), command << ": " << st.describe());
-}
-
-template <class Pred>
-bool await(Pred pred, std::chrono::milliseconds timeout = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 Errc open_error(const std::string& path) {

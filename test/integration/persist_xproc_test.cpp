@@ -10,6 +10,8 @@
 
 #include "../helpers/persist_types.hpp"
 #include "backends.hpp"
+#include "await.hpp"
+#include "temp_segment.hpp"
 #include "child_process.hpp"
 
 using namespace shmkit;
@@ -19,33 +21,10 @@ namespace bdata = boost::unit_test::data;
 
 namespace {
 
-struct TempSegment {
-  TempSegment(Backend b, std::size_t size) : backend(b), name(unique_name("shmkit-persist")) {
-    segment.emplace(Segment::create(name, size, options_for(b)));
-  }
-  ~TempSegment() {
-    segment.reset();
-    Segment::remove(name, backend);
-  }
-  Backend backend;
-  std::string name;
-  std::optional<Segment> segment;
-};
-
 ChildProcess helper(const std::string& command, const TempSegment& t, std::vector<std::string> extra = {}) {
   std::vector<std::string> args{command, to_string(t.backend), t.name};
   args.insert(args.end(), extra.begin(), extra.end());
   return ChildProcess(helper_path("shmkit-test-persist-helper"), args);
-}
-
-template <class Pred>
-bool await(Pred pred, std::chrono::milliseconds timeout = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "backends.hpp"
+#include "temp_segment.hpp"
 #include "child_process.hpp"
 #include "../helpers/segment_types.hpp"
 
@@ -18,26 +19,12 @@ namespace bdata = boost::unit_test::data;
 
 namespace {
 
-struct TempSegment {
-  TempSegment(Backend b, std::size_t size) : backend(b), name(unique_name("shmkit-xproc")) {
-    segment.emplace(Segment::create(name, size, options_for(b)));
-    // Helpers are told the socket path explicitly: that route and open-by-name (the unit
-    // tests, default path) are both exercised.
-    helper_backend = to_string(b);
-    if (!segment->socket_path().empty()) helper_backend += ":" + segment->socket_path();
-  }
-  ~TempSegment() {
-    segment.reset();
-    Segment::remove(name, backend);
-  }
-  Backend backend;
-  std::string name;
-  std::string helper_backend;  // "<backend>[:<socket-path>]" for the helper's command line
-  std::optional<Segment> segment;
-};
-
 ChildProcess helper(const std::string& command, const TempSegment& t, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{command, t.helper_backend, t.name};
+  // Helpers are told the socket path explicitly: that route and open-by-name (the unit tests,
+  // default path) are both exercised.
+  std::string backend = to_string(t.backend);
+  if (!t.segment->socket_path().empty()) backend += ":" + t.segment->socket_path();
+  std::vector<std::string> args{command, backend, t.name};
   args.insert(args.end(), extra.begin(), extra.end());
   return ChildProcess(helper_path("shmkit-test-segment-helper"), args);
 }

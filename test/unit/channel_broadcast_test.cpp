@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "await.hpp"
 #include "child_process.hpp"
 #include "../helpers/channel_test_types.hpp"
 #include "shmkit/detail/channel_layout.hpp"
@@ -41,16 +42,6 @@ ReaderOptions reader_options(WaitStrategy w, StartAt start = StartAt::oldest) {
 
 std::vector<WaitStrategy> strategies() {
   return {WaitStrategy::busy_poll(), WaitStrategy::spin_then_block(), WaitStrategy::block()};
-}
-
-template <class Pred>
-bool await(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 }  // namespace

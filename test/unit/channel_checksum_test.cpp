@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "backends.hpp"
+#include "temp_segment.hpp"
 #include "child_process.hpp"
 #include "printing.hpp"
 #include "shmkit/channel.hpp"
@@ -19,19 +20,6 @@ using namespace std::chrono_literals;
 namespace bdata = boost::unit_test::data;
 
 namespace fixtures {
-
-struct TempSegment {
-  explicit TempSegment(Backend b) : backend(b), name(unique_name("shmkit-crc")) {
-    segment.emplace(Segment::create(name, 1 << 20, options_for(b)));
-  }
-  ~TempSegment() {
-    segment.reset();
-    Segment::remove(name, backend);
-  }
-  Backend backend;
-  std::string name;
-  std::optional<Segment> segment;
-};
 
 // Publishes `value` through a loan and returns where its payload lives in the slot.
 template <class Loan>

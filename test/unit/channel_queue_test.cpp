@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "await.hpp"
 #include "child_process.hpp"
 #include "../helpers/channel_test_types.hpp"
 
@@ -33,16 +34,6 @@ ChannelConfig config(std::uint32_t slots, std::uint32_t max_frame, Checksum c = 
 
 std::vector<WaitStrategy> strategies() {
   return {WaitStrategy::busy_poll(), WaitStrategy::spin_then_block(), WaitStrategy::block()};
-}
-
-template <class Pred>
-bool await(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "backends.hpp"
+#include "temp_segment.hpp"
 #include "printing.hpp"
 #include "child_process.hpp"
 #include "shmkit/containers.hpp"
@@ -20,22 +21,6 @@ using namespace shmkit::test;
 namespace bdata = boost::unit_test::data;
 
 namespace fixtures {
-
-// Creates a uniquely named segment; removes it on scope exit (also when a check throws).
-struct TempSegment {
-  TempSegment(Backend b, std::size_t size = 1 << 20) : backend(b), name(unique_name("shmkit-unit")) {
-    segment.emplace(Segment::create(name, size, options_for(b)));
-  }
-  ~TempSegment() {
-    segment.reset();
-    Segment::remove(name, backend);
-  }
-  Segment& operator*() { return *segment; }
-  Segment* operator->() { return &*segment; }
-  Backend backend;
-  std::string name;
-  std::optional<Segment> segment;
-};
 
 template <class F>
 Errc errc_of(F&& f) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "temp_segment.hpp"
 #include "shmkit/error.hpp"
 #include "shmkit/segment.hpp"
 #include "shmkit/semaphore.hpp"
@@ -16,13 +17,6 @@ using namespace shmkit;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct TempSegment {
-  TempSegment() : name(test::unique_name("shmkit-sem")), segment(Segment::create(name, 1 << 20)) {}
-  ~TempSegment() { Segment::remove(name); }
-  std::string name;
-  Segment segment;
-};
 
 }  // namespace
 
@@ -119,8 +113,8 @@ BOOST_AUTO_TEST_CASE(slot_with_timeout_reports_ownership) {
 }
 
 BOOST_AUTO_TEST_CASE(lives_in_a_segment_by_name) {
-  TempSegment t;
-  auto& s = t.segment.construct<Semaphore>("slots", 5u);
+  test::TempSegment t(Backend::named);
+  auto& s = t->construct<Semaphore>("slots", 5u);
   BOOST_TEST(s.value() == 5u);
   Segment again = Segment::open(t.name);
   auto* found = again.find<Semaphore>("slots");

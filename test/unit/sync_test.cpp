@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "backends.hpp"
+#include "temp_segment.hpp"
 #include "child_process.hpp"
 #include "printing.hpp"
 #include "shmkit/condition.hpp"
@@ -26,20 +27,6 @@ using namespace std::chrono_literals;
 namespace bdata = boost::unit_test::data;
 
 namespace fixtures {
-
-struct TempSegment {
-  explicit TempSegment(Backend b) : backend(b), name(unique_name("shmkit-sync")) {
-    segment.emplace(Segment::create(name, 1 << 20, options_for(b)));
-  }
-  ~TempSegment() {
-    segment.reset();
-    Segment::remove(name, backend);
-  }
-  Segment* operator->() { return &*segment; }
-  Backend backend;
-  std::string name;
-  std::optional<Segment> segment;
-};
 
 struct Guarded {
   Mutex mutex;
