@@ -15,6 +15,7 @@
 
 #include "../common/cli.hpp"
 #include "../common/json_writer.hpp"
+#include "../common/segment_target.hpp"
 #include "shmkit/channel.hpp"
 #include "shmkit/segment.hpp"
 #include "shmkit/segment_directory.hpp"
@@ -24,39 +25,6 @@ using namespace shmkit;
 using shmkit::apps::JsonWriter;
 
 namespace {
-
-Backend parse_backend(const std::string& s) {
-  if (s == "auto") return Backend::automatic;
-  if (s == "named") return Backend::named;
-  if (s == "memfd") return Backend::memfd;
-  if (s == "file") return Backend::file;
-  throw std::invalid_argument("--backend must be auto, named, memfd or file, not '" + s + "'");
-}
-
-// auto: a path is a file; otherwise the memfd socket of that name if a server answers, else named.
-Segment open_target(const std::string& target, const std::string& socket, Backend backend) {
-  SegmentOptions o;
-  if (!socket.empty()) {
-    o.backend = Backend::memfd;
-    return Segment::attach(socket, o);
-  }
-  if (backend == Backend::automatic) {
-    if (target.find('/') != std::string::npos) {
-      o.backend = Backend::file;
-      return Segment::open(target, o);
-    }
-    o.backend = Backend::memfd;
-    try {
-      return Segment::open(target, o);
-    } catch (const Error& e) {
-      if (e.errc() != Errc::not_found && e.errc() != Errc::unsupported) throw;
-    }
-    o.backend = Backend::named;
-    return Segment::open(target, o);
-  }
-  o.backend = backend;
-  return Segment::open(target, o);
-}
 
 std::string local_time(std::chrono::system_clock::time_point t) {
   const std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -268,7 +236,7 @@ int main(int argc, char** argv) {
     const std::string socket = vm.count("socket") ? vm["socket"].as<std::string>() : "";
     if (name.empty() && socket.empty())
       throw std::invalid_argument("give a segment NAME, --socket PATH, --list or --gc");
-    Segment segment = open_target(name, socket, parse_backend(vm["backend"].as<std::string>()));
+    Segment segment = apps::open_target(name, socket, apps::parse_backend(vm["backend"].as<std::string>(), true));
     const auto objects = segment.objects();
     const auto channels = channels_of(segment, objects, vm["stall"].as<apps::Duration>().value);
     if (json)

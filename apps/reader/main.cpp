@@ -16,6 +16,7 @@
 
 #include "../common/cli.hpp"
 #include "../common/json_writer.hpp"
+#include "../common/segment_target.hpp"
 #include "../common/sensor_demo.hpp"
 #include "shmkit/channel.hpp"
 #include "shmkit/segment.hpp"
@@ -51,22 +52,7 @@ struct Settings {
 Segment attach(const Settings& s) {
   SegmentOptions o;
   o.open_timeout = 2s;
-  if (!s.socket.empty()) {
-    o.backend = Backend::memfd;
-    return Segment::attach(s.socket, o);
-  }
-  if (s.backend == Backend::automatic) {  // the writer's default is memfd; fall back to named
-    o.backend = Backend::memfd;
-    try {
-      return Segment::open(s.name, o);
-    } catch (const Error& e) {
-      if (e.errc() != Errc::not_found && e.errc() != Errc::unsupported) throw;
-    }
-    o.backend = Backend::named;
-    return Segment::open(s.name, o);
-  }
-  o.backend = s.backend;
-  return Segment::open(s.name, o);
+  return apps::open_target(s.name, s.socket, s.backend, o);
 }
 
 // Attaches and opens the channel; with --wait-for-writer, retries while there is none yet.
@@ -347,11 +333,7 @@ int main(int argc, char** argv) {
     Settings s;
     s.name = vm["name"].as<std::string>();
     s.socket = vm["socket"].as<std::string>();
-    const std::string backend = vm["backend"].as<std::string>();
-    if (backend == "auto") s.backend = Backend::automatic;
-    else if (backend == "memfd") s.backend = Backend::memfd;
-    else if (backend == "named") s.backend = Backend::named;
-    else throw std::invalid_argument("--backend must be auto, memfd or named, not '" + backend + "'");
+    s.backend = apps::parse_backend(vm["backend"].as<std::string>(), false);
     const std::string wait = vm["wait"].as<std::string>();
     if (wait == "busy") s.wait = WaitStrategy::busy_poll();
     else if (wait == "spin") s.wait = WaitStrategy::spin_then_block();

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../common/cli.hpp"
+#include "../common/segment_target.hpp"
 #include "../common/sensor_demo.hpp"
 #include "shmkit/channel.hpp"
 #include "shmkit/segment.hpp"
@@ -40,13 +41,6 @@ struct Settings {
   nanoseconds heartbeat{100ms};
   bool quiet = false;
 };
-
-Backend parse_backend(const std::string& s) {
-  if (s == "auto") return Backend::automatic;
-  if (s == "named") return Backend::named;
-  if (s == "memfd") return Backend::memfd;
-  throw std::invalid_argument("--backend must be auto, named or memfd, not '" + s + "'");
-}
 
 std::uint32_t samples_per_frame(std::uint32_t frame_size) {
   return static_cast<std::uint32_t>((frame_size - sizeof(demo::SensorFrame)) / sizeof(std::int32_t));
@@ -217,7 +211,7 @@ int main(int argc, char** argv) {
   return apps::run_app(argc, argv, spec, [](const po::variables_map& vm) {
     Settings s;
     s.name = vm["name"].as<std::string>();
-    s.backend = parse_backend(vm["backend"].as<std::string>());
+    s.backend = apps::parse_backend(vm["backend"].as<std::string>(), false);
     s.socket = vm["socket"].as<std::string>();
     s.size = vm["size"].as<apps::ByteSize>().bytes;
     s.rate = vm["rate"].as<double>();
