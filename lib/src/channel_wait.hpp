@@ -1,5 +1,4 @@
-// Waiting on a 32-bit word in shared memory (internal): the platform seam (linux/futex_wait.cpp,
-// portable/futex_wait.cpp) and the wait loop every channel endpoint shares.
+// The wait loop every channel endpoint shares (internal), over the word-wait seam (word_wait.hpp).
 #pragma once
 
 #include <algorithm>
@@ -12,14 +11,10 @@
 #include "shmkit/detail/deadline.hpp"
 #include "shmkit/error.hpp"
 #include "shmkit/wait_strategy.hpp"
+#include "word_wait.hpp"
 
 namespace shmkit::detail {
 
-// Sleeps while `word` still holds `expected`, until wake_all(word) or the steady-clock deadline.
-// May return early; callers re-check their condition. Works across processes.
-void wait_on_word(std::atomic<std::uint32_t>& word, std::uint32_t expected, DeadlineNs deadline) noexcept;
-// Wakes every thread, in any process, sleeping in wait_on_word(word, ...).
-void wake_all(std::atomic<std::uint32_t>& word) noexcept;
 
 // The waker's half: after its seq_cst index store, if a sleeper armed `word` (low bit set),
 // disarm it by moving to the next even value and wake every sleeper. True if it made the call.

@@ -4,8 +4,4 @@ set(SHMKIT_PERSIST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/snapshot.cpp
   ${CMAKE_CURRENT_LIST_DIR}/portable/file_mapping.cpp  # POSIX: Linux, macOS, BSDs
 )
-if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
-  list(APPEND SHMKIT_PERSIST_SOURCES ${CMAKE_CURRENT_LIST_DIR}/linux/semaphore_wait.cpp)
-else()
-  list(APPEND SHMKIT_PERSIST_SOURCES ${CMAKE_CURRENT_LIST_DIR}/portable/semaphore_wait.cpp)
-endif()
+# Waiting sleeps on the word-wait seam (word_wait.hpp) that the channel sources provide.

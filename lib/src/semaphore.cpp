@@ -1,9 +1,9 @@
-// shmkit::Semaphore over the platform's word-wait seam (semaphore_wait.hpp).
+// shmkit::Semaphore over the platform's word-wait seam (word_wait.hpp).
 #include "shmkit/semaphore.hpp"
 
 #include <string>
 
-#include "semaphore_wait.hpp"
+#include "word_wait.hpp"
 #include "shmkit/error.hpp"
 
 namespace shmkit {
@@ -28,7 +28,7 @@ void Semaphore::post(std::uint32_t n) {
   } while (!count_.compare_exchange_weak(c, c + n, std::memory_order_seq_cst, std::memory_order_relaxed));
   // seq_cst pairs with the sleeper's seq_cst announcement: either we see it, or its futex
   // check sees our new count. Wake all, not n: a woken process may die before taking a unit.
-  if (sleepers_.load(std::memory_order_seq_cst) != 0) detail::semaphore_wake_all(count_);
+  if (sleepers_.load(std::memory_order_seq_cst) != 0) detail::wake_all(count_);
 }
 
 bool Semaphore::try_wait() noexcept {
@@ -48,7 +48,7 @@ bool Semaphore::wait_until_ns(detail::DeadlineNs deadline) {
     if (detail::steady_now_ns() >= deadline) return false;
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
     // The kernel sleeps only if the count is still 0, so a post() between the check and here is seen.
-    if (count_.load(std::memory_order_seq_cst) == 0) detail::semaphore_sleep(count_, 0, deadline);
+    if (count_.load(std::memory_order_seq_cst) == 0) detail::wait_on_word(count_, 0, deadline);
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
   }
 }

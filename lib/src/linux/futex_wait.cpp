@@ -8,7 +8,7 @@
 #include <climits>
 #include <ctime>
 
-#include "channel_wait.hpp"
+#include "word_wait.hpp"
 
 namespace shmkit::detail {
 

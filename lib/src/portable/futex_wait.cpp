@@ -3,7 +3,7 @@
 // blocking wait is then up to a millisecond; busy-poll and spin waits are unaffected.
 #include <thread>
 
-#include "channel_wait.hpp"
+#include "word_wait.hpp"
 
 namespace shmkit::detail {
 
