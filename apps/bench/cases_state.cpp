@@ -6,6 +6,8 @@
 //  - attach: open (memfd: connect, receive the fd, validate, map) plus find of a named object,
 //    against open-by-name on the named backend, at 64 MiB and 1 GiB, with the creator in
 //    another process.
+#include <optional>
+#include <cstring>
 #include <algorithm>
 #include <boost/interprocess/allocators/private_node_allocator.hpp>
 #include <map>
@@ -234,6 +236,55 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   }
 }
 
+// Memory advice (SegmentOptions::memory): what pre-faulting and huge pages change for the time
+// to create or open a 64 MiB segment and for the first 1 MiB frame written into it afterwards
+// (the page faults a fresh mapping pays on first touch). In-process: page tables are per mapping.
+void advice_cost(const Settings& s, Results& out) {
+  constexpr std::uint64_t kBytes = 64u << 20, kFrame = 1u << 20;
+  struct Variant {
+    const char* name;
+    MemoryAdvice advice;
+  };
+  const Variant variants[] = {{"plain", {}}, {"prefault", {.prefault = true}},
+                              {"prefault+hugepages", {.prefault = true, .huge_pages = true}}};
+  const std::string seg_name = s.tag + "-advice";
+  const std::vector<std::byte> frame(kFrame, std::byte{0x5a});
+  const int repeats = s.quick ? 2 : 8;
+  for (const char* phase : {"create", "open"}) {
+    for (const Variant& v : variants) {
+      const std::string id = std::string("state/advice/") + phase + "/" + v.name;
+      if (!selected(s, id + "/attach") && !selected(s, id + "/first-frame")) continue;
+      std::vector<double> attach, first;
+      for (int i = 0; i < repeats; ++i) {
+        Segment::remove(seg_name);
+        SegmentOptions o;
+        o.backend = Backend::named;
+        std::optional<Segment> creator;
+        if (std::string(phase) == "open") creator.emplace(Segment::create(seg_name, kBytes, o));
+        o.memory = v.advice;
+        const std::int64_t t0 = now_ns();
+        Segment seg = creator ? Segment::open(seg_name, o) : Segment::create(seg_name, kBytes, o);
+        const std::int64_t t1 = now_ns();
+        // A frame-sized write into memory this mapping has not touched (the middle of the segment).
+        std::byte* target = reinterpret_cast<std::byte*>(&seg.manager()) + kBytes / 2;
+        std::memcpy(target, frame.data(), kFrame);
+        const std::int64_t t2 = now_ns();
+        attach.push_back(static_cast<double>(t1 - t0));
+        first.push_back(static_cast<double>(t2 - t1));
+      }
+      Segment::remove(seg_name);
+      Result a{.id = id + "/attach", .group = "state", .metric = Metric::time,
+               .label = std::string(phase) + " 64 MiB, " + v.name, .size = kBytes};
+      a.latency = summarize(attach);
+      out.add(a);
+      Result f{.id = id + "/first-frame", .group = "state", .metric = Metric::time,
+               .label = std::string("first 1 MiB frame after ") + phase + ", " + v.name, .size = kFrame};
+      f.latency = summarize(first);
+      out.add(f);
+    }
+  }
+}
+
 }  // namespace
 
 void register_state_roles() { register_role("attach-server", attach_server); }
@@ -243,6 +294,7 @@ void run_state(const Settings& s, Results& out) {
   map_cases(s, out, 1'000'000);
   find_by_name(s, out);
   for (std::uint64_t bytes : {std::uint64_t{64} << 20, std::uint64_t{1} << 30}) attach_cost(s, out, bytes);
+  advice_cost(s, out);
 }
 
 }  // namespace shmkit::bench
