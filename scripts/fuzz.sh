@@ -5,7 +5,8 @@
 # makes one in build-asan); SHMKIT_FUZZ_BUILD_DIR names another. Targets run SHMKIT_JOBS at a
 # time. New inputs go to <build>/fuzz-corpus/<target> (the committed corpus is only read);
 # SHMKIT_FUZZ_MERGE=1 then merges the ones that add coverage into test/fuzz/corpus/<target>.
-# A crash, leak, timeout (10 s per input) or broken invariant fails the script; the input is
+# A crash, leak, timeout (SHMKIT_FUZZ_TIMEOUT, default 30 s for one input: generous, as a loaded
+# machine can stall a process for seconds) or broken invariant fails the script; the input is
 # saved as <build>/fuzz-corpus/<target>-crash-*: replay it with the target's binary.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +24,7 @@ run_one() {
   [ -x "$bin" ] || { echo "fuzz: $bin missing (configure with clang, -DSHMKIT_SANITIZE=address -DSHMKIT_FUZZ=ON)" >&2; return 1; }
   mkdir -p "$WORK/$t"
   # detect_leaks stays on; -timeout catches hangs; rss limit catches runaway allocation.
-  "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$bin" -max_total_time="$SECONDS_EACH" -timeout="${SHMKIT_FUZZ_TIMEOUT:-30}" -rss_limit_mb=2048 -print_final_stats=1 \
          -artifact_prefix="$WORK/$t-" "$WORK/$t" "$ROOT/test/fuzz/corpus/$t" > "$WORK/$t.log" 2>&1
 }
 

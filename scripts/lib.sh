@@ -8,7 +8,9 @@ SHMKIT_JOBS="${SHMKIT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
 # Debian packages shmkit needs to build and test. Only missing ones are installed; nothing is
 # removed or upgraded.
-SHMKIT_PACKAGES=(g++ cmake make pkg-config libboost-dev libboost-test-dev libboost-program-options-dev)
+# clang and libclang-rt-14-dev: the ASan+UBSan build and the libFuzzer targets (scripts/test.sh).
+SHMKIT_PACKAGES=(g++ cmake make pkg-config libboost-dev libboost-test-dev libboost-program-options-dev
+                 clang libclang-rt-14-dev)
 
 shmkit_install_packages() {
   local missing=() p

@@ -188,7 +188,7 @@ BOOST_DATA_TEST_CASE(nested_containers_across_views, bdata::make(test_backends()
   words.emplace("alpha", 1);
   words.emplace("beta", 2);
   auto& q = t->construct<shmkit::deque<shmkit::string>>("queue");
-  for (int i = 0; i < 1000; ++i) q.emplace_back("item-" + std::to_string(i));
+  for (int i = 0; i < 1000; ++i) q.emplace_back(("item-" + std::to_string(i)).c_str());  // clang 14: no std::string overload (template template)
   auto& tags = t->construct<shmkit::set<shmkit::string>>("tags");
   tags.emplace("b");
   tags.emplace("a");

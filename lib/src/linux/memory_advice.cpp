@@ -4,6 +4,7 @@
 
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,8 +49,9 @@ MemoryAdvice apply_memory_advice(std::byte* data, std::size_t size, bool writabl
   MemoryAdvice done;
   if (want.huge_pages && ::madvise(data, size, MADV_HUGEPAGE) == 0) done.huge_pages = shmem_huge_pages_possible();
   if (want.lock) {
-    // mlock also faults every page in.
-    if (::mlock(data, size) != 0) {
+    // mlock also faults every page in. The system call itself: ASan's mlock() interceptor is a
+    // no-op that reports success, which would hide an RLIMIT_MEMLOCK refusal in sanitized builds.
+    if (::syscall(SYS_mlock, data, size) != 0) {
       const int err = errno;
       rlimit lim{};
       ::getrlimit(RLIMIT_MEMLOCK, &lim);
