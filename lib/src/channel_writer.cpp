@@ -5,6 +5,9 @@
 // (seq_cst); a system call only if a reader is blocked and armed the word since the last wake.
 // No lock, no allocation, and no system call while nobody is blocked.
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <new>
 #include <string>
 
@@ -86,6 +89,44 @@ WriterCore::WriterCore(Segment& segment, std::string_view name, ChannelKind kind
   attach();
 }
 
+// Stamps a writer's heartbeat while the application is idle. It writes the shared header's
+// field directly, so the WriterCore that owns it may move.
+class HeartbeatThread {
+ public:
+  HeartbeatThread(std::atomic<std::int64_t>* stamp, std::chrono::nanoseconds interval)
+      : thread_([this, stamp, interval] { run(stamp, interval); }) {}
+  ~HeartbeatThread() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  HeartbeatThread(const HeartbeatThread&) = delete;
+  HeartbeatThread& operator=(const HeartbeatThread&) = delete;
+
+ private:
+  void run(std::atomic<std::int64_t>* stamp, std::chrono::nanoseconds interval) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, interval, [&] { return stop_; }))
+      stamp->store(steady_now_ns(), std::memory_order_relaxed);
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after the members it uses exist
+};
+
+void WriterCore::keep_alive(std::chrono::nanoseconds interval) {
+  if (interval <= std::chrono::nanoseconds::zero())
+    throw Error(Errc::invalid_argument, "keep_alive: the heartbeat interval must be positive");
+  if (!view_.valid()) throw Error(Errc::closed, "keep_alive on a writer that is not attached");
+  keepalive_.reset();
+  keepalive_ = std::make_unique<HeartbeatThread>(&view_.header->writer.heartbeat_ns, interval);
+}
+
 WriterCore::WriterCore(WriterCore&& other) noexcept
     : view_(std::move(other.view_)),
       options_(other.options_),
@@ -93,7 +134,8 @@ WriterCore::WriterCore(WriterCore&& other) noexcept
       consumed_cache_(other.consumed_cache_),
       loan_out_(other.loan_out_),
       closed_(other.closed_),
-      stats_(other.stats_) {
+      stats_(other.stats_),
+      keepalive_(std::move(other.keepalive_)) {
   other.view_.header = nullptr;
 }
 
@@ -107,6 +149,7 @@ WriterCore& WriterCore::operator=(WriterCore&& other) noexcept {
     loan_out_ = other.loan_out_;
     closed_ = other.closed_;
     stats_ = other.stats_;
+    keepalive_ = std::move(other.keepalive_);
     other.view_.header = nullptr;
   }
   return *this;
@@ -143,6 +186,7 @@ void WriterCore::attach() {
 }
 
 void WriterCore::detach() noexcept {
+  keepalive_.reset();  // before the header goes: the thread writes into it
   if (!view_.valid()) return;
   close();
   view_.header->writer.pid.store(0, std::memory_order_release);

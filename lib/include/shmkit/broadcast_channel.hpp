@@ -57,6 +57,10 @@ class BroadcastWriter {
   // Stamps the heartbeat without publishing: call it at an interval while idle, so readers
   // asking for writer_state() see the writer alive rather than stalled.
   void heartbeat() noexcept { core_.heartbeat(); }
+  // Or let a thread of the writer's own stamp it every `interval` (until the writer is destroyed):
+  // readers then see an idle writer alive, and a hung one (the process runs, the thread too) as
+  // alive as well, so prefer heartbeat() from the loop that does the work when that matters.
+  void keep_alive(std::chrono::nanoseconds interval = std::chrono::milliseconds(100)) { core_.keep_alive(interval); }
   // Tells readers no more frames follow: they receive what is in the ring, then Errc::closed.
   // A writer that attaches later reopens the channel.
   void close() noexcept { core_.close(); }

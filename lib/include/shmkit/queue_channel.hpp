@@ -59,6 +59,10 @@ class QueueWriter {
   // The reader's process: none (no reader attached), alive or dead.
   PeerState reader_state() const { return core_.reader_state(); }
   void heartbeat() noexcept { core_.heartbeat(); }
+  // Or let a thread of the writer's own stamp it every `interval` (until the writer is destroyed):
+  // readers then see an idle writer alive, and a hung one (the process runs, the thread too) as
+  // alive as well, so prefer heartbeat() from the loop that does the work when that matters.
+  void keep_alive(std::chrono::nanoseconds interval = std::chrono::milliseconds(100)) { core_.keep_alive(interval); }
   // The reader receives every frame, then Errc::closed.
   void close() noexcept { core_.close(); }
 

@@ -67,6 +67,8 @@ ChannelView open_channel(Segment& segment, std::string_view name, ChannelKind ki
 
 // The writer half of either channel kind. Broadcast: a per-slot seqlock, never waits. Queue:
 // waits (per its WaitStrategy) while the ring is full, and watches the reader's liveness.
+class HeartbeatThread;  // channel_writer.cpp
+
 class WriterCore {
  public:
   WriterCore() noexcept = default;
@@ -89,6 +91,8 @@ class WriterCore {
   void abandon(FrameLoan& loan) noexcept;                    // ~FrameLoan
 
   void heartbeat() noexcept;
+  // Stamps the heartbeat every `interval` from a thread of its own until detach.
+  void keep_alive(std::chrono::nanoseconds interval);
   void close() noexcept;
   PeerState reader_state() const;  // queue: the reader's process (none, alive, dead)
 
@@ -112,6 +116,7 @@ class WriterCore {
   bool loan_out_ = false;
   bool closed_ = false;
   WriterStats stats_;
+  std::unique_ptr<HeartbeatThread> keepalive_;  // stamps through the shared header: moves freely
 };
 
 }  // namespace shmkit::detail
