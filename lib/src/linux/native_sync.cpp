@@ -79,6 +79,9 @@ LockOutcome native_mutex_lock(NativeMutex& m, DeadlineNs deadline) {
   const timespec ts = to_timespec(deadline);
   // clocklock (glibc 2.30+) takes CLOCK_MONOTONIC: timedlock would follow wall-clock jumps.
 #ifdef SHMKIT_TSAN
+  // A holder that is already dead is found by the intercepted trylock, whose EOWNERDEAD path also
+  // clears TSan's record of that holder (a thread of this process that exited holding it).
+  if (const int rc = pthread_mutex_trylock(pm); rc != EBUSY) return outcome_of(rc, "pthread_mutex_trylock");
   __tsan_mutex_pre_lock(pm, __tsan_mutex_try_lock);
   const int rc = pthread_mutex_clocklock(pm, CLOCK_MONOTONIC, &ts);
   const bool held = rc == 0 || rc == EOWNERDEAD;
