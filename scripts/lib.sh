@@ -6,21 +6,24 @@ SHMKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHMKIT_BUILD_DIR="${SHMKIT_BUILD_DIR:-$SHMKIT_ROOT/build}"
 SHMKIT_JOBS="${SHMKIT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
-# Debian packages shmkit needs to build and test. Only missing ones are installed; nothing is
-# removed or upgraded.
-# clang and libclang-rt-14-dev: the ASan+UBSan build and the libFuzzer targets (scripts/test.sh).
-SHMKIT_PACKAGES=(g++ cmake make pkg-config libboost-dev libboost-test-dev libboost-program-options-dev
-                 clang libclang-rt-14-dev)
+# Debian packages shmkit needs to build (and, for scripts/test.sh, to test). Only missing ones
+# are installed; nothing is removed or upgraded.
+SHMKIT_PACKAGES=(g++ cmake make pkg-config libboost-dev libboost-test-dev libboost-program-options-dev)
+# The ASan+UBSan build and the libFuzzer targets (scripts/test.sh) need clang and the compiler-rt
+# runtimes of that clang's major version (libclang-rt-N-dev on Debian 12 and later).
+SHMKIT_TEST_PACKAGES=(clang)
 
+# shmkit_install_packages [package...]: the given ones (default SHMKIT_PACKAGES) that are missing.
 shmkit_install_packages() {
   local missing=() p
-  for p in "${SHMKIT_PACKAGES[@]}"; do
+  [ $# -gt 0 ] || set -- "${SHMKIT_PACKAGES[@]}"
+  for p in "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$p")
     fi
   done
   if [ ${#missing[@]} -eq 0 ]; then
-    echo "shmkit: packages already installed"
+    echo "shmkit: packages already installed: $*"
     return
   fi
   echo "shmkit: installing ${missing[*]}"
@@ -31,6 +34,15 @@ shmkit_install_packages() {
   fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# shmkit_install_test_packages: the build packages, clang, and clang's sanitizer runtimes.
+shmkit_install_test_packages() {
+  shmkit_install_packages "${SHMKIT_PACKAGES[@]}" "${SHMKIT_TEST_PACKAGES[@]}"
+  local major
+  major=$(clang -dumpversion 2>/dev/null | cut -d. -f1)
+  [ -n "$major" ] || { echo "shmkit: clang is installed but does not run" >&2; exit 1; }
+  shmkit_install_packages "libclang-rt-$major-dev"
 }
 
 # shmkit_build [extra cmake args...]

@@ -8,7 +8,7 @@
 #  - runs each fuzzer for SHMKIT_FUZZ_SECONDS (default 60) from the committed corpus.
 # SHMKIT_SANITIZERS=0 skips both. TSan is a separate build (README, "Sanitizers").
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-shmkit_install_packages
+shmkit_install_test_packages
 shmkit_build -DSHMKIT_BUILD_TESTS=ON
 (cd "$SHMKIT_BUILD_DIR" && ctest --output-on-failure --parallel "$SHMKIT_JOBS" "$@")
 
