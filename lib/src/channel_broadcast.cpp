@@ -109,7 +109,7 @@ ReadResult BroadcastReader::receive(std::span<std::byte>* buffer, std::chrono::n
   ReadResult out;
   detail::WaitLine& wl = view_.header->wait;
   out.status = detail::wait_loop(
-      options_.wait, timeout, detail::WaitPoint{&wl.data_word, &wl.data_waiters}, view_.can_block,
+      options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer), view_.can_block,
       [&] { return probe(buffer, out); }, [&] { return detail::writer_dead(view_); });
   // An event loop's try_read after the notification thread found the writer dead.
   if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))

@@ -107,7 +107,7 @@ ReadResult QueueReader::receive(std::span<std::byte>* buffer, std::chrono::nanos
     }
     return try_take(buffer, out) ? std::optional<Errc>(Errc::ok) : std::nullopt;
   };
-  out.status = detail::wait_loop(options_.wait, timeout, detail::WaitPoint{&wl.data_word, &wl.data_waiters},
+  out.status = detail::wait_loop(options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer),
                                  view_.can_block, probe, [&] { return detail::writer_dead(view_); });
   // An event loop's try_read after the notification thread found the writer dead.
   if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))

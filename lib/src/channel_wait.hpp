@@ -8,9 +8,11 @@
 #include <optional>
 #include <thread>
 
+#include "shmkit/detail/channel_layout.hpp"
 #include "shmkit/detail/deadline.hpp"
 #include "shmkit/error.hpp"
 #include "shmkit/wait_strategy.hpp"
+#include "asymmetric_fence.hpp"
 #include "word_wait.hpp"
 
 namespace shmkit::detail {
@@ -47,10 +49,25 @@ inline void cpu_relax() noexcept {
 }
 
 // The word a side sleeps on and the count of sleepers the other side checks before waking.
+// When the other side may skip its full fence (a writer with light fences, asymmetric_fence.hpp),
+// `full_fences` and `peer_light` are the channel's WaitLine::full_fences and
+// WriterLine::light_fences: the sleeper then issues the heavy fence, or, when it cannot, asks for
+// full fences and sleeps in short slices until the writer is seen to have switched.
 struct WaitPoint {
   std::atomic<std::uint32_t>* word;
   std::atomic<std::uint32_t>* waiters;
+  std::atomic<std::uint32_t>* full_fences = nullptr;
+  const std::atomic<std::uint32_t>* peer_light = nullptr;
 };
+
+// Where a channel's readers sleep for data (the writer may publish with light fences).
+inline WaitPoint data_wait_point(WaitLine& wl, const WriterLine& w) noexcept {
+  return WaitPoint{&wl.data_word, &wl.data_waiters, &wl.full_fences, &w.light_fences};
+}
+
+// A sleeper that could not issue the heavy fence wakes this often to look again (a wake the
+// light-fenced writer may have missed until it switched to full fences).
+inline constexpr DeadlineNs kUnfencedSleepSliceNs = 1'000'000;
 
 // Waits until `probe` reports an outcome, per `strategy`, for at most `timeout` (zero: probes
 // once). The clock is read only once the first probe found nothing.
@@ -109,8 +126,17 @@ Errc wait_loop(const WaitStrategy& strategy, std::chrono::nanoseconds timeout, W
         // Arm the word (low bit): the next waker clears it with one system call, and wakers
         // after it make none until someone sleeps again.
         const std::uint32_t armed = point.word->fetch_or(1, std::memory_order_seq_cst) | 1U;
+        // Against a light-fenced writer: the heavy fence makes the writer's last `published`
+        // store visible to the probe below, or its next waiter-count load see our count.
+        DeadlineNs wake_by = std::min(deadline, next_check);
+        if (point.full_fences != nullptr && !heavy_fence()) {
+          point.full_fences->store(1, std::memory_order_seq_cst);
+          // A writer seen with light fences off has published everything with full fences since.
+          if (point.peer_light->load(std::memory_order_seq_cst) != 0)
+            wake_by = std::min(wake_by, steady_now_ns() + kUnfencedSleepSliceNs);
+        }
         r = probe();
-        if (!r) wait_on_word(*point.word, armed, std::min(deadline, next_check));
+        if (!r) wait_on_word(*point.word, armed, wake_by);
       }
       if (r) return *r;
     } else {

@@ -13,6 +13,7 @@
 
 #include "channel_copy.hpp"
 #include "channel_crc.hpp"
+#include "asymmetric_fence.hpp"
 #include "channel_internal.hpp"
 #include "channel_wait.hpp"
 #include "process_identity.hpp"
@@ -134,6 +135,7 @@ WriterCore::WriterCore(WriterCore&& other) noexcept
       consumed_cache_(other.consumed_cache_),
       loan_out_(other.loan_out_),
       closed_(other.closed_),
+      light_(other.light_),
       stats_(other.stats_),
       keepalive_(std::move(other.keepalive_)) {
   other.view_.header = nullptr;
@@ -148,6 +150,7 @@ WriterCore& WriterCore::operator=(WriterCore&& other) noexcept {
     consumed_cache_ = other.consumed_cache_;
     loan_out_ = other.loan_out_;
     closed_ = other.closed_;
+    light_ = other.light_;
     stats_ = other.stats_;
     keepalive_ = std::move(other.keepalive_);
     other.view_.header = nullptr;
@@ -179,6 +182,10 @@ void WriterCore::attach() {
   }
   next_ = next;
   closed_ = false;
+  // Light fences unless a reader already asked for full ones. Announced before the first frame:
+  // a reader that cannot issue the heavy fence sleeps in short slices while this reads 1.
+  light_ = enable_light_fences() && view_.header->wait.full_fences.load(std::memory_order_seq_cst) == 0;
+  w.light_fences.store(light_ ? 1 : 0, std::memory_order_seq_cst);
   w.heartbeat_ns.store(steady_now_ns(), std::memory_order_relaxed);
   w.attach_count.fetch_add(1, std::memory_order_relaxed);
   // seq_cst: a reader that saw `closed` from a previous writer and blocks is woken below anyway.
@@ -257,10 +264,23 @@ void WriterCore::end_frame(std::byte* slot, std::uint32_t size, std::uint32_t cr
   w.heartbeat_ns.store(now, std::memory_order_relaxed);
   ++next_;
   ++stats_.published;
-  // seq_cst store then seq_cst load of the waiter count: the writer's half of the Dekker
-  // handshake in wait_loop (a blocked reader is either seen here or sees this frame).
-  w.published.store(next_, std::memory_order_seq_cst);
+  // Store `published`, then load the waiter count: the writer's half of the Dekker handshake in
+  // wait_loop (a blocked reader is either seen here or sees this frame). The store needs a full
+  // fence after it; with light fences a sleeping reader's heavy_fence() provides it instead, so
+  // the writer does not stall on every frame until its stores leave the store buffer.
   WaitLine& wl = view_.header->wait;
+  if (light_ && wl.full_fences.load(std::memory_order_relaxed) == 0) {
+    w.published.store(next_, std::memory_order_release);
+    light_fence();
+  } else {
+    if (light_) {
+      // A reader cannot issue the heavy fence: full fences from now on. Announced before this
+      // frame, so a reader that sees 0 here also sees every frame published with light fences.
+      light_ = false;
+      w.light_fences.store(0, std::memory_order_seq_cst);
+    }
+    w.published.store(next_, std::memory_order_seq_cst);
+  }
   if (wl.data_waiters.load(std::memory_order_seq_cst) != 0 && wake_if_armed(wl.data_word)) ++stats_.wake_calls;
 }
 

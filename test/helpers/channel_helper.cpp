@@ -2,8 +2,15 @@
 //   shmkit-test-channel-helper <command> <backend> <segment> <channel> <child-index> [args...]
 // It finds the test's ChannelTestControl ("control") in the segment and reports through
 // control.child[child-index]. Exit codes: channel_test_types.hpp (kExit*).
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
 
 #include <chrono>
 #include <cstdio>
@@ -136,6 +143,20 @@ int bcast_read(Segment& seg, const Args& a, ChildReport& r) {
   return mismatched == 0 ? kExitOk : kExitMismatch;
 }
 
+// A sandbox that refuses membarrier() with EPERM, as a container's seccomp profile may: this
+// process then cannot issue the heavy fence that a light-fenced writer relies on.
+bool forbid_membarrier() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_membarrier, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 &&
+         ::syscall(SYS_membarrier, 0, 0U, 0) == -1 && errno == EPERM;
+}
+
 // Broadcast reader driven by poll() on notification_fd(): args <stop-after (0: never)>. Waits
 // for readability, drains with try_read, until closed or peer_gone.
 int bcast_poll(Segment& seg, const Args& a, ChildReport& r) {
@@ -266,6 +287,7 @@ int run(const Args& a) {
   ChildReport& r = control->child[a.index];
   if (a.command == "bcast-verify") return bcast_verify(seg, a, r);
   if (a.command == "bcast-read") return bcast_read(seg, a, r);
+  if (a.command == "bcast-read-no-membarrier") return forbid_membarrier() ? bcast_read(seg, a, r) : kExitError;
   if (a.command == "bcast-poll") return bcast_poll(seg, a, r);
   if (a.command == "bcast-write-forever") return bcast_write_forever(seg, a, *control);
   if (a.command == "queue-write-forever") return queue_write_forever(seg, a, *control);

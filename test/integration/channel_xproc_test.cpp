@@ -3,7 +3,10 @@
 // of a queue's reader is reported to the other side within a second, and a reader handed a
 // scribbled header fails with corrupt instead of crashing.
 #define BOOST_TEST_MODULE channel_cross_process
+#include <linux/membarrier.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <array>
 #include <boost/test/data/test_case.hpp>
@@ -72,6 +75,42 @@ BOOST_DATA_TEST_CASE(blocked_readers_wake_on_publish, bdata::make(test_backends(
     BOOST_TEST(woke_after < 1'000'000'000, "woke after " << woke_after << " ns");
   }
   BOOST_TEST(w.stats().wake_calls == 1u);  // one wake for all three
+}
+
+// A writer publishes with light fences where the kernel has membarrier; a reader that may not
+// call it (seccomp) asks for full fences before it sleeps, the writer switches at its next frame,
+// and the reader is woken and gets every frame.
+BOOST_DATA_TEST_CASE(reader_without_membarrier_turns_writer_to_full_fences, bdata::make(test_backends()), backend) {
+  Fixture f(backend);
+  auto w = BroadcastWriter::create(*f.seg, "ch", config(16, 64));
+  auto& h = *reinterpret_cast<detail::ChannelHeader*>(f.seg->find_array<detail::BroadcastStorage>("ch").first);
+  const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0U, 0);
+  const bool kernel_has_it = cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0;
+  BOOST_TEST(h.writer.light_fences.load() == (kernel_has_it ? 1u : 0u));
+  BOOST_TEST(h.wait.full_fences.load() == 0u);
+  constexpr std::uint64_t kFrames = 3;
+  auto reader = f.child("bcast-read-no-membarrier", 0, {"block", std::to_string(kFrames)});
+  // Asleep in the kernel, after its failed heavy fence asked for full fences.
+  BOOST_REQUIRE(await([&] { return channel_status(*f.seg, "ch").blocked_readers == 1; }));
+  BOOST_TEST(h.wait.full_fences.load() == 1u);
+  std::array<std::byte, 64> buf{};
+  w.publish(std::span(buf.data(), fill_payload(0, buf)));
+  BOOST_TEST(h.writer.light_fences.load() == 0u);  // switched before announcing that frame
+  BOOST_REQUIRE(await([&] { return f.report(0).delivered.load() == 1; }));
+  for (std::uint64_t i = 1; i < kFrames; ++i) {
+    // Wait until the reader sleeps again (or has read everything), so each frame must wake it.
+    BOOST_REQUIRE(await([&] { return channel_status(*f.seg, "ch").blocked_readers == 1; }));
+    w.publish(std::span(buf.data(), fill_payload(i, buf)));
+  }
+  const auto st = reader.wait(30s);
+  BOOST_TEST(st.ok(), st.describe());
+  BOOST_TEST(f.report(0).delivered.load() == kFrames);
+  BOOST_TEST(f.report(0).mismatched.load() == 0u);
+  BOOST_TEST(w.stats().wake_calls >= 1u);
+  // A writer that attaches later starts with full fences: a reader asked for them.
+  { const BroadcastWriter gone = std::move(w); }
+  auto w2 = BroadcastWriter::attach(*f.seg, "ch");
+  BOOST_TEST(h.writer.light_fences.load() == 0u);
 }
 
 BOOST_DATA_TEST_CASE(close_reaches_every_reader, bdata::make(test_backends()), backend) {

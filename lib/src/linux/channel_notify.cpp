@@ -80,7 +80,7 @@ class Notifier {
       return Errc::ok;
     };
     for (;;) {
-      const Errc e = wait_loop(block, liveness_, WaitPoint{&wl.data_word, &wl.data_waiters}, true, probe,
+      const Errc e = wait_loop(block, liveness_, data_wait_point(wl, w), true, probe,
                                [] { return false; });
       if (stop_.load(std::memory_order_acquire)) return;
       if (e == Errc::ok) {

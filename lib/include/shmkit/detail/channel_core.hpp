@@ -115,6 +115,7 @@ class WriterCore {
   std::uint64_t consumed_cache_ = 0;   // queue: the reader's `consumed` as last read
   bool loan_out_ = false;
   bool closed_ = false;
+  bool light_ = false;                 // publishing with light fences (asymmetric_fence.hpp)
   WriterStats stats_;
   std::unique_ptr<HeartbeatThread> keepalive_;  // stamps through the shared header: moves freely
 };

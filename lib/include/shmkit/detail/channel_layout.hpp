@@ -27,7 +27,9 @@ inline constexpr std::size_t kCacheLine = 64;
 
 // "SHMKCHN1", as the bytes appear in memory (little-endian integer).
 inline constexpr std::uint64_t kChannelMagic = 0x314E48434B4D4853ULL;
-inline constexpr std::uint32_t kChannelLayoutVersion = 1;
+// 2: the writer may use light fences (WriterLine::light_fences, WaitLine::full_fences); a reader
+//    of layout 1 would not issue the heavy fence that makes them safe.
+inline constexpr std::uint32_t kChannelLayoutVersion = 2;
 inline constexpr std::uint32_t kChannelReady = 0x52454459;  // "YDER": stored last by the creator
 
 // Limits a valid header stays within (checked on open; they also keep every product in range).
@@ -59,7 +61,9 @@ struct alignas(kCacheLine) WriterLine {
   std::atomic<std::uint32_t> closed;        // 0x54 1 once the writer closed the channel
   std::atomic<std::uint64_t> start_time;    // 0x58 the writer's process start time (pid reuse)
   std::atomic<std::uint64_t> attach_count;  // 0x60 writers that ever attached (tools)
-  std::uint64_t reserved[3];                // 0x68
+  std::atomic<std::uint32_t> light_fences;  // 0x68 1 while the writer publishes with light fences
+  std::uint32_t reserved0;                  // 0x6C
+  std::uint64_t reserved[2];                // 0x70
 };
 
 // The queue reader's line (unused by broadcast channels, whose readers keep private cursors).
@@ -82,7 +86,7 @@ struct alignas(kCacheLine) WaitLine {
   std::atomic<std::uint32_t> space_word;     // 0xC8 futex word for the queue writer, same scheme
   std::atomic<std::uint32_t> space_waiters;  // 0xCC queue writer inside a blocking wait
   std::atomic<std::uint32_t> fd_subscribers; // 0xD0 reserved: eventfd subscribers (follow-up)
-  std::uint32_t reserved0;                   // 0xD4
+  std::atomic<std::uint32_t> full_fences;    // 0xD4 1 once a reader could not issue a heavy fence
   std::uint64_t reserved[5];                 // 0xD8
 };
 
@@ -149,12 +153,13 @@ static_assert(offsetof(ChannelHeader, writer) == 0x40 && offsetof(ChannelHeader,
               offsetof(ChannelHeader, wait) == 0xC0);
 static_assert(offsetof(WriterLine, published) == 0 && offsetof(WriterLine, heartbeat_ns) == 8 &&
               offsetof(WriterLine, pid) == 16 && offsetof(WriterLine, closed) == 20 &&
-              offsetof(WriterLine, start_time) == 24 && offsetof(WriterLine, attach_count) == 32);
+              offsetof(WriterLine, start_time) == 24 && offsetof(WriterLine, attach_count) == 32 &&
+              offsetof(WriterLine, light_fences) == 40);
 static_assert(offsetof(ConsumerLine, consumed) == 0 && offsetof(ConsumerLine, pid) == 8 &&
               offsetof(ConsumerLine, start_time) == 16);
 static_assert(offsetof(WaitLine, data_word) == 0 && offsetof(WaitLine, data_waiters) == 4 &&
               offsetof(WaitLine, space_word) == 8 && offsetof(WaitLine, space_waiters) == 12 &&
-              offsetof(WaitLine, fd_subscribers) == 16);
+              offsetof(WaitLine, fd_subscribers) == 16 && offsetof(WaitLine, full_fences) == 20);
 static_assert(sizeof(ReaderRecord) == 64 && offsetof(ReaderRecord, cursor) == 0x10 &&
               offsetof(ReaderRecord, lost) == 0x18 && offsetof(ReaderRecord, delivered) == 0x20);
 static_assert(sizeof(SlotHeader) <= kSlotPayloadOffset && offsetof(SlotHeader, timestamp_ns) == 8 &&
