@@ -335,10 +335,11 @@ struct ControlServer::Impl {
       if (errno == EINTR) return;
       throw_os_error("control server: epoll_wait", errno);
     }
+    bool accept_pending = false;
     for (int i = 0; i < n; ++i) {
       const std::uint64_t tag = events[i].data.u64;
       if (tag == kListenTag) {
-        accept_clients();
+        accept_pending = true;
       } else if (tag == kTimerTag) {
         std::uint64_t expirations = 0;
         [[maybe_unused]] const ssize_t r = ::read(timer_fd.get(), &expirations, sizeof expirations);
@@ -351,6 +352,8 @@ struct ControlServer::Impl {
         client_event(tag, events[i].events);
       }
     }
+    // After this round's hang-ups and HELLOs: clients that left free their places first.
+    if (accept_pending) accept_clients();
     rearm();
   }
 
@@ -432,8 +435,11 @@ struct ControlServer::Impl {
     c.fd = std::move(fd);
     const std::uint64_t id = c.info.id;
     const DeadlineNs deadline = c.deadline;
-    clients.emplace(id, std::move(c));
+    Client& admitted = clients.emplace(id, std::move(c)).first->second;
     deadlines.emplace(deadline, id);
+    // A client sends its HELLO right after connect(), so it is usually queued by now: answer in
+    // this wake-up instead of the next epoll round (one cross-process wake-up less per attach).
+    read_hello(admitted);  // would_block leaves it to epoll; may drop the client
   }
 
   void client_event(std::uint64_t id, std::uint32_t events) {
