@@ -10,6 +10,7 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -47,6 +48,14 @@ ChannelConfig config(std::uint32_t slots, std::uint32_t max_frame, Checksum c = 
   return cfg;
 }
 
+// Frame counts are the (10 M); a sanitizer build that runs 10-20x slower divides them
+// by SHMKIT_STRESS_DIVISOR (test/sanitizers.cmake sets it for TSan), keeping every check.
+std::uint64_t frames(std::uint64_t n) {
+  const char* d = std::getenv("SHMKIT_STRESS_DIVISOR");
+  const std::uint64_t divisor = d != nullptr ? std::strtoull(d, nullptr, 10) : 1;
+  return divisor > 1 ? n / divisor : n;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -55,14 +64,15 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 using namespace chtest;
 
 BOOST_DATA_TEST_CASE(broadcast_ten_million_frames_three_readers, bdata::make(test_backends()), backend) {
-  constexpr std::uint64_t kFrames = 10'000'000;
+  const std::uint64_t kFrames = frames(10'000'000);
   constexpr std::uint32_t kMaxFrame = 128;
   Fixture f(backend);
   auto w = BroadcastWriter::create(*f.seg, "ch", config(8192, kMaxFrame));
   std::vector<ChildProcess> readers;
   readers.push_back(f.child("bcast-verify", 0, {"spin", "0", "0", "copy"}));
   readers.push_back(f.child("bcast-verify", 1, {"block", "0", "0", "peek"}));
-  readers.push_back(f.child("bcast-verify", 2, {"spin", "1000", "2000", "copy"}));  // slow: 2 ms per 1000
+  // Slow: 2 ms per 1000 frames (per 100 when frames are divided: a sanitized writer is slower too).
+  readers.push_back(f.child("bcast-verify", 2, {"spin", std::to_string(frames(1000)), "2000", "copy"}));
   BOOST_REQUIRE(await([&] { return f.report(0).ready && f.report(1).ready && f.report(2).ready; }));
   const auto t0 = std::chrono::steady_clock::now();
   std::array<std::byte, kMaxFrame> buf{};
@@ -92,7 +102,7 @@ BOOST_DATA_TEST_CASE(broadcast_ten_million_frames_three_readers, bdata::make(tes
 }
 
 BOOST_DATA_TEST_CASE(torn_reads_never_delivered, bdata::make(test_backends()), backend) {
-  constexpr std::uint64_t kFrames = 1'000'000;
+  const std::uint64_t kFrames = frames(1'000'000);
   constexpr std::uint32_t kMaxFrame = 4096;
   Fixture f(backend);
   auto w = BroadcastWriter::create(*f.seg, "ch", config(4, kMaxFrame));
@@ -121,14 +131,14 @@ BOOST_DATA_TEST_CASE(torn_reads_never_delivered, bdata::make(test_backends()), b
 }
 
 BOOST_DATA_TEST_CASE(queue_ten_million_frames_exactly_once, bdata::make(test_backends()), backend) {
-  constexpr std::uint64_t kFrames = 10'000'000;
+  const std::uint64_t kFrames = frames(10'000'000);
   constexpr std::uint32_t kMaxFrame = 64;
   Fixture f(backend);
   WriterOptions wo;
   wo.wait = WaitStrategy::spin_then_block();
   auto w = QueueWriter::create(*f.seg, "ch", config(1024, kMaxFrame, Checksum::crc32c), wo);
-  // The reader pauses 20 ms every 2 million frames: the writer fills the ring and blocks.
-  auto reader = f.child("queue-verify", 0, {"spin", "2000000", "20", "copy"});
+  // The reader pauses 20 ms every fifth of the frames (2 million): the writer fills the ring and blocks.
+  auto reader = f.child("queue-verify", 0, {"spin", std::to_string(kFrames / 5), "20", "copy"});
   const auto t0 = std::chrono::steady_clock::now();
   std::array<std::byte, kMaxFrame> buf{};
   std::uint64_t failures = 0;
