@@ -14,10 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "backends.hpp"
 #include "await.hpp"
-#include "child_process.hpp"
-#include "../helpers/channel_test_types.hpp"
+#include "channel_fixture.hpp"
 
 using namespace shmkit;
 using namespace shmkit::test;
@@ -26,26 +24,12 @@ namespace bdata = boost::unit_test::data;
 
 namespace chtest {  // named, not anonymous: test-case lambdas capture these types
 
-struct Fixture {
-  Fixture(Backend b, std::size_t size = 16 << 20) : seg(b, unique_name("shmkit-chs"), size) {
-    control = &seg->construct<ChannelTestControl>("control");
-  }
-  ChildProcess child(const std::string& command, int index, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{command, to_string(seg.backend), seg.name, "ch", std::to_string(index)};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return ChildProcess(helper_path("shmkit-test-channel-helper"), args);
-  }
-  ChildReport& report(int i) { return control->child[i]; }
-  ScratchSegment seg;
-  ChannelTestControl* control = nullptr;
+struct Fixture : ChannelFixture {
+  explicit Fixture(Backend b, std::size_t size = 16 << 20) : ChannelFixture(b, "shmkit-chs", size) {}
 };
 
 ChannelConfig config(std::uint32_t slots, std::uint32_t max_frame, Checksum c = Checksum::none) {
-  ChannelConfig cfg;
-  cfg.slots = slots;
-  cfg.max_frame = max_frame;
-  cfg.checksum = c;
-  return cfg;
+  return channel_config(slots, max_frame, c);
 }
 
 // Frame counts are the (10 M); a sanitizer build that runs 10-20x slower divides them

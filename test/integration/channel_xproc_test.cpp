@@ -16,10 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "backends.hpp"
 #include "await.hpp"
-#include "child_process.hpp"
-#include "../helpers/channel_test_types.hpp"
+#include "channel_fixture.hpp"
 #include "shmkit/detail/channel_layout.hpp"
 
 using namespace shmkit;
@@ -29,25 +27,12 @@ namespace bdata = boost::unit_test::data;
 
 namespace chtest {  // named, not anonymous: test-case lambdas capture these types
 
-struct Fixture {
-  Fixture(Backend b, std::size_t size = 8 << 20) : seg(b, unique_name("shmkit-chx"), size) {
-    control = &seg->construct<ChannelTestControl>("control");
-  }
-  ChildProcess child(const std::string& command, int index, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{command, to_string(seg.backend), seg.name, "ch", std::to_string(index)};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return ChildProcess(helper_path("shmkit-test-channel-helper"), args);
-  }
-  ChildReport& report(int i) { return control->child[i]; }
-  ScratchSegment seg;
-  ChannelTestControl* control = nullptr;
+struct Fixture : ChannelFixture {
+  explicit Fixture(Backend b, std::size_t size = 8 << 20) : ChannelFixture(b, "shmkit-chx", size) {}
 };
 
-ChannelConfig config(std::uint32_t slots, std::uint32_t max_frame) {
-  ChannelConfig cfg;
-  cfg.slots = slots;
-  cfg.max_frame = max_frame;
-  return cfg;
+ChannelConfig config(std::uint32_t slots, std::uint32_t max_frame, Checksum c = Checksum::none) {
+  return channel_config(slots, max_frame, c);
 }
 
 const std::vector<std::string> kStrategies{"busy", "spin", "block"};
