@@ -12,10 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "backends.hpp"
 #include "await.hpp"
-#include "child_process.hpp"
-#include "../helpers/channel_test_types.hpp"
+#include "channel_fixture.hpp"
 #include "shmkit/detail/channel_layout.hpp"
 
 using namespace shmkit;
@@ -26,11 +24,7 @@ namespace bdata = boost::unit_test::data;
 namespace {
 
 ChannelConfig config(std::uint32_t slots, std::uint32_t max_frame, Checksum c = Checksum::none) {
-  ChannelConfig cfg;
-  cfg.slots = slots;
-  cfg.max_frame = max_frame;
-  cfg.checksum = c;
-  return cfg;
+  return channel_config(slots, max_frame, c);
 }
 
 ReaderOptions reader_options(WaitStrategy w, StartAt start = StartAt::oldest) {
