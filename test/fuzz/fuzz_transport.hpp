@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <variant>
 #include <vector>
 
 #include "fuzz_common.hpp"
@@ -20,6 +21,16 @@
 namespace shmkit_fuzz {
 
 namespace ctl = shmkit::detail::control;
+
+// A REFUSE either side decoded: its reason is valid text, and encoding it gives a reply the
+// client reads back unchanged.
+inline void check_refuse_round_trip(const ctl::Refuse& r) {
+  SHMKIT_FUZZ_CHECK(r.reason.size() <= ctl::kMaxReasonBytes && ctl::valid_reason_text(r.reason));
+  const auto back = ctl::decode_reply(ctl::encode_refuse(r));
+  const auto* rr = std::get_if<ctl::Refuse>(&back);
+  SHMKIT_FUZZ_CHECK(rr != nullptr && rr->code == r.code && rr->reason == r.reason &&
+                    rr->min_version == r.min_version && rr->max_version == r.max_version);
+}
 
 struct Wire {
   int send_fd = -1;
