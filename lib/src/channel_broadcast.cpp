@@ -50,6 +50,7 @@ BroadcastReader::BroadcastReader(Segment& segment, std::string_view name, const 
 BroadcastReader::BroadcastReader(BroadcastReader&& other) noexcept
     : view_(std::move(other.view_)),
       options_(other.options_),
+      stats_(other.stats_),
       cursor_(other.cursor_),
       lost_pending_(other.lost_pending_),
       lost_total_(other.lost_total_),
@@ -66,6 +67,7 @@ BroadcastReader& BroadcastReader::operator=(BroadcastReader&& other) noexcept {
     release_record();
     view_ = std::move(other.view_);
     options_ = other.options_;
+    stats_ = other.stats_;
     cursor_ = other.cursor_;
     lost_pending_ = other.lost_pending_;
     lost_total_ = other.lost_total_;
@@ -109,7 +111,7 @@ ReadResult BroadcastReader::receive(std::span<std::byte>* buffer, std::chrono::n
   ReadResult out;
   detail::WaitLine& wl = view_.header->wait;
   out.status = detail::wait_loop(
-      options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer), view_.can_block,
+      options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer, &stats_), view_.can_block,
       [&] { return probe(buffer, out); }, [&] { return detail::writer_dead(view_); });
   // An event loop's try_read after the notification thread found the writer dead.
   if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))

@@ -46,6 +46,7 @@ QueueReader::QueueReader(Segment& segment, std::string_view name, const ReaderOp
 QueueReader::QueueReader(QueueReader&& other) noexcept
     : view_(std::move(other.view_)),
       options_(other.options_),
+      stats_(other.stats_),
       head_(other.head_),
       tail_cache_(other.tail_cache_),
       released_(other.released_),
@@ -60,6 +61,7 @@ QueueReader& QueueReader::operator=(QueueReader&& other) noexcept {
     detach();
     view_ = std::move(other.view_);
     options_ = other.options_;
+    stats_ = other.stats_;
     head_ = other.head_;
     tail_cache_ = other.tail_cache_;
     released_ = other.released_;
@@ -107,7 +109,7 @@ ReadResult QueueReader::receive(std::span<std::byte>* buffer, std::chrono::nanos
     }
     return try_take(buffer, out) ? std::optional<Errc>(Errc::ok) : std::nullopt;
   };
-  out.status = detail::wait_loop(options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer),
+  out.status = detail::wait_loop(options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer, &stats_),
                                  view_.can_block, probe, [&] { return detail::writer_dead(view_); });
   // An event loop's try_read after the notification thread found the writer dead.
   if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))

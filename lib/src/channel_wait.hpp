@@ -11,6 +11,7 @@
 #include "shmkit/detail/channel_layout.hpp"
 #include "shmkit/detail/deadline.hpp"
 #include "shmkit/error.hpp"
+#include "shmkit/channel_types.hpp"
 #include "shmkit/wait_strategy.hpp"
 #include "asymmetric_fence.hpp"
 #include "word_wait.hpp"
@@ -51,18 +52,20 @@ inline void cpu_relax() noexcept {
 // The word a side sleeps on and the count of sleepers the other side checks before waking.
 // When the other side may skip its full fence (a writer with light fences, asymmetric_fence.hpp),
 // `full_fences` and `peer_light` are the channel's WaitLine::full_fences and
-// WriterLine::light_fences: the sleeper then issues the heavy fence, or, when it cannot, asks for
-// full fences and sleeps in short slices until the writer is seen to have switched.
+// WriterLine::light_fences: a sleeper that sees the writer on light fences issues the heavy
+// fence and asks for full fences (or, when it cannot issue it, demands them and sleeps in short
+// slices until the writer is seen to have switched). `stats`, when set, counts sleeps and fences.
 struct WaitPoint {
   std::atomic<std::uint32_t>* word;
   std::atomic<std::uint32_t>* waiters;
   std::atomic<std::uint32_t>* full_fences = nullptr;
   const std::atomic<std::uint32_t>* peer_light = nullptr;
+  ReaderStats* stats = nullptr;
 };
 
 // Where a channel's readers sleep for data (the writer may publish with light fences).
-inline WaitPoint data_wait_point(WaitLine& wl, const WriterLine& w) noexcept {
-  return WaitPoint{&wl.data_word, &wl.data_waiters, &wl.full_fences, &w.light_fences};
+inline WaitPoint data_wait_point(WaitLine& wl, const WriterLine& w, ReaderStats* stats = nullptr) noexcept {
+  return WaitPoint{&wl.data_word, &wl.data_waiters, &wl.full_fences, &w.light_fences, stats};
 }
 
 // A sleeper that could not issue the heavy fence wakes this often to look again (a wake the
@@ -126,17 +129,33 @@ Errc wait_loop(const WaitStrategy& strategy, std::chrono::nanoseconds timeout, W
         // Arm the word (low bit): the next waker clears it with one system call, and wakers
         // after it make none until someone sleeps again.
         const std::uint32_t armed = point.word->fetch_or(1, std::memory_order_seq_cst) | 1U;
-        // Against a light-fenced writer: the heavy fence makes the writer's last `published`
-        // store visible to the probe below, or its next waiter-count load see our count.
         DeadlineNs wake_by = std::min(deadline, next_check);
-        if (point.full_fences != nullptr && !heavy_fence()) {
-          point.full_fences->store(1, std::memory_order_seq_cst);
-          // A writer seen with light fences off has published everything with full fences since.
-          if (point.peer_light->load(std::memory_order_seq_cst) != 0)
-            wake_by = std::min(wake_by, steady_now_ns() + kUnfencedSleepSliceNs);
+        // Against a light-fenced writer (seen after our count and arm, sc): the heavy fence makes
+        // its last `published` store visible to the probe below, or its next waiter-count load
+        // see our count. A writer seen on full fences pairs with the plain sc handshake; it went
+        // back to light fences only after storing light_fences = 1 (sc), which its later count
+        // load follows, so that load sees our count.
+        if (point.full_fences != nullptr && point.peer_light->load(std::memory_order_seq_cst) != 0) {
+          if (heavy_fence()) {
+            if (point.stats != nullptr) ++point.stats->heavy_fences;
+            // One heavy fence per sleep costs far more (an IPI to the writer's CPU, tens of us on
+            // a VM) than a full fence per frame while readers keep sleeping: ask for those. Only a
+            // request: nothing relies on when the writer sees it.
+            std::uint32_t none = kFencesAsWriterLikes;
+            if (point.full_fences->load(std::memory_order_relaxed) == none)
+              point.full_fences->compare_exchange_strong(none, kFencesRequested, std::memory_order_relaxed);
+          } else {
+            point.full_fences->store(kFencesRequired, std::memory_order_seq_cst);
+            // A writer seen with light fences off has published everything with full fences since.
+            if (point.peer_light->load(std::memory_order_seq_cst) != 0)
+              wake_by = std::min(wake_by, steady_now_ns() + kUnfencedSleepSliceNs);
+          }
         }
         r = probe();
-        if (!r) wait_on_word(*point.word, armed, wake_by);
+        if (!r) {
+          if (point.stats != nullptr) ++point.stats->sleeps;
+          wait_on_word(*point.word, armed, wake_by);
+        }
       }
       if (r) return *r;
     } else {

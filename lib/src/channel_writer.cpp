@@ -1,8 +1,9 @@
 // The writer half of both channel kinds, and the public writer facades.
 //
 // Publish, per frame: [broadcast: version = 2s+1 (release), release fence] -> payload and fields
-// -> version = 2s+2 (release) -> published = s+1 (seq_cst) -> load data_waiters and data_word
-// (seq_cst); a system call only if a reader is blocked and armed the word since the last wake.
+// -> version = 2s+2 (release) -> published = s+1 (seq_cst, or release plus a light fence) -> load
+// data_waiters and data_word (seq_cst); a system call only if a reader is blocked and armed the
+// word since the last wake.
 // No lock, no allocation, and no system call while nobody is blocked.
 #include <algorithm>
 #include <condition_variable>
@@ -136,6 +137,8 @@ WriterCore::WriterCore(WriterCore&& other) noexcept
       loan_out_(other.loan_out_),
       closed_(other.closed_),
       light_(other.light_),
+      may_light_(other.may_light_),
+      quiet_frames_(other.quiet_frames_),
       stats_(other.stats_),
       keepalive_(std::move(other.keepalive_)) {
   other.view_.header = nullptr;
@@ -151,6 +154,8 @@ WriterCore& WriterCore::operator=(WriterCore&& other) noexcept {
     loan_out_ = other.loan_out_;
     closed_ = other.closed_;
     light_ = other.light_;
+    may_light_ = other.may_light_;
+    quiet_frames_ = other.quiet_frames_;
     stats_ = other.stats_;
     keepalive_ = std::move(other.keepalive_);
     other.view_.header = nullptr;
@@ -182,9 +187,12 @@ void WriterCore::attach() {
   }
   next_ = next;
   closed_ = false;
-  // Light fences unless a reader already asked for full ones. Announced before the first frame:
-  // a reader that cannot issue the heavy fence sleeps in short slices while this reads 1.
-  light_ = enable_light_fences() && view_.header->wait.full_fences.load(std::memory_order_seq_cst) == 0;
+  // Light fences unless readers asked for full ones (if they only requested them, the writer
+  // goes back to light once they stop sleeping). Announced before the first frame: a reader
+  // that cannot issue the heavy fence sleeps in short slices while this reads 1.
+  may_light_ = enable_light_fences();
+  light_ = may_light_ && view_.header->wait.full_fences.load(std::memory_order_seq_cst) == kFencesAsWriterLikes;
+  quiet_frames_ = 0;
   w.light_fences.store(light_ ? 1 : 0, std::memory_order_seq_cst);
   w.heartbeat_ns.store(steady_now_ns(), std::memory_order_relaxed);
   w.attach_count.fetch_add(1, std::memory_order_relaxed);
@@ -269,19 +277,42 @@ void WriterCore::end_frame(std::byte* slot, std::uint32_t size, std::uint32_t cr
   // fence after it; with light fences a sleeping reader's heavy_fence() provides it instead, so
   // the writer does not stall on every frame until its stores leave the store buffer.
   WaitLine& wl = view_.header->wait;
-  if (light_ && wl.full_fences.load(std::memory_order_relaxed) == 0) {
+  if (light_ && wl.full_fences.load(std::memory_order_relaxed) == kFencesAsWriterLikes) {
     w.published.store(next_, std::memory_order_release);
     light_fence();
   } else {
     if (light_) {
-      // A reader cannot issue the heavy fence: full fences from now on. Announced before this
-      // frame, so a reader that sees 0 here also sees every frame published with light fences.
+      // Readers asked for full fences: from this frame on. Announced before this frame, so a
+      // reader that sees 0 here also sees every frame published with light fences.
       light_ = false;
+      quiet_frames_ = 0;
       w.light_fences.store(0, std::memory_order_seq_cst);
     }
     w.published.store(next_, std::memory_order_seq_cst);
   }
-  if (wl.data_waiters.load(std::memory_order_seq_cst) != 0 && wake_if_armed(wl.data_word)) ++stats_.wake_calls;
+  const bool sleeper = wl.data_waiters.load(std::memory_order_seq_cst) != 0;
+  if (sleeper && wake_if_armed(wl.data_word)) ++stats_.wake_calls;
+  if (!light_ && may_light_) return_to_light_fences(sleeper);
+}
+
+// On full fences because readers kept going to sleep: once none has been asleep at a publish
+// for kLightAfterQuietFrames frames (they keep up by polling), clear their request and go back.
+void WriterCore::return_to_light_fences(bool sleeper) noexcept {
+  if (sleeper) {
+    quiet_frames_ = 0;
+    return;
+  }
+  if (++quiet_frames_ < kLightAfterQuietFrames) return;
+  quiet_frames_ = 0;
+  std::atomic<std::uint32_t>& request = view_.header->wait.full_fences;
+  std::uint32_t seen = request.load(std::memory_order_relaxed);
+  if (seen == kFencesRequired) return;  // a reader cannot issue the heavy fence: never
+  if (seen == kFencesRequested && !request.compare_exchange_strong(seen, kFencesAsWriterLikes, std::memory_order_seq_cst))
+    return;
+  // sc, before the next light publish: a sleeper that still sees 0 counted itself before this
+  // store, so the count load after the next light store sees it (channel_wait.hpp).
+  view_.header->writer.light_fences.store(1, std::memory_order_seq_cst);
+  light_ = true;
 }
 
 Published WriterCore::publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout) {

@@ -119,11 +119,11 @@ int bcast_verify(Segment& seg, const Args& a, ChildReport& r) {
 }
 
 // Broadcast reader that reads until the stream ends (or after `stop-after` frames): args
-// <strategy> <stop-after (0: never)>. Reports the status that ended it and when.
+// <strategy> <stop-after (0: never)> [start: oldest|next]. Reports the status that ended it and when.
 int bcast_read(Segment& seg, const Args& a, ChildReport& r) {
   ReaderOptions o;
   o.wait = parse_strategy(a.str(0, "block"));
-  o.start = StartAt::oldest;
+  o.start = a.str(2, "oldest") == "next" ? StartAt::next : StartAt::oldest;
   const std::uint64_t stop_after = a.num(1);
   BroadcastReader reader(seg, a.channel, o);
   std::vector<std::byte> buf(reader.max_frame());
@@ -134,6 +134,8 @@ int bcast_read(Segment& seg, const Args& a, ChildReport& r) {
     res = reader.read(buf, std::chrono::seconds(30));
     if (!res) break;
     if (!payload_matches(res.frame.sequence, res.data, reader.max_frame())) ++mismatched;
+    r.sleeps.store(reader.stats().sleeps);
+    r.heavy_fences.store(reader.stats().heavy_fences);
     r.delivered.store(++delivered);
     if (stop_after != 0 && delivered == stop_after) break;
   }

@@ -82,6 +82,8 @@ struct ChildReport {
   std::atomic<std::uint64_t> torn_detected{0};  // peeks whose post-check failed (broadcast)
   std::atomic<std::uint64_t> position{0};    // reader cursor at the end
   std::atomic<std::int64_t> event_ns{0};     // steady ns of the event it waited for
+  std::atomic<std::uint64_t> sleeps{0};       // ReaderStats, as of the last frame delivered
+  std::atomic<std::uint64_t> heavy_fences{0};
 };
 
 struct ChannelTestControl {

@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -38,6 +41,20 @@ ChannelConfig config(std::uint32_t slots, std::uint32_t max_frame, Checksum c = 
 const std::vector<std::string> kStrategies{"busy", "spin", "block"};
 
 std::int64_t now_ns() { return detail::steady_now_ns(); }
+
+bool kernel_has_membarrier() {
+  const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0U, 0);
+  return cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0;
+}
+
+// The process sleeps (state S in /proc/<pid>/stat). A single-threaded reader that is counted as
+// blocked and sleeps is in its futex wait, past its final check: the next frame must wake it.
+bool sleeping(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S';
+}
 
 }  // namespace chtest
 using namespace chtest;
@@ -69,15 +86,14 @@ BOOST_DATA_TEST_CASE(reader_without_membarrier_turns_writer_to_full_fences, bdat
   Fixture f(backend);
   auto w = BroadcastWriter::create(*f.seg, "ch", config(16, 64));
   auto& h = *reinterpret_cast<detail::ChannelHeader*>(f.seg->find_array<detail::BroadcastStorage>("ch").first);
-  const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0U, 0);
-  const bool kernel_has_it = cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0;
+  const bool kernel_has_it = kernel_has_membarrier();
   BOOST_TEST(h.writer.light_fences.load() == (kernel_has_it ? 1u : 0u));
   BOOST_TEST(h.wait.full_fences.load() == 0u);
   constexpr std::uint64_t kFrames = 3;
   auto reader = f.child("bcast-read-no-membarrier", 0, {"block", std::to_string(kFrames)});
   // Asleep in the kernel, after its failed heavy fence asked for full fences.
   BOOST_REQUIRE(await([&] { return channel_status(*f.seg, "ch").blocked_readers == 1; }));
-  BOOST_TEST(h.wait.full_fences.load() == 1u);
+  BOOST_TEST(h.wait.full_fences.load() == detail::kFencesRequired);
   std::array<std::byte, 64> buf{};
   w.publish(std::span(buf.data(), fill_payload(0, buf)));
   BOOST_TEST(h.writer.light_fences.load() == 0u);  // switched before announcing that frame
@@ -92,10 +108,58 @@ BOOST_DATA_TEST_CASE(reader_without_membarrier_turns_writer_to_full_fences, bdat
   BOOST_TEST(f.report(0).delivered.load() == kFrames);
   BOOST_TEST(f.report(0).mismatched.load() == 0u);
   BOOST_TEST(w.stats().wake_calls >= 1u);
+  // Demanded, not requested: readers that stopped sleeping do not turn the writer back.
+  for (std::uint32_t i = 0; i < 2 * detail::kLightAfterQuietFrames; ++i)
+    w.publish(std::span(buf.data(), fill_payload(kFrames + i, buf)));
+  BOOST_TEST(h.writer.light_fences.load() == 0u);
+  BOOST_TEST(h.wait.full_fences.load() == detail::kFencesRequired);
   // A writer that attaches later starts with full fences: a reader asked for them.
   { const BroadcastWriter gone = std::move(w); }
   auto w2 = BroadcastWriter::attach(*f.seg, "ch");
   BOOST_TEST(h.writer.light_fences.load() == 0u);
+}
+
+// A reader that keeps going to sleep asks a light-fenced writer for full fences: it pays the
+// heavy fence (membarrier: an IPI to the writer's CPU) for its first sleep only. Once no reader
+// has been asleep at a publish for kLightAfterQuietFrames frames, the writer goes back to light
+// fences, and a reader that sleeps again asks again.
+BOOST_DATA_TEST_CASE(sleeping_reader_gets_full_fences_until_readers_stop_sleeping, bdata::make(test_backends()),
+                     backend) {
+  Fixture f(backend);
+  auto w = BroadcastWriter::create(*f.seg, "ch", config(16, 64));
+  auto& h = *reinterpret_cast<detail::ChannelHeader*>(f.seg->find_array<detail::BroadcastStorage>("ch").first);
+  const bool light = kernel_has_membarrier();
+  BOOST_TEST(h.writer.light_fences.load() == (light ? 1u : 0u));
+  std::array<std::byte, 64> buf{};
+  std::uint64_t seq = 0;
+  for (int round = 0; round < 2; ++round) {
+    constexpr std::uint64_t kFrames = 8;
+    auto reader = f.child("bcast-read", round, {"block", std::to_string(kFrames), "next"});
+    std::uint64_t fences_after_first = 0;
+    for (std::uint64_t i = 0; i < kFrames; ++i) {
+      // Asleep in its futex wait, so this frame has to wake it.
+      BOOST_REQUIRE(await([&] { return channel_status(*f.seg, "ch").blocked_readers == 1 && sleeping(reader.pid()); }));
+      w.publish(std::span(buf.data(), fill_payload(seq++, buf)));
+      BOOST_TEST(h.writer.light_fences.load() == 0u);  // full fences from the frame that found the request
+      BOOST_TEST(h.wait.full_fences.load() == (light ? detail::kFencesRequested : detail::kFencesAsWriterLikes));
+      BOOST_REQUIRE(await([&] { return f.report(round).delivered.load() == i + 1; }));
+      if (i == 0) fences_after_first = f.report(round).heavy_fences.load();
+    }
+    const auto st = reader.wait(30s);
+    BOOST_TEST(st.ok(), st.describe());
+    BOOST_TEST(f.report(round).mismatched.load() == 0u);
+    BOOST_TEST(f.report(round).sleeps.load() >= kFrames);
+    // One heavy fence per sleep until the writer switched, none after.
+    BOOST_TEST(fences_after_first >= (light ? 1u : 0u));
+    BOOST_TEST(f.report(round).heavy_fences.load() == fences_after_first);
+    // Nobody asleep: the writer returns to light fences after exactly kLightAfterQuietFrames.
+    for (std::uint32_t i = 0; i + 1 < detail::kLightAfterQuietFrames; ++i)
+      w.publish(std::span(buf.data(), fill_payload(seq++, buf)));
+    BOOST_TEST(h.writer.light_fences.load() == 0u);
+    w.publish(std::span(buf.data(), fill_payload(seq++, buf)));
+    BOOST_TEST(h.writer.light_fences.load() == (light ? 1u : 0u));
+    BOOST_TEST(h.wait.full_fences.load() == detail::kFencesAsWriterLikes);
+  }
 }
 
 BOOST_DATA_TEST_CASE(close_reaches_every_reader, bdata::make(test_backends()), backend) {

@@ -113,6 +113,8 @@ class BroadcastReader {
   std::uint64_t available() const noexcept;
   std::uint32_t max_frame() const noexcept { return view_.max_frame; }
   std::uint32_t slots() const noexcept { return view_.slot_count; }
+  // How often this reader slept in the kernel (tune the spin window by it) and fenced for it.
+  const ReaderStats& stats() const noexcept { return stats_; }
 
   // For event loops (epoll, poll, Boost.Asio): an fd that becomes readable when frames arrive,
   // when the writer closes, and when the writer's process dies. On readable: clear_notification(),
@@ -137,6 +139,7 @@ class BroadcastReader {
 
   detail::ChannelView view_;
   ReaderOptions options_;
+  ReaderStats stats_;
   std::uint64_t cursor_ = 0;        // sequence of the next frame to read
   std::uint64_t lost_pending_ = 0;  // lost since the last result
   std::uint64_t lost_total_ = 0;

@@ -103,6 +103,12 @@ struct WriterStats {
   std::uint64_t full_waits = 0;  // queue: publishes that found the ring full and had to wait
 };
 
+// Counters of this process's reader handle (never shared): how often it went to the kernel.
+struct ReaderStats {
+  std::uint64_t sleeps = 0;        // blocking waits that slept on the futex word
+  std::uint64_t heavy_fences = 0;  // membarrier calls made for a light-fenced writer before sleeping
+};
+
 // For tools: one registered broadcast reader.
 struct ChannelReaderStatus {
   std::int32_t pid = 0;

@@ -105,6 +105,8 @@ class QueueReader {
   std::uint64_t available() const noexcept;
   std::uint32_t max_frame() const noexcept { return view_.max_frame; }
   std::uint32_t slots() const noexcept { return view_.slot_count; }
+  // How often this reader slept in the kernel (tune the spin window by it) and fenced for it.
+  const ReaderStats& stats() const noexcept { return stats_; }
 
  private:
   ReadResult receive(std::span<std::byte>* buffer, std::chrono::nanoseconds timeout);
@@ -116,6 +118,7 @@ class QueueReader {
 
   detail::ChannelView view_;
   ReaderOptions options_;
+  ReaderStats stats_;
   std::uint64_t head_ = 0;         // sequence of the next frame to read
   std::uint64_t tail_cache_ = 0;   // the writer's `published` as last read
   std::uint64_t released_ = 0;     // `consumed` as this reader last published it

@@ -108,6 +108,7 @@ class WriterCore {
   std::byte* begin_frame() noexcept;  // broadcast: marks the slot being written (odd version)
   // Stamps the frame's fields, completes the slot, announces it, wakes blocked readers if any.
   void end_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc) noexcept;
+  void return_to_light_fences(bool sleeper) noexcept;
 
   ChannelView view_;
   WriterOptions options_;
@@ -116,6 +117,8 @@ class WriterCore {
   bool loan_out_ = false;
   bool closed_ = false;
   bool light_ = false;                 // publishing with light fences (asymmetric_fence.hpp)
+  bool may_light_ = false;             // this process is registered for them
+  std::uint32_t quiet_frames_ = 0;     // on full fences: frames since one found a reader asleep
   WriterStats stats_;
   std::unique_ptr<HeartbeatThread> keepalive_;  // stamps through the shared header: moves freely
 };

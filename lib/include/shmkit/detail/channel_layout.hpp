@@ -86,9 +86,16 @@ struct alignas(kCacheLine) WaitLine {
   std::atomic<std::uint32_t> space_word;     // 0xC8 futex word for the queue writer, same scheme
   std::atomic<std::uint32_t> space_waiters;  // 0xCC queue writer inside a blocking wait
   std::atomic<std::uint32_t> fd_subscribers; // 0xD0 reserved: eventfd subscribers (follow-up)
-  std::atomic<std::uint32_t> full_fences;    // 0xD4 1 once a reader could not issue a heavy fence
+  std::atomic<std::uint32_t> full_fences;    // 0xD4 kFencesAsWriterLikes / kFencesRequired / kFencesRequested
   std::uint64_t reserved[5];                 // 0xD8
 };
+
+// WaitLine::full_fences: what readers ask of the writer's publish fence (channel_wait.hpp).
+inline constexpr std::uint32_t kFencesAsWriterLikes = 0;  // light fences where the writer can
+inline constexpr std::uint32_t kFencesRequired = 1;       // a reader cannot issue the heavy fence: for good
+inline constexpr std::uint32_t kFencesRequested = 2;      // readers keep going to sleep: the writer clears it
+                                                          // after kLightAfterQuietFrames frames with no sleeper
+inline constexpr std::uint32_t kLightAfterQuietFrames = 1024;
 
 struct ChannelHeader {
   ConfigLine config;      // 0x000
