@@ -4,6 +4,7 @@ shmkit_add_helper(shmkit-test-channel-helper helpers/channel_helper.cpp)
 
 shmkit_add_test(channel_layout_test SOURCES unit/channel_layout_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(channel_crc_test SOURCES unit/channel_crc_test.cpp LABELS unit TIMEOUT 60)
+shmkit_add_test(frame_clock_test SOURCES unit/frame_clock_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(channel_broadcast_test SOURCES unit/channel_broadcast_test.cpp LABELS unit TIMEOUT 120)
 shmkit_add_test(channel_queue_test SOURCES unit/channel_queue_test.cpp LABELS unit TIMEOUT 120)
 shmkit_add_test(channel_xproc_test SOURCES integration/channel_xproc_test.cpp LABELS integration TIMEOUT 180

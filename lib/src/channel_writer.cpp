@@ -14,6 +14,7 @@
 
 #include "channel_copy.hpp"
 #include "channel_crc.hpp"
+#include "frame_clock.hpp"
 #include "asymmetric_fence.hpp"
 #include "channel_internal.hpp"
 #include "channel_wait.hpp"
@@ -139,6 +140,7 @@ WriterCore::WriterCore(WriterCore&& other) noexcept
       light_(other.light_),
       may_light_(other.may_light_),
       quiet_frames_(other.quiet_frames_),
+      clock_(other.clock_),
       stats_(other.stats_),
       keepalive_(std::move(other.keepalive_)) {
   other.view_.header = nullptr;
@@ -156,6 +158,7 @@ WriterCore& WriterCore::operator=(WriterCore&& other) noexcept {
     light_ = other.light_;
     may_light_ = other.may_light_;
     quiet_frames_ = other.quiet_frames_;
+    clock_ = other.clock_;
     stats_ = other.stats_;
     keepalive_ = std::move(other.keepalive_);
     other.view_.header = nullptr;
@@ -262,7 +265,7 @@ std::byte* WriterCore::begin_frame() noexcept {
 
 void WriterCore::end_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc) noexcept {
   SlotHeader& sh = slot_header(slot);
-  const std::int64_t now = steady_now_ns();
+  const std::int64_t now = clock_.now();
   sh.timestamp_ns.store(now, kFieldStore);
   sh.size.store(size, kFieldStore);
   sh.crc.store(crc, kFieldStore);

@@ -55,7 +55,9 @@ struct WriterOptions {
 
 struct FrameInfo {
   std::uint64_t sequence = 0;     // 0, 1, 2, ... in publish order
-  std::int64_t timestamp_ns = 0;  // writer's std::chrono::steady_clock at publish
+  // The writer's std::chrono::steady_clock at publish, or up to 0.5 us before it when frames
+  // follow each other that closely (the writer then reuses a reading: docs/channels.md).
+  std::int64_t timestamp_ns = 0;
   std::uint32_t size = 0;         // payload bytes
 };
 

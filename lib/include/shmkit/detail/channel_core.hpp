@@ -12,6 +12,7 @@
 
 #include "shmkit/channel_types.hpp"
 #include "shmkit/detail/deadline.hpp"
+#include "shmkit/detail/frame_clock.hpp"
 #include "shmkit/frame_loan.hpp"
 
 namespace shmkit {
@@ -119,6 +120,7 @@ class WriterCore {
   bool light_ = false;                 // publishing with light fences (asymmetric_fence.hpp)
   bool may_light_ = false;             // this process is registered for them
   std::uint32_t quiet_frames_ = 0;     // on full fences: frames since one found a reader asleep
+  FrameClock clock_;                   // frame timestamps
   WriterStats stats_;
   std::unique_ptr<HeartbeatThread> keepalive_;  // stamps through the shared header: moves freely
 };
