@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cases.hpp"
+#include "shmkit/btree_map.hpp"
 #include "shmkit/containers.hpp"
 #include "shmkit/mutex.hpp"
 #include "shmkit/segment.hpp"
@@ -28,6 +29,8 @@ namespace {
 
 using Pair = std::pair<const std::uint64_t, std::uint64_t>;
 using StockMap = shmkit::map<std::uint64_t, std::uint64_t>;
+// The B+ tree for trivially copyable keys and values (shmkit/btree_map.hpp).
+using BtreeMap = shmkit::btree_map<std::uint64_t, std::uint64_t>;
 // Nodes from a pool kept in the segment: one segment-manager allocation per 256 nodes instead
 // of one (with the manager's lock) per node. No pool lock: the map's Mutex already serialises.
 using PooledMap = boost::container::map<
@@ -84,12 +87,14 @@ void map_cases(const Settings& s, Results& out, std::size_t n) {
   if (!selected(s, "state/map/" + nk)) return;
   // Variants: the baseline, shmkit as shipped, the pooled fix, and two that split the gap into
   // the mutex's share and the container's (offset pointers, segment allocator).
-  constexpr int kVariants = 5;
-  const std::string ids[kVariants] = {"std", "shmkit", "shmkit-pooled", "std-map+shmkit-mutex", "shmkit-map+no-lock"};
+  constexpr int kVariants = 6;
+  const std::string ids[kVariants] = {"std", "shmkit", "shmkit-pooled", "std-map+shmkit-mutex", "shmkit-map+no-lock",
+                                      "shmkit-btree"};
   const char* labels[kVariants] = {"std::map + std::mutex (private)", "shmkit::map + shmkit::Mutex (stock allocator)",
                                    "map + shmkit::Mutex (pooled node allocator)",
                                    "std::map + shmkit::Mutex (the mutex's share)",
-                                   "shmkit::map, no lock (the container's share)"};
+                                   "shmkit::map, no lock (the container's share)",
+                                   "shmkit::btree_map + shmkit::Mutex"};
   const auto keys = shuffled_keys(n);
   const int repeats = n >= 1'000'000 ? (s.quick ? 1 : 3) : s.repeats;
   // --quick at 1M keys: only the goal's pair, without the warm-up fill (a smoke test's figures
@@ -113,9 +118,14 @@ void map_cases(const Settings& s, Results& out, std::size_t n) {
     {
       Segment seg = Segment::create(seg_name, seg_bytes);
       auto& mu = seg.construct<Mutex>("lock");
+      {
+        auto& bt = seg.construct<BtreeMap>("btree");
+        record(5, time_map(bt, mu, keys, warm));
+        seg.destroy<BtreeMap>("btree");
+      }
       auto& m = seg.construct<StockMap>("map");
-      record(1, time_map(m, mu, keys, warm));
       if (!short_run) {
+        record(1, time_map(m, mu, keys, warm));
         auto& m2 = seg.construct<PooledMap>("pooled", std::less<>(), PooledMap::allocator_type(&seg.manager()));
         m.clear();
         record(2, time_map(m2, mu, keys, warm));

@@ -125,12 +125,16 @@ std::vector<Goal> evaluate_goals(const Results& res) {
     goals.push_back(g);
   }
 
-  ratio("map-10k", "named map insert, 10k keys, shmkit::map + Mutex <= 1.5x std::map + std::mutex",
-        "state/map/10k/insert/shmkit", "state/map/10k/insert/std", 1.5, true);
-  ratio("map-10k-pooled", "info: same, over a pooled node allocator (the fix the issue suggests)",
+  ratio("map-10k", "named map insert, 10k keys, shmkit::btree_map + Mutex <= 1.5x std::map + std::mutex",
+        "state/map/10k/insert/shmkit-btree", "state/map/10k/insert/std", 1.5, true);
+  ratio("map-10k-rbtree", "info: same, shmkit::map (Boost red-black tree, stock allocator)",
+        "state/map/10k/insert/shmkit", "state/map/10k/insert/std", 1.5, true, true);
+  ratio("map-10k-pooled", "info: same, shmkit::map's tree over a pooled node allocator",
         "state/map/10k/insert/shmkit-pooled", "state/map/10k/insert/std", 1.5, true, true);
-  ratio("map-1M", "named map insert, 1M keys <= 1.1x std::map + std::mutex", "state/map/1M/insert/shmkit",
-        "state/map/1M/insert/std", 1.1, true);
+  ratio("map-1M", "named map insert, 1M keys, shmkit::btree_map + Mutex <= 1.1x std::map + std::mutex",
+        "state/map/1M/insert/shmkit-btree", "state/map/1M/insert/std", 1.1, true);
+  ratio("map-1M-rbtree", "info: same, shmkit::map (Boost red-black tree)", "state/map/1M/insert/shmkit",
+        "state/map/1M/insert/std", 1.1, true, true);
   ratio("map-1M-pooled", "info: same, pooled node allocator", "state/map/1M/insert/shmkit-pooled",
         "state/map/1M/insert/std", 1.1, true, true);
   ratio("attach-64M", "attach over memfd <= 2x named open-by-name, 64 MiB", "state/attach/memfd/64M",

@@ -21,7 +21,8 @@ set(required
   throughput/channel/broadcast/copy/64/r1 throughput/channel/broadcast/copy/64/r4
   throughput/channel/broadcast/loan/1M/r1
   syscalls/publish/strace
-  state/map/10k/insert/std state/map/10k/insert/shmkit state/map/1M/insert/shmkit state/find-by-name
+  state/map/10k/insert/std state/map/10k/insert/shmkit state/map/10k/insert/shmkit-btree
+  state/map/1M/insert/shmkit-btree state/find-by-name
   state/attach/named/64M state/attach/memfd/64M state/attach/memfd/1G
   latency/iceoryx/busy/64 throughput/iceoryx/64 throughput/iceoryx/loan/1M)
 

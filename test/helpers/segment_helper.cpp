@@ -51,6 +51,24 @@ int edit_map(Segment& seg) {
   return 0;
 }
 
+int edit_tree(Segment& seg) {
+  auto* t = seg.find<CounterTree>("tree");
+  auto* lock = seg.find<Mutex>("tree-lock");
+  if (t == nullptr || lock == nullptr) return fail("tree or lock not found");
+  std::lock_guard guard(*lock);
+  if (t->size() != kTreeKeys) return fail("tree size differs");
+  std::uint64_t expect = 0;
+  for (const auto& [k, v] : *t) {
+    if (k != expect || v != 3 * k) return fail("tree entries differ");
+    ++expect;
+  }
+  for (std::uint64_t k = 0; k < kTreeKeys; k += 2)
+    if (t->erase(k) != 1) return fail("erase failed");
+  for (std::uint64_t k = kTreeKeys; k < 2 * kTreeKeys; ++k)
+    if (!t->try_emplace(k, 3 * k).second) return fail("insert failed");
+  return 0;
+}
+
 int produce(Segment& seg, std::uint64_t count) {
   auto* q = seg.find<HandoffQueue>("queue");
   auto* items = seg.find<shmkit::deque<std::uint64_t>>("items");
@@ -143,6 +161,7 @@ int main(int argc, char** argv) {
     const SegmentOptions options = parse_backend(argv[2]);
     Segment seg = Segment::open(argv[3], options);
     if (command == "edit-map") return edit_map(seg);
+    if (command == "edit-tree") return edit_tree(seg);
     if (command == "produce" && argc == 5) return produce(seg, std::strtoull(argv[4], nullptr, 10));
     if (command == "consume") return consume(seg);
     if (command == "write-records" && argc == 5) return write_records(seg, std::strtoull(argv[4], nullptr, 10));

@@ -9,6 +9,10 @@
 namespace shmkit::test {
 
 using MapOfVectors = shmkit::map<shmkit::string, shmkit::vector<int>>;
+// Filled by the test with keys 0..kTreeKeys-1 (value 3k); a helper erases the even ones and adds
+// kTreeKeys..2*kTreeKeys-1.
+using CounterTree = shmkit::btree_map<std::uint64_t, std::uint64_t>;
+inline constexpr std::uint64_t kTreeKeys = 20'000;
 
 // A bounded queue of integers in a segment: deque + Mutex + two Conditions.
 struct HandoffQueue {

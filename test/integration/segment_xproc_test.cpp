@@ -63,6 +63,31 @@ BOOST_DATA_TEST_CASE(child_edits_map_of_vectors, bdata::make(test_backends()), b
   BOOST_TEST((std::vector<int>(gamma.begin(), gamma.end()) == std::vector<int>{7, 8, 9}));
 }
 
+// A B+ tree built by one process, read, thinned and grown by another (its own mapping), and
+// read back: nodes link by offset pointers only.
+BOOST_DATA_TEST_CASE(btree_map_edited_by_another_process, bdata::make(test_backends()), backend) {
+  TempSegment t(backend, 8 << 20);
+  auto& tree = t.segment->construct<CounterTree>("tree");
+  auto& lock = t.segment->construct<Mutex>("tree-lock");
+  {
+    std::lock_guard g(lock);
+    for (std::uint64_t k = kTreeKeys; k-- > 0;) tree.try_emplace(k, 3 * k);
+  }
+  auto status = helper("edit-tree", t).wait();
+  BOOST_REQUIRE_MESSAGE(status.ok(), "child: " << status.describe());
+  std::lock_guard g(lock);
+  BOOST_TEST(tree.size() == kTreeKeys / 2 + kTreeKeys);
+  std::uint64_t expect = 1, wrong = 0;
+  for (const auto& [k, v] : tree) {
+    if (k != expect || v != 3 * k) ++wrong;
+    expect = expect < kTreeKeys - 1 ? expect + 2 : (expect == kTreeKeys - 1 ? kTreeKeys : expect + 1);
+  }
+  BOOST_TEST(wrong == 0u);
+  BOOST_TEST(expect == 2 * kTreeKeys);
+  BOOST_TEST(!tree.contains(0));
+  BOOST_TEST(tree.at(2 * kTreeKeys - 1) == 3 * (2 * kTreeKeys - 1));
+}
+
 BOOST_DATA_TEST_CASE(hundred_thousand_items_through_deque, bdata::make(test_backends()), backend) {
   constexpr std::uint64_t kItems = 100'000;
   TempSegment t(backend, 4 << 20);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "shmkit/allocator.hpp"
+#include "shmkit/btree_map.hpp"
 #include "shmkit/channel.hpp"
 #include "shmkit/condition.hpp"
 #include "shmkit/containers.hpp"
