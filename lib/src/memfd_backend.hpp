@@ -43,6 +43,8 @@ bool memfd_available() noexcept;
 
 // The control socket of segment `name`: options.socket_path, else ControlServer::default_socket_path.
 std::string memfd_socket_path(std::string_view name, const SegmentOptions& options);
+// The same for a client: checks the default directory but does not create it.
+std::string memfd_client_socket_path(std::string_view name, const SegmentOptions& options);
 
 // A fresh sealed memfd of `size` bytes, mapped read-write, labelled after the segment.
 std::unique_ptr<Mapping> create_memfd_segment(const std::string& name, std::size_t size);

@@ -476,7 +476,7 @@ Segment Segment::open(std::string_view name, const SegmentOptions& options) {
   impl->name = std::string(name);
   impl->backend = backend;
   if (backend == Backend::memfd) {
-    auto attached = detail::attach_memfd_segment(detail::memfd_socket_path(name, options), deadline,
+    auto attached = detail::attach_memfd_segment(detail::memfd_client_socket_path(name, options), deadline,
                                                  options.access == Access::read_only);
     impl->mapping = std::move(attached.mapping);
     impl->control = std::move(attached.link);
@@ -525,7 +525,7 @@ bool Segment::remove(std::string_view name, Backend backend) {
   validate_segment_name(name);
   backend = resolve(backend);
   require_supported(backend);
-  if (backend == Backend::memfd) return detail::remove_stale_memfd_socket(detail::memfd_socket_path(name, {}));
+  if (backend == Backend::memfd) return detail::remove_stale_memfd_socket(detail::memfd_client_socket_path(name, {}));
   return detail::remove_named_mapping(std::string(name));
 }
 

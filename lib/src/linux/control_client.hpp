@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "linux/memfd_mapping.hpp"
 #include "linux/unique_fd.hpp"
@@ -32,6 +33,10 @@ struct AttachedMemfd {
 // the segment is mapped PROT_READ whatever the server grants; a server from before read-only
 // views refuses (Errc::unsupported).
 AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only = false);
+
+// ControlServer::default_socket_path for a client: checks the directory is private (if it
+// exists) but never creates it (control_server.cpp).
+std::string client_socket_path(std::string_view segment_name);
 
 // Liveness: true once the server side hung up (POLLHUP/POLLRDHUP/POLLERR), without blocking.
 bool control_peer_gone(int control_socket) noexcept;

@@ -27,6 +27,7 @@
 #include <utility>
 #include <variant>
 
+#include "linux/control_client.hpp"
 #include "linux/control_protocol.hpp"
 #include "linux/unique_fd.hpp"
 #include "shmkit/detail/deadline.hpp"
@@ -160,21 +161,47 @@ bool valid_name_char(char c) noexcept {
 
 // mkdir 0700 if missing, then insists it is a real directory of ours that nobody else can write:
 // otherwise another user could swap our socket for theirs.
-void ensure_private_directory(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0700) == 0) {
-    if (::chmod(dir.c_str(), 0700) != 0) throw_os_error("cannot chmod socket directory '" + dir + "'", errno);
-  } else if (errno != EEXIST) {
-    throw_os_error("cannot create socket directory '" + dir + "'", errno);
+// A socket directory must be ours and closed to others: a socket in a directory someone else
+// controls could be theirs. `create`: make it if missing (servers); clients only look.
+void check_private_directory(const std::string& dir, bool create) {
+  if (create) {
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+      if (::chmod(dir.c_str(), 0700) != 0) throw_os_error("cannot chmod socket directory '" + dir + "'", errno);
+    } else if (errno != EEXIST) {
+      throw_os_error("cannot create socket directory '" + dir + "'", errno);
+    }
   }
   struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0) throw_os_error("cannot stat socket directory '" + dir + "'", errno);
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (!create && errno == ENOENT) return;  // no server ever ran here: connect() will say so
+    throw_os_error("cannot stat socket directory '" + dir + "'", errno);
+  }
   if (!S_ISDIR(st.st_mode))
     throw Error(Errc::permission_denied, "socket directory '" + dir + "' is not a directory (a symlink?): remove it");
-  if (st.st_uid != ::geteuid())
+  const uid_t me = ::geteuid();
+  if (st.st_uid != me)
     throw Error(Errc::permission_denied, "socket directory '" + dir + "' belongs to uid " + std::to_string(st.st_uid) +
-                                             ", not to us (uid " + std::to_string(::geteuid()) + ")");
+                                             ", not to us (uid " + std::to_string(me) + ")");
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
     throw Error(Errc::permission_denied, "socket directory '" + dir + "' is writable by group or others: chmod 0700 it");
+}
+
+// The default socket path of a segment, its directory checked (and made, for a server).
+std::string socket_path_for(std::string_view segment_name, bool create_directory) {
+  if (segment_name.empty() || segment_name.size() > 200 ||
+      !std::all_of(segment_name.begin(), segment_name.end(), valid_name_char))
+    throw Error(Errc::invalid_argument, "segment name '" + std::string(segment_name) +
+                                            "' must have 1 to 200 letters, digits, '-', '_' or '.'");
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  const std::string dir = runtime != nullptr && runtime[0] == '/' ? std::string(runtime) + "/shmkit"
+                                                                  : "/tmp/shmkit-" + std::to_string(::geteuid());
+  std::string path = dir + "/" + std::string(segment_name) + ".sock";
+  constexpr std::size_t room = sizeof(sockaddr_un::sun_path) - 1;
+  if (path.size() > room)
+    throw Error(Errc::invalid_argument, "control socket path '" + path + "' is longer than " + std::to_string(room) +
+                                            " bytes: use a shorter segment name");
+  check_private_directory(dir, create_directory);
+  return path;
 }
 
 }  // namespace
@@ -416,19 +443,12 @@ struct ControlServer::Impl {
     c.info.uid = cred.uid;
     c.info.gid = cred.gid;
     c.info.connected = std::chrono::system_clock::now();
-    c.allowed = options.policy.allows(cred.uid, cred.gid);
     c.read_write = options.policy.allows_read_write(cred.uid, cred.gid);
+    c.allowed = c.read_write || options.policy.allows(cred.uid, cred.gid);
     if (clients.size() >= options.max_clients) {
       log("refused " + who(c.info) + " (server_busy): " + std::to_string(clients.size()) + " clients connected");
       refuse_on(fd.get(), ctl::RefuseCode::server_busy,
                 "the server has its maximum of " + std::to_string(options.max_clients) + " clients");
-      return;
-    }
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = c.info.id;
-    if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) {
-      log(std::string("epoll_ctl failed, dropping ") + who(c.info) + ": " + std::strerror(errno));
       return;
     }
     c.deadline = detail::deadline_after(options.handshake_timeout);
@@ -438,8 +458,16 @@ struct ControlServer::Impl {
     Client& admitted = clients.emplace(id, std::move(c)).first->second;
     deadlines.emplace(deadline, id);
     // A client sends its HELLO right after connect(), so it is usually queued by now: answer in
-    // this wake-up instead of the next epoll round (one cross-process wake-up less per attach).
+    // this wake-up instead of the next epoll round (one cross-process wake-up less per attach),
+    // and only then watch the connection (its HELLO if it was late, its hang-up).
     read_hello(admitted);  // would_block leaves it to epoll; may drop the client
+    const auto it = clients.find(id);
+    if (it == clients.end()) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = id;
+    if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, it->second.fd.get(), &ev) != 0)
+      drop(id, std::string("epoll_ctl failed, dropped ") + who(it->second.info) + ": " + std::strerror(errno));
   }
 
   void client_event(std::uint64_t id, std::uint32_t events) {
@@ -690,20 +718,11 @@ bool ControlServer::remove_stale_socket(const std::string& socket_path) {
 }
 
 std::string ControlServer::default_socket_path(std::string_view segment_name) {
-  if (segment_name.empty() || segment_name.size() > 200 ||
-      !std::all_of(segment_name.begin(), segment_name.end(), valid_name_char))
-    throw Error(Errc::invalid_argument, "segment name '" + std::string(segment_name) +
-                                            "' must have 1 to 200 letters, digits, '-', '_' or '.'");
-  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-  const std::string dir = runtime != nullptr && runtime[0] == '/' ? std::string(runtime) + "/shmkit"
-                                                                  : "/tmp/shmkit-" + std::to_string(::geteuid());
-  std::string path = dir + "/" + std::string(segment_name) + ".sock";
-  constexpr std::size_t room = sizeof(sockaddr_un::sun_path) - 1;
-  if (path.size() > room)
-    throw Error(Errc::invalid_argument, "control socket path '" + path + "' is longer than " + std::to_string(room) +
-                                            " bytes: use a shorter segment name");
-  ensure_private_directory(dir);
-  return path;
+  return socket_path_for(segment_name, true);
 }
+
+namespace detail {
+std::string client_socket_path(std::string_view segment_name) { return socket_path_for(segment_name, false); }
+}  // namespace detail
 
 }  // namespace shmkit

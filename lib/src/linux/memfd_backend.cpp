@@ -39,6 +39,10 @@ std::string memfd_socket_path(std::string_view name, const SegmentOptions& optio
   return options.socket_path.empty() ? ControlServer::default_socket_path(name) : options.socket_path;
 }
 
+std::string memfd_client_socket_path(std::string_view name, const SegmentOptions& options) {
+  return options.socket_path.empty() ? client_socket_path(name) : options.socket_path;
+}
+
 std::unique_ptr<Mapping> create_memfd_segment(const std::string& name, std::size_t size) {
   // The label shows in /proc/<pid>/fd and maps as "/memfd:shmkit:<name> (deleted)".
   return create_memfd_mapping("shmkit:" + name, size);

@@ -15,6 +15,7 @@ namespace {
 bool memfd_available() noexcept { return false; }
 
 std::string memfd_socket_path(std::string_view, const SegmentOptions&) { unsupported(); }
+std::string memfd_client_socket_path(std::string_view, const SegmentOptions&) { unsupported(); }
 
 std::unique_ptr<Mapping> create_memfd_segment(const std::string&, std::size_t) { unsupported(); }
 
