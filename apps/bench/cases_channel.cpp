@@ -14,6 +14,7 @@
 
 #include "cases.hpp"
 #include "channel_endpoints.hpp"
+#include "read_in_place.hpp"
 
 namespace shmkit::bench {
 
@@ -35,14 +36,7 @@ std::size_t segment_bytes(std::uint64_t size, int channels) {
 
 // Reads every word of a frame in place (what a consumer of a zero-copy frame would do).
 std::uint64_t touch(std::span<const std::byte> d) {
-  std::uint64_t x = 0;
-  const std::size_t words = d.size() / 8;
-  for (std::size_t i = 0; i < words; ++i) {
-    std::uint64_t w;
-    std::memcpy(&w, d.data() + 8 * i, 8);
-    x ^= w;
-  }
-  return x;
+  return read_in_place(reinterpret_cast<const unsigned char*>(d.data()), d.size());
 }
 
 // Child: "echo" answers each ping frame on pong (byte 0 == 1: the last); "sink" reads until the

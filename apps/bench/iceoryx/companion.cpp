@@ -18,6 +18,8 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+
+#include "../read_in_place.hpp"
 #include <vector>
 
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
@@ -145,11 +147,7 @@ int peer(int argc, char** argv) {
     const auto* b = static_cast<const unsigned char*>(p);
     const bool last = b[0] == 1;
     if (loan) {
-      for (std::size_t i = 0; i + 8 <= size; i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, b + i, 8);
-        x ^= w;
-      }
+      x ^= shmkit::bench::read_in_place(b, size);
     } else {
       std::memcpy(buf.data(), p, size);
     }
