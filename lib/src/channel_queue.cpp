@@ -98,6 +98,13 @@ ReadResult QueueReader::receive(std::span<std::byte>* buffer, std::chrono::nanos
   detail::WaitLine& wl = view_.header->wait;
   const detail::WriterLine& w = view_.header->writer;
   auto probe = [&]() -> std::optional<Errc> {
+    // The next slot itself says when its frame is complete (the writer's release store of its
+    // version, after the payload): polling it keeps the reader off the writer's line, which the
+    // writer stores to on every frame. `published` is read (seq_cst) only when the slot is not
+    // ready, which is also what the blocking wait's handshake needs.
+    if (head_ == tail_cache_ &&
+        slot_header(view_.slot(head_)).version.load(std::memory_order_acquire) == 2 * head_ + 2)
+      tail_cache_ = head_ + 1;
     if (head_ == tail_cache_) {
       // `closed` before `published` (the writer stores them in the other order).
       const bool closed = w.closed.load(std::memory_order_acquire) != 0;
@@ -121,6 +128,12 @@ ReadResult QueueReader::receive(std::span<std::byte>* buffer, std::chrono::nanos
 bool QueueReader::refresh_tail() {
   // seq_cst: inside a blocking wait, the reader's half of the Dekker handshake (wait_loop).
   const std::uint64_t tail = view_.header->writer.published.load(std::memory_order_seq_cst);
+  // The writer completes a slot, then announces it: a reader polling the slots may have taken
+  // the newest frame already (never more than one: announcing it precedes the next frame).
+  if (tail + 1 == head_) {
+    tail_cache_ = head_;
+    return false;
+  }
   if (tail < head_ || tail - head_ > view_.slot_count)
     detail::throw_corrupt(view_, "the writer claims " + std::to_string(tail) + " frames published; the reader is at " +
                                      std::to_string(head_) + " of a " + std::to_string(view_.slot_count) + "-slot ring");
@@ -131,7 +144,7 @@ bool QueueReader::refresh_tail() {
 bool QueueReader::try_take(std::span<std::byte>* buffer, ReadResult& out) {
   std::byte* slot = view_.slot(head_);
   detail::SlotHeader& sh = slot_header(slot);
-  // Relaxed: ordered after the acquire (seq_cst) load of `published` that covered this frame.
+  // Relaxed: ordered after the acquire load (of `published` or of this version) that covered it.
   const std::uint64_t v = sh.version.load(std::memory_order_relaxed);
   if (v != 2 * head_ + 2)
     detail::throw_corrupt(view_, "slot of frame " + std::to_string(head_) + " has version " + std::to_string(v));
