@@ -159,10 +159,9 @@ bool valid_name_char(char c) noexcept {
          c == '.';
 }
 
-// mkdir 0700 if missing, then insists it is a real directory of ours that nobody else can write:
-// otherwise another user could swap our socket for theirs.
-// A socket directory must be ours and closed to others: a socket in a directory someone else
-// controls could be theirs. `create`: make it if missing (servers); clients only look.
+// A socket directory must be a real directory of ours that nobody else can write: otherwise
+// another user could swap our socket for theirs. `create`: mkdir 0700 if missing (servers);
+// clients only look.
 void check_private_directory(const std::string& dir, bool create) {
   if (create) {
     if (::mkdir(dir.c_str(), 0700) == 0) {
