@@ -29,7 +29,7 @@ void register_ipc_roles();
 void add_ipc_cases(const Settings& s, Cases& out);  // pipe, unix sockets, message_queue, futex, eventfd
 
 void register_ring_roles();
-void add_ring_cases(const Settings& s, Cases& out);  // the naive SPSC byte ring
+void add_ring_cases(const Settings& s, Cases& out);  // the naive SPSC byte ring, the 64 B line stream
 
 void register_channel_roles();
 void add_channel_cases(const Settings& s, Cases& out);  // shmkit broadcast and queue

@@ -2,6 +2,10 @@
 // baseline shmkit's channels must beat. Length-prefixed records in a byte ring; the writer
 // advances `head` and the reader `tail` after every record, and each re-reads the other's
 // index every time (no batching, no cached copy): both index lines bounce per message.
+//
+// Beside it, the ceiling for 64 B frames: bare 64-byte lines streamed through the same memory
+// with both indices cached and the reader's batched. No header, no sequence, no size: one line
+// per frame is the least any shared-memory channel moves, so no design can pass it.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -18,6 +22,7 @@ namespace shmkit::bench {
 namespace {
 
 constexpr std::uint64_t kRingBytes = kRingBudget;  // holds several 1 MiB records
+constexpr std::uint64_t kStreamLine = 64;          // the line stream's frame: one cache line
 
 struct RingHeader {
   alignas(64) std::atomic<std::uint64_t> head{0};  // bytes written (writer)
@@ -97,9 +102,43 @@ int ring_sink(const Args& a) {
   return 0;
 }
 
+// Child: reads 64-byte lines until the stream is closed and empty. `head` and `tail` count lines.
+int stream_sink(const Args& a) {
+  ControlMap ctl = ControlMap::open(arg(a, "ctl"));
+  RingMap ring = RingMap::map(arg(a, "ring"), false);
+  constexpr std::uint64_t lines = kRingBytes / kStreamLine;
+  alignas(64) std::byte buf[kStreamLine];
+  ctl->ready.fetch_add(1);
+  std::uint64_t pos = 0, head = 0, released = 0;
+  for (;;) {
+    if (pos == head) {
+      if (released != pos) ring.h->tail.store(released = pos, std::memory_order_release);
+      // `closed` first: the writer stores it after its last `head`.
+      const bool closed = ring.h->closed.load(std::memory_order_acquire) != 0;
+      head = ring.h->head.load(std::memory_order_acquire);
+      if (pos == head) {
+        if (closed) break;
+        continue;
+      }
+    }
+    std::memcpy(buf, ring.data + (pos % lines) * kStreamLine, kStreamLine);
+    asm volatile("" : : "r"(buf) : "memory");
+    if (++pos - released >= 64) ring.h->tail.store(released = pos, std::memory_order_release);
+  }
+  ChildReport& rep = ctl->child[0];
+  rep.end_ns.store(now_ns());
+  rep.received.store(pos);
+  rep.finished.store(1);
+  ring.unmap();
+  return 0;
+}
+
 }  // namespace
 
-void register_ring_roles() { register_role("ring-sink", ring_sink); }
+void register_ring_roles() {
+  register_role("ring-sink", ring_sink);
+  register_role("stream-sink", stream_sink);
+}
 
 namespace {
 
@@ -131,9 +170,36 @@ Repeat ring_repeat(const Settings& s, const Result& r) {
   return {c.received.load(), sent - std::min(sent, c.received.load()), static_cast<double>(c.end_ns.load() - t0) / 1e9};
 }
 
+Repeat stream_repeat(const Settings& s, const Result&) {
+  constexpr std::uint64_t lines = kRingBytes / kStreamLine;
+  alignas(64) std::byte src[kStreamLine];
+  std::memset(src, 0x42, sizeof src);
+  ControlMap ctl = ControlMap::create(s);
+  RingMap ring = RingMap::map("/" + s.tag + "-stream", true);
+  Child child = spawn(s, "stream-sink", {{"ctl", ctl.name()}, {"ring", ring.name}, {"cpu", "1"},
+                                         {"cpus", std::to_string(s.cpus)}});
+  await_ready(*ctl, 1, {&child});
+  const std::int64_t t0 = now_ns();
+  const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
+  std::uint64_t next = 0, tail = 0;
+  do {
+    while (next - tail == lines) tail = ring.h->tail.load(std::memory_order_acquire);
+    std::memcpy(ring.data + (next % lines) * kStreamLine, src, kStreamLine);
+    ring.h->head.store(++next, std::memory_order_release);
+  } while ((next & 15) != 0 || now_ns() < end);
+  ring.h->closed.store(1, std::memory_order_release);
+  child.join();
+  const auto& c = ctl->child[0];
+  ring.unmap();
+  return {c.received.load(), next - std::min(next, c.received.load()), static_cast<double>(c.end_ns.load() - t0) / 1e9};
+}
+
 }  // namespace
 
 void add_ring_cases(const Settings& s, Cases& out) {
+  Result line{.id = "throughput/floor/stream/64", .group = "floor", .metric = Metric::throughput,
+              .label = "64 B lines streamed, no header (ceiling)", .size = kStreamLine, .readers = 1, .lossless = true};
+  if (selected(s, line.id)) out.stream.push_back({line, stream_repeat});
   for (std::uint64_t size : kFrameSizes) {
     Result r{.id = "throughput/ring/" + size_name(size), .group = "ring", .metric = Metric::throughput,
              .label = "naive SPSC byte ring (busy)", .size = size, .readers = 1, .lossless = true};

@@ -6,7 +6,15 @@
 //  - Segment::find<T>(name) among 1000 named objects;
 //  - attach: open (memfd: connect, receive the fd, validate, map) plus find of a named object,
 //    against open-by-name on the named backend, at 64 MiB and 1 GiB, with the creator in
-//    another process.
+//    another process; beside them the bare floor of each path (shm_open + map, and an fd handed
+//    over a Unix socket + map, with no checks and nothing validated).
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <optional>
 #include <cstring>
 #include <algorithm>
@@ -203,48 +211,164 @@ int attach_server(const Args& a) {
   return 0;
 }
 
-// Both backends' creators run at once (they sleep), and the parent alternates batches of
-// attaches between them, so load drift hits both alike.
-void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
-  const std::string backends[2] = {"named", "memfd"};
-  Result r[2];
-  for (int b = 0; b < 2; ++b) {
-    r[b] = Result{.id = "state/attach/" + backends[b] + "/" + size_name(bytes), .group = "state", .metric = Metric::time,
-                  .label = b == 1 ? "attach memfd (connect, fd, validate, map, find)"
-                                  : "open named by name (open, validate, map, find)",
-                  .size = bytes};
+// Child: the floor of both attach paths. Holds a memfd and a POSIX shm object of `bytes` each
+// and hands the memfd to whoever connects to `socket` (SCM_RIGHTS; no handshake, no checks).
+// It sleeps in accept(), as shmkit's server sleeps in epoll_wait(), so each attach wakes it.
+int fd_server(const Args& a) {
+  ControlMap ctl = ControlMap::open(arg(a, "ctl"));
+  const auto bytes = static_cast<off_t>(arg_u64(a, "bytes"));
+  const std::string shm = arg(a, "shm"), path = arg(a, "socket");
+  const int memfd = ::memfd_create("shmkit-bench-floor", MFD_CLOEXEC);
+  const int shmfd = ::shm_open(shm.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+  if (memfd < 0 || shmfd < 0 || ::ftruncate(memfd, bytes) != 0 || ::ftruncate(shmfd, bytes) != 0) return 1;
+  ::close(shmfd);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return 1;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  ::unlink(path.c_str());
+  const int listener = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (listener < 0 || ::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listener, 16) != 0)
+    return 1;
+  ctl->ready.fetch_add(1);
+  for (;;) {
+    const int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    if (ctl->stop.load() != 0) {  // the parent's last connect only wakes us
+      ::close(c);
+      break;
+    }
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+    (void)::sendmsg(c, &m, MSG_NOSIGNAL);
+    ::close(c);
   }
-  if (!selected(s, r[0].id) && !selected(s, r[1].id)) return;
+  ::close(listener);
+  ::unlink(path.c_str());
+  ::shm_unlink(shm.c_str());
+  ::close(memfd);
+  return 0;
+}
+
+// A mapping made by a floor attach; unmapped outside the timed part.
+struct FloorMap {
+  void* p = MAP_FAILED;
+  std::size_t bytes = 0;
+  ~FloorMap() {
+    if (p != MAP_FAILED) ::munmap(p, bytes);
+  }
+};
+
+// fstat for the size, map, close: what both floors do once they hold an fd.
+void map_fd(int fd, FloorMap& m) {
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) throw std::runtime_error("attach floor: no fd");
+  m.bytes = static_cast<std::size_t>(st.st_size);
+  m.p = ::mmap(nullptr, m.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (m.p == MAP_FAILED) throw std::runtime_error("attach floor: mmap failed");
+}
+
+// Connects to the floor server and receives its fd (-1 if it sent none).
+int receive_floor_fd(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), std::min(path.size(), sizeof addr.sun_path - 1));
+  const int sock = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (sock < 0 || ::connect(sock, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    if (sock >= 0) ::close(sock);
+    throw std::runtime_error("attach floor: connect failed");
+  }
+  char byte = 0;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  int fd = -1;
+  if (::recvmsg(sock, &m, MSG_CMSG_CLOEXEC) > 0)
+    if (const cmsghdr* cm = CMSG_FIRSTHDR(&m); cm != nullptr && cm->cmsg_type == SCM_RIGHTS)
+      std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+  ::close(sock);
+  return fd;
+}
+
+// Both backends' creators and the floor server run at once (they sleep), and the parent
+// alternates batches of attaches between the four ways, so load drift hits all alike.
+void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
+  enum Way { named, memfd, floor_shm, floor_fd, kWays };
+  const char* ids[kWays] = {"named", "memfd", "floor-shm-open", "floor-fd-pass"};
+  const char* labels[kWays] = {"open named by name (open, validate, map, find)",
+                               "attach memfd (connect, fd, validate, map, find)",
+                               "floor: shm_open + fstat + mmap, nothing checked",
+                               "floor: fd over a Unix socket + fstat + mmap, nothing checked"};
+  Result r[kWays];
+  bool any = false;
+  for (int w = 0; w < kWays; ++w) {
+    r[w] = Result{.id = "state/attach/" + std::string(ids[w]) + "/" + size_name(bytes), .group = "state",
+                  .metric = Metric::time, .label = labels[w], .size = bytes};
+    any = any || selected(s, r[w].id);
+  }
+  if (!any) return;
   ControlMap ctl = ControlMap::create(s);
   const std::string name[2] = {s.tag + "-attn", s.tag + "-attm"};
-  Child server[2];
+  const std::string floor_shm_name = "/" + s.tag + "-attf", floor_socket = "/tmp/" + s.tag + "-attf.sock";
+  Child server[3];
   for (int b = 0; b < 2; ++b)
-    server[b] = spawn(s, "attach-server", {{"ctl", ctl.name()}, {"backend", backends[b]}, {"segment", name[b]},
-                                           {"bytes", std::to_string(bytes)}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
-  await_ready(*ctl, 2, {&server[0], &server[1]});
-  std::vector<double> samples[2];
+    server[b] = spawn(s, "attach-server", {{"ctl", ctl.name()}, {"backend", b == 1 ? "memfd" : "named"},
+                                           {"segment", name[b]}, {"bytes", std::to_string(bytes)}, {"cpu", "1"},
+                                           {"cpus", std::to_string(s.cpus)}});
+  server[2] = spawn(s, "fd-server", {{"ctl", ctl.name()}, {"shm", floor_shm_name}, {"socket", floor_socket},
+                                     {"bytes", std::to_string(bytes)}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
+  await_ready(*ctl, 3, {&server[0], &server[1], &server[2]});
+  std::vector<double> samples[kWays];
   const int batches = s.quick ? 5 : 30, per_batch = 10;
   for (int batch = 0; batch < batches + 1; ++batch) {
-    for (int b = 0; b < 2; ++b) {
+    for (int w = 0; w < kWays; ++w) {
       SegmentOptions o;
-      o.backend = b == 1 ? Backend::memfd : Backend::named;
+      o.backend = w == memfd ? Backend::memfd : Backend::named;
       for (int i = 0; i < per_batch; ++i) {
         const std::int64_t t0 = now_ns();
         std::int64_t t1 = 0;
-        {
-          Segment seg = Segment::open(name[b], o);
+        if (w == named || w == memfd) {
+          Segment seg = Segment::open(name[w], o);
           if (seg.find<std::uint64_t>("root") == nullptr) throw std::runtime_error("attach: root not found");
           t1 = now_ns();
-        }  // unmapping is not part of attaching
-        if (batch > 0) samples[b].push_back(static_cast<double>(t1 - t0));  // batch 0 warms up
+        } else {  // unmapping is not part of attaching
+          FloorMap m;
+          map_fd(w == floor_shm ? ::shm_open(floor_shm_name.c_str(), O_RDWR | O_CLOEXEC, 0) : receive_floor_fd(floor_socket), m);
+          t1 = now_ns();
+        }
+        if (batch > 0) samples[w].push_back(static_cast<double>(t1 - t0));  // batch 0 warms up
       }
     }
   }
   ctl->stop.store(1);
+  try {
+    (void)receive_floor_fd(floor_socket);  // wakes the floor server to see `stop`
+  } catch (const std::exception&) {
+  }
   for (auto& c : server) c.join();
-  for (int b = 0; b < 2; ++b) {
-    r[b].latency = summarize(samples[b]);
-    out.add(r[b]);
+  for (int w = 0; w < kWays; ++w) {
+    r[w].latency = summarize(samples[w]);
+    out.add(r[w]);
   }
 }
 
@@ -299,7 +423,10 @@ void advice_cost(const Settings& s, Results& out) {
 
 }  // namespace
 
-void register_state_roles() { register_role("attach-server", attach_server); }
+void register_state_roles() {
+  register_role("attach-server", attach_server);
+  register_role("fd-server", fd_server);
+}
 
 void run_state(const Settings& s, Results& out) {
   map_cases(s, out, 10'000);

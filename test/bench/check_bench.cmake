@@ -15,7 +15,7 @@ set(required
   latency/ipc/seqpacket latency/ipc/mq
   latency/channel/broadcast/busy/64 latency/channel/broadcast/busy/1M latency/channel/broadcast/spin/64
   latency/channel/broadcast/block/64 latency/channel/queue/busy/64 latency/channel/queue/block/64
-  throughput/floor/memcpy/64 throughput/floor/memcpy/1M throughput/ring/64 throughput/ring/1M
+  throughput/floor/memcpy/64 throughput/floor/memcpy/1M throughput/floor/stream/64 throughput/ring/64 throughput/ring/1M
   throughput/ipc/mq/64 throughput/ipc/pipe/64 throughput/ipc/stream/1M
   throughput/channel/queue/copy/64/r1 throughput/channel/queue/loan/1M/r1 throughput/channel/queue/copy+crc/1M/r1
   throughput/channel/broadcast/copy/64/r1 throughput/channel/broadcast/copy/64/r4
@@ -24,6 +24,7 @@ set(required
   state/map/10k/insert/std state/map/10k/insert/shmkit state/map/10k/insert/shmkit-btree
   state/map/1M/insert/shmkit-btree state/find-by-name
   state/attach/named/64M state/attach/memfd/64M state/attach/memfd/1G
+  state/attach/floor-shm-open/64M state/attach/floor-fd-pass/64M
   latency/iceoryx/busy/64 throughput/iceoryx/64 throughput/iceoryx/loan/1M)
 
 string(JSON n LENGTH "${doc}" results)
