@@ -152,8 +152,9 @@ std::vector<Goal> evaluate_goals(const Results& res) {
   // best is the named attach with the bare shm_open + map swapped for a bare fd handoff + map.
   for (const char* size : {"64M", "1G"}) {
     Goal g{std::string("attach-") + size + "-bound",
-           "info: the best memfd/named ratio any fd-over-socket attach could show here (bare handoff, no checks)", 0, 2.0,
-           true, "n/a", true, ""};
+           std::string("info: ") + (size[0] == '6' ? "64 MiB" : "1 GiB") +
+               ", the best memfd/named ratio any fd-over-socket attach could show (bare handoff, no checks)",
+           0, 2.0, true, "n/a", true, ""};
     const std::string base = "state/attach/";
     const Result* n = res.find(base + "named/" + size);
     const Result* fs = res.find(base + "floor-shm-open/" + size);
