@@ -41,10 +41,11 @@ class AnyWriter {
       throw std::runtime_error("queue publish timed out (reader gone?)");
     }
   }
+  // One named result, so it is built in the caller's object: moving a loan just after loan()
+  // loads what loan() stored, which waits behind the slot stores still in the store buffer.
   FrameLoan loan() {
-    if (b_) return b_->loan();
-    FrameLoan l = q_->loan(kChannelTimeout);
-    if (!l) throw std::runtime_error("queue loan timed out (reader gone?)");
+    FrameLoan l = b_ ? b_->loan() : q_->loan(kChannelTimeout);
+    if (!l) throw std::runtime_error("channel loan failed (queue timed out: reader gone?)");
     return l;
   }
   void close() {
