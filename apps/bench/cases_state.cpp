@@ -303,7 +303,12 @@ int receive_floor_fd(const std::string& path) {
   m.msg_control = control;
   m.msg_controllen = sizeof control;
   int fd = -1;
-  if (::recvmsg(sock, &m, MSG_CMSG_CLOEXEC) > 0)
+  // Spins on the reply (as shmkit's client does for its first 50 us): the server's wake-up is
+  // in the floor, the client's own is not.
+  ssize_t got;
+  while ((got = ::recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EINTR)) {
+  }
+  if (got > 0)
     if (const cmsghdr* cm = CMSG_FIRSTHDR(&m); cm != nullptr && cm->cmsg_type == SCM_RIGHTS)
       std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
   ::close(sock);

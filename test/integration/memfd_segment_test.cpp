@@ -14,6 +14,7 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -207,6 +208,39 @@ BOOST_AUTO_TEST_CASE(automatic_is_memfd_and_every_accessor_tells_its_side) {
   BOOST_CHECK_EXCEPTION(Segment::open(name, memfd()), Error,
                         [](const Error& e) { return errc_is(e, Errc::not_found); });
   BOOST_TEST(!Segment::remove(name, Backend::memfd));
+}
+
+// A client checks the default socket directory (after connecting, before its HELLO): one that
+// others may write could hold a stranger's socket, so the open fails and nothing is handed over.
+BOOST_AUTO_TEST_CASE(a_client_refuses_a_socket_directory_others_can_write) {
+  char dir_template[] = "/tmp/shmkit-memfd-xdg-XXXXXX";
+  BOOST_REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string xdg = dir_template;
+  const char* saved = std::getenv("XDG_RUNTIME_DIR");
+  const std::optional<std::string> old = saved ? std::optional<std::string>(saved) : std::nullopt;
+  ::setenv("XDG_RUNTIME_DIR", xdg.c_str(), 1);
+  {
+    Events events;
+    const std::string name = unique_name("shmkit-memfd-dir");
+    Segment creator = Segment::create(name, 1 << 20, served(events));
+    creator.construct<std::uint64_t>("value", 7u);
+    BOOST_REQUIRE(::chmod((xdg + "/shmkit").c_str(), 0770) == 0);
+    BOOST_CHECK_EXCEPTION(Segment::open(name, memfd()), Error,
+                          [](const Error& e) { return errc_is(e, Errc::permission_denied, "writable by group"); });
+    BOOST_REQUIRE(::chmod((xdg + "/shmkit").c_str(), 0700) == 0);
+    {
+      Segment reader = Segment::open(name, memfd());
+      BOOST_TEST(*reader.find<std::uint64_t>("value") == 7u);
+    }
+    BOOST_TEST(events.wait([&] { return events.detached >= 1; }));
+    std::lock_guard lock(events.mutex);
+    BOOST_TEST(events.attached == 1u);  // the refused open never got the segment
+    BOOST_TEST(events.detached == 1u);
+  }
+  if (old) ::setenv("XDG_RUNTIME_DIR", old->c_str(), 1);
+  else ::unsetenv("XDG_RUNTIME_DIR");
+  ::rmdir((xdg + "/shmkit").c_str());
+  ::rmdir(xdg.c_str());
 }
 
 BOOST_AUTO_TEST_CASE(caller_event_loop_and_abstract_socket) {

@@ -99,11 +99,15 @@ short wait_for(int sock, short events, const std::string& path, DeadlineNs deadl
 
 }  // namespace
 
-AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only) {
+AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only, bool check_directory) {
   const ctl::SocketAddress address = ctl::socket_address(socket_path);
   UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!sock) throw_os_error("cannot create a control socket", errno);
   connect_until(sock.get(), address, socket_path, deadline);
+  // Checked after connect() rather than before: these system calls then overlap the server's
+  // wake-up. A connection alone tells a stranger's socket nothing, and a refused directory ends
+  // it before our HELLO. A directory swapped between check and connect is the same race either way.
+  if (check_directory) check_client_socket_directory(socket_path);
 
   ctl::Hello hello;
   hello.format_version = kFormatVersion;

@@ -32,11 +32,17 @@ struct AttachedMemfd {
 // Every fd received is closed on every error path. read_only: HELLO asks for read-only access and
 // the segment is mapped PROT_READ whatever the server grants; a server from before read-only
 // views refuses (Errc::unsupported).
-AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only = false);
+// check_directory: `socket_path` is a default path (client_socket_path): its directory is checked
+// right after connect(), while the server wakes up, before the HELLO is sent.
+AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only = false,
+                           bool check_directory = false);
 
 // ControlServer::default_socket_path for a client: checks the directory is private (if it
 // exists) but never creates it (control_server.cpp).
 std::string client_socket_path(std::string_view segment_name);
+// The same path unchecked, and the check alone (for attach_memfd's check_directory).
+std::string unchecked_client_socket_path(std::string_view segment_name);
+void check_client_socket_directory(const std::string& socket_path);
 
 // Liveness: true once the server side hung up (POLLHUP/POLLRDHUP/POLLERR), without blocking.
 bool control_peer_gone(int control_socket) noexcept;

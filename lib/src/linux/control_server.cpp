@@ -39,16 +39,27 @@ namespace ctl = detail::control;
 using detail::DeadlineNs;
 using detail::UniqueFd;
 
+namespace {
+
+// The policy's answers with the server's euid given: a server reads it once, at start.
+bool allows_read_write_as(const AccessPolicy& p, std::uint32_t uid, std::uint32_t gid, uid_t own) {
+  if (p.allow_same_user && uid == own) return true;
+  return std::find(p.uids.begin(), p.uids.end(), uid) != p.uids.end() ||
+         std::find(p.gids.begin(), p.gids.end(), gid) != p.gids.end();
+}
+bool listed_read_only(const AccessPolicy& p, std::uint32_t uid, std::uint32_t gid) {
+  return std::find(p.read_only_uids.begin(), p.read_only_uids.end(), uid) != p.read_only_uids.end() ||
+         std::find(p.read_only_gids.begin(), p.read_only_gids.end(), gid) != p.read_only_gids.end();
+}
+
+}  // namespace
+
 bool AccessPolicy::allows_read_write(std::uint32_t uid, std::uint32_t gid) const {
-  if (allow_same_user && uid == ::geteuid()) return true;
-  return std::find(uids.begin(), uids.end(), uid) != uids.end() ||
-         std::find(gids.begin(), gids.end(), gid) != gids.end();
+  return allows_read_write_as(*this, uid, gid, ::geteuid());
 }
 
 bool AccessPolicy::allows(std::uint32_t uid, std::uint32_t gid) const {
-  return allows_read_write(uid, gid) ||
-         std::find(read_only_uids.begin(), read_only_uids.end(), uid) != read_only_uids.end() ||
-         std::find(read_only_gids.begin(), read_only_gids.end(), gid) != read_only_gids.end();
+  return allows_read_write(uid, gid) || listed_read_only(*this, uid, gid);
 }
 
 namespace {
@@ -185,8 +196,8 @@ void check_private_directory(const std::string& dir, bool create) {
     throw Error(Errc::permission_denied, "socket directory '" + dir + "' is writable by group or others: chmod 0700 it");
 }
 
-// The default socket path of a segment, its directory checked (and made, for a server).
-std::string socket_path_for(std::string_view segment_name, bool create_directory) {
+// The default socket path of a segment and its directory, not checked.
+std::pair<std::string, std::string> default_path_and_directory(std::string_view segment_name) {
   if (segment_name.empty() || segment_name.size() > 200 ||
       !std::all_of(segment_name.begin(), segment_name.end(), valid_name_char))
     throw Error(Errc::invalid_argument, "segment name '" + std::string(segment_name) +
@@ -199,8 +210,7 @@ std::string socket_path_for(std::string_view segment_name, bool create_directory
   if (path.size() > room)
     throw Error(Errc::invalid_argument, "control socket path '" + path + "' is longer than " + std::to_string(room) +
                                             " bytes: use a shorter segment name");
-  check_private_directory(dir, create_directory);
-  return path;
+  return {std::move(path), dir};
 }
 
 }  // namespace
@@ -221,6 +231,7 @@ struct ControlServer::Impl {
   std::uint32_t format_version;
   std::string path;
   ControlServerOptions options;
+  uid_t own_euid = ::geteuid();  // the user the socket was made as: AccessPolicy::allow_same_user
 
   // Declaration order is destruction order reversed: the socket file is unlinked before the
   // listening socket closes, and clients close before the epoll set.
@@ -442,8 +453,8 @@ struct ControlServer::Impl {
     c.info.uid = cred.uid;
     c.info.gid = cred.gid;
     c.info.connected = std::chrono::system_clock::now();
-    c.read_write = options.policy.allows_read_write(cred.uid, cred.gid);
-    c.allowed = c.read_write || options.policy.allows(cred.uid, cred.gid);
+    c.read_write = allows_read_write_as(options.policy, cred.uid, cred.gid, own_euid);
+    c.allowed = c.read_write || listed_read_only(options.policy, cred.uid, cred.gid);
     if (clients.size() >= options.max_clients) {
       log("refused " + who(c.info) + " (server_busy): " + std::to_string(clients.size()) + " clients connected");
       refuse_on(fd.get(), ctl::RefuseCode::server_busy,
@@ -717,11 +728,25 @@ bool ControlServer::remove_stale_socket(const std::string& socket_path) {
 }
 
 std::string ControlServer::default_socket_path(std::string_view segment_name) {
-  return socket_path_for(segment_name, true);
+  auto [path, dir] = default_path_and_directory(segment_name);
+  check_private_directory(dir, true);
+  return path;
 }
 
 namespace detail {
-std::string client_socket_path(std::string_view segment_name) { return socket_path_for(segment_name, false); }
+std::string client_socket_path(std::string_view segment_name) {
+  auto [path, dir] = default_path_and_directory(segment_name);
+  check_private_directory(dir, false);
+  return path;
+}
+
+std::string unchecked_client_socket_path(std::string_view segment_name) {
+  return default_path_and_directory(segment_name).first;
+}
+
+void check_client_socket_directory(const std::string& socket_path) {
+  check_private_directory(socket_path.substr(0, socket_path.rfind('/')), false);
+}
 }  // namespace detail
 
 }  // namespace shmkit
