@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <optional>
 #include <cstring>
 #include <algorithm>
@@ -235,7 +236,8 @@ int fd_server(const Args& a) {
   for (;;) {
     const int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      std::fprintf(stderr, "fd-server: accept4: %s\n", std::strerror(errno));
       return 1;
     }
     if (ctl->stop.load() != 0) {  // the parent's last connect only wakes us
@@ -255,7 +257,7 @@ int fd_server(const Args& a) {
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
-    (void)::sendmsg(c, &m, MSG_NOSIGNAL);
+    if (::sendmsg(c, &m, MSG_NOSIGNAL) < 0) std::fprintf(stderr, "fd-server: sendmsg: %s\n", std::strerror(errno));
     ::close(c);
   }
   ::close(listener);
@@ -277,14 +279,15 @@ struct FloorMap {
 // fstat for the size, map, close: what both floors do once they hold an fd.
 void map_fd(int fd, FloorMap& m) {
   struct stat st {};
-  if (fd < 0 || ::fstat(fd, &st) != 0) throw std::runtime_error("attach floor: no fd");
+  if (fd < 0 || ::fstat(fd, &st) != 0)
+    throw std::runtime_error(std::string("attach floor: no fd to map: ") + std::strerror(errno));
   m.bytes = static_cast<std::size_t>(st.st_size);
   m.p = ::mmap(nullptr, m.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
   if (m.p == MAP_FAILED) throw std::runtime_error("attach floor: mmap failed");
 }
 
-// Connects to the floor server and receives its fd (-1 if it sent none).
+// Connects to the floor server and receives its fd; throws if it sent none (`why` says what came).
 int receive_floor_fd(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -308,10 +311,14 @@ int receive_floor_fd(const std::string& path) {
   ssize_t got;
   while ((got = ::recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EINTR)) {
   }
+  const int e = errno;
   if (got > 0)
     if (const cmsghdr* cm = CMSG_FIRSTHDR(&m); cm != nullptr && cm->cmsg_type == SCM_RIGHTS)
       std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
   ::close(sock);
+  if (fd < 0)
+    throw std::runtime_error("attach floor: no fd (recvmsg " + std::to_string(got) + ", " +
+                             (got < 0 ? std::strerror(e) : "flags " + std::to_string(m.msg_flags)) + ")");
   return fd;
 }
 
