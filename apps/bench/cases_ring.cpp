@@ -62,6 +62,14 @@ struct RingMap {
   }
 };
 
+// A sink's report: when it got its last record, and how many.
+void report_received(Control& ctl, std::uint64_t n) {
+  ChildReport& rep = ctl.child[0];
+  rep.end_ns.store(now_ns());
+  rep.received.store(n);
+  rep.finished.store(1);
+}
+
 // Copies n bytes at ring position pos (wrapping).
 void ring_put(std::byte* ring, std::uint64_t pos, const std::byte* src, std::size_t n) {
   const std::size_t at = pos % kRingBytes, first = std::min<std::size_t>(n, kRingBytes - at);
@@ -95,10 +103,7 @@ int ring_sink(const Args& a) {
     ring.h->tail.store(tail + record_bytes(len), std::memory_order_release);
     ++n;
   }
-  ChildReport& rep = ctl->child[0];
-  rep.end_ns.store(now_ns());
-  rep.received.store(n);
-  rep.finished.store(1);
+  report_received(*ctl, n);
   ring.unmap();
   return 0;
 }
@@ -136,10 +141,7 @@ int stream_sink(const Args& a) {
     asm volatile("" : : "r"(buf) : "memory");
     if (++pos - released >= 64) ring.h->tail.store(released = pos, std::memory_order_release);
   }
-  ChildReport& rep = ctl->child[0];
-  rep.end_ns.store(now_ns());
-  rep.received.store(pos);
-  rep.finished.store(1);
+  report_received(*ctl, pos);
   ring.unmap();
   return 0;
 }

@@ -212,6 +212,22 @@ int attach_server(const Args& a) {
   return 0;
 }
 
+// One byte with room for one fd (SCM_RIGHTS): the floor's only message, both ways.
+struct FdMessage {
+  char byte = 0;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  FdMessage() {
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+  }
+  FdMessage(const FdMessage&) = delete;  // m points into this object
+  FdMessage& operator=(const FdMessage&) = delete;
+};
+
 // Child: the floor of both attach paths. Holds a memfd and a POSIX shm object of `bytes` each
 // and hands the memfd to whoever connects to `socket` (SCM_RIGHTS; no handshake, no checks).
 // It sleeps in accept(), as shmkit's server sleeps in epoll_wait(), so each attach wakes it.
@@ -244,20 +260,13 @@ int fd_server(const Args& a) {
       ::close(c);
       break;
     }
-    char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    cmsghdr* cm = CMSG_FIRSTHDR(&m);
+    FdMessage msg;
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg.m);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
-    if (::sendmsg(c, &m, MSG_NOSIGNAL) < 0) std::fprintf(stderr, "fd-server: sendmsg: %s\n", std::strerror(errno));
+    if (::sendmsg(c, &msg.m, MSG_NOSIGNAL) < 0) std::fprintf(stderr, "fd-server: sendmsg: %s\n", std::strerror(errno));
     ::close(c);
   }
   ::close(listener);
@@ -287,7 +296,7 @@ void map_fd(int fd, FloorMap& m) {
   if (m.p == MAP_FAILED) throw std::runtime_error("attach floor: mmap failed");
 }
 
-// Connects to the floor server and receives its fd; throws if it sent none (`why` says what came).
+// Connects to the floor server and receives its fd; throws if it sent none (saying what came).
 int receive_floor_fd(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -297,14 +306,8 @@ int receive_floor_fd(const std::string& path) {
     if (sock >= 0) ::close(sock);
     throw std::runtime_error("attach floor: connect failed");
   }
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
+  FdMessage msg;
+  msghdr& m = msg.m;
   int fd = -1;
   // Spins on the reply (as shmkit's client does for its first 50 us): the server's wake-up is
   // in the floor, the client's own is not.

@@ -27,6 +27,7 @@
 #include "linux/control_client.hpp"
 #include "linux/control_protocol.hpp"
 #include "linux/memfd_mapping.hpp"
+#include "scoped_env.hpp"
 #include "segment_header.hpp"
 #include "shmkit/control_server.hpp"
 #include "shmkit/error.hpp"
@@ -618,9 +619,7 @@ BOOST_AUTO_TEST_CASE(default_socket_path_uses_a_private_directory) {
   char dir_template[] = "/tmp/shmkit-xdg-XXXXXX";
   BOOST_REQUIRE(::mkdtemp(dir_template) != nullptr);
   const std::string xdg = dir_template;
-  const char* saved = std::getenv("XDG_RUNTIME_DIR");
-  const std::optional<std::string> old = saved ? std::optional<std::string>(saved) : std::nullopt;
-  ::setenv("XDG_RUNTIME_DIR", xdg.c_str(), 1);
+  ScopedEnv env("XDG_RUNTIME_DIR", xdg);
   BOOST_TEST(ControlServer::default_socket_path("seg-1") == xdg + "/shmkit/seg-1.sock");
   struct stat st {};
   BOOST_REQUIRE(::lstat((xdg + "/shmkit").c_str(), &st) == 0);
@@ -635,7 +634,7 @@ BOOST_AUTO_TEST_CASE(default_socket_path_uses_a_private_directory) {
   ::unlink((xdg + "/shmkit").c_str());
   ::rmdir(xdg.c_str());
 
-  ::unsetenv("XDG_RUNTIME_DIR");
+  env.unset();
   const std::string fallback = "/tmp/shmkit-" + std::to_string(::geteuid());
   BOOST_TEST(ControlServer::default_socket_path("seg-1") == fallback + "/seg-1.sock");
   BOOST_CHECK_EXCEPTION(ControlServer::default_socket_path("../x"), Error,
@@ -644,5 +643,4 @@ BOOST_AUTO_TEST_CASE(default_socket_path_uses_a_private_directory) {
                         [](const Error& e) { return errc_is(e, Errc::invalid_argument); });
   BOOST_CHECK_EXCEPTION(ControlServer::default_socket_path(std::string(120, 'n')), Error,
                         [](const Error& e) { return errc_is(e, Errc::invalid_argument, "shorter segment name"); });
-  if (old) ::setenv("XDG_RUNTIME_DIR", old->c_str(), 1);
 }

@@ -29,6 +29,7 @@
 #include "child_process.hpp"
 #include "linux/control_client.hpp"
 #include "linux/control_protocol.hpp"
+#include "scoped_env.hpp"
 #include "segment_header.hpp"
 
 using namespace shmkit;
@@ -216,10 +217,8 @@ BOOST_AUTO_TEST_CASE(a_client_refuses_a_socket_directory_others_can_write) {
   char dir_template[] = "/tmp/shmkit-memfd-xdg-XXXXXX";
   BOOST_REQUIRE(::mkdtemp(dir_template) != nullptr);
   const std::string xdg = dir_template;
-  const char* saved = std::getenv("XDG_RUNTIME_DIR");
-  const std::optional<std::string> old = saved ? std::optional<std::string>(saved) : std::nullopt;
-  ::setenv("XDG_RUNTIME_DIR", xdg.c_str(), 1);
   {
+    ScopedEnv env("XDG_RUNTIME_DIR", xdg);
     Events events;
     const std::string name = unique_name("shmkit-memfd-dir");
     Segment creator = Segment::create(name, 1 << 20, served(events));
@@ -237,8 +236,6 @@ BOOST_AUTO_TEST_CASE(a_client_refuses_a_socket_directory_others_can_write) {
     BOOST_TEST(events.attached == 1u);  // the refused open never got the segment
     BOOST_TEST(events.detached == 1u);
   }
-  if (old) ::setenv("XDG_RUNTIME_DIR", old->c_str(), 1);
-  else ::unsetenv("XDG_RUNTIME_DIR");
   ::rmdir((xdg + "/shmkit").c_str());
   ::rmdir(xdg.c_str());
 }
