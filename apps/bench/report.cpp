@@ -150,9 +150,9 @@ std::vector<Goal> evaluate_goals(const Results& res) {
         "state/attach/named/1G", 2.0, true);
   // What the fd handoff itself costs bounds the attach goals: shmkit's memfd attach at its very
   // best is the named attach with the bare shm_open + map swapped for a bare fd handoff + map.
-  for (const char* size : {"64M", "1G"}) {
+  for (const auto& [size, size_text] : {std::pair{"64M", "64 MiB"}, std::pair{"1G", "1 GiB"}}) {
     Goal g{std::string("attach-") + size + "-bound",
-           std::string("info: ") + (size[0] == '6' ? "64 MiB" : "1 GiB") +
+           std::string("info: ") + size_text +
                ", the best memfd/named ratio any fd-over-socket attach could show (bare handoff, no checks)",
            0, 2.0, true, "n/a", true, ""};
     const std::string base = "state/attach/";

@@ -55,10 +55,11 @@ std::unique_ptr<Mapping> create_memfd_segment(const std::string& name, std::size
 std::unique_ptr<ControlLink> serve_memfd_segment(const Mapping& mapping, const std::string& socket_path,
                                                  const SegmentOptions& options);
 
-// Connects to the server of segment `name` (options.socket_path if set, else the default path,
-// whose directory is checked), validates the handshake and the memfd, and maps it
-// (Access::read_only: asks for a read-only fd and maps it PROT_READ).
-AttachedSegment attach_memfd_segment(std::string_view name, const SegmentOptions& options, DeadlineNs deadline);
+// Connects to the server of segment `name` (at `socket_path` if not empty, else at the default
+// path, whose directory is checked), validates the handshake and the memfd, and maps it
+// (read_only: asks for a read-only fd and maps it PROT_READ).
+AttachedSegment attach_memfd_segment(std::string_view name, const std::string& socket_path, DeadlineNs deadline,
+                                     bool read_only);
 
 // Unlinks a stale socket file (its server died) at `socket_path`; never a live server's.
 // Returns whether one was removed.

@@ -476,7 +476,8 @@ Segment Segment::open(std::string_view name, const SegmentOptions& options) {
   impl->name = std::string(name);
   impl->backend = backend;
   if (backend == Backend::memfd) {
-    auto attached = detail::attach_memfd_segment(name, options, deadline);
+    auto attached =
+        detail::attach_memfd_segment(name, options.socket_path, deadline, options.access == Access::read_only);
     impl->mapping = std::move(attached.mapping);
     impl->control = std::move(attached.link);
     validate_attached(*impl->mapping, name, name);
@@ -490,9 +491,8 @@ Segment Segment::open(std::string_view name, const SegmentOptions& options) {
 Segment Segment::attach(std::string_view socket_path, const SegmentOptions& options) {
   require_supported(Backend::memfd);
   const std::string path(socket_path);
-  SegmentOptions at = options;
-  at.socket_path = path;  // an explicit path: no segment name, no default directory to check
-  auto attached = detail::attach_memfd_segment({}, at, detail::deadline_after(options.open_timeout));
+  auto attached = detail::attach_memfd_segment({}, path, detail::deadline_after(options.open_timeout),
+                                               options.access == Access::read_only);
   auto impl = std::make_unique<Impl>();
   impl->backend = Backend::memfd;
   impl->mapping = std::move(attached.mapping);

@@ -734,18 +734,18 @@ std::string ControlServer::default_socket_path(std::string_view segment_name) {
 }
 
 namespace detail {
-std::string client_socket_path(std::string_view segment_name) {
-  auto [path, dir] = default_path_and_directory(segment_name);
-  check_private_directory(dir, false);
-  return path;
-}
-
 std::string unchecked_client_socket_path(std::string_view segment_name) {
   return default_path_and_directory(segment_name).first;
 }
 
 void check_client_socket_directory(const std::string& socket_path) {
   check_private_directory(socket_path.substr(0, socket_path.rfind('/')), false);
+}
+
+std::string client_socket_path(std::string_view segment_name) {
+  std::string path = unchecked_client_socket_path(segment_name);
+  check_client_socket_directory(path);
+  return path;
 }
 }  // namespace detail
 

@@ -68,13 +68,14 @@ std::unique_ptr<ControlLink> serve_memfd_segment(const Mapping& mapping, const s
   return link;
 }
 
-AttachedSegment attach_memfd_segment(std::string_view name, const SegmentOptions& options, DeadlineNs deadline) {
-  const bool default_path = options.socket_path.empty();
-  const std::string socket_path = default_path ? unchecked_client_socket_path(name) : options.socket_path;
-  AttachedMemfd attached = attach_memfd(socket_path, deadline, options.access == Access::read_only, default_path);
+AttachedSegment attach_memfd_segment(std::string_view name, const std::string& socket_path, DeadlineNs deadline,
+                                     bool read_only) {
+  const bool default_path = socket_path.empty();
+  const std::string path = default_path ? unchecked_client_socket_path(name) : socket_path;
+  AttachedMemfd attached = attach_memfd(path, deadline, read_only, default_path);
   AttachedSegment out;
   out.mapping = std::move(attached.mapping);
-  out.link = std::make_unique<ClientLink>(socket_path, std::move(attached.control_socket));
+  out.link = std::make_unique<ClientLink>(path, std::move(attached.control_socket));
   return out;
 }
 

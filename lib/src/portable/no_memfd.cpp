@@ -23,7 +23,7 @@ std::unique_ptr<ControlLink> serve_memfd_segment(const Mapping&, const std::stri
   unsupported();
 }
 
-AttachedSegment attach_memfd_segment(std::string_view, const SegmentOptions&, DeadlineNs) { unsupported(); }
+AttachedSegment attach_memfd_segment(std::string_view, const std::string&, DeadlineNs, bool) { unsupported(); }
 
 bool remove_stale_memfd_socket(const std::string&) { unsupported(); }
 
