@@ -312,19 +312,33 @@ ReceiveStatus receive_packet(int socket, std::span<std::byte> buffer, ReceivedPa
   out.fds.reserve(sizeof control / sizeof(int));
   iovec iov{buffer.data(), buffer.size()};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  // A non-blocking SEQPACKET recvmsg reports EOF (0) when it saw the queue empty and then the
+  // peer's shutdown: a peer that sends its last packet and closes in between leaves that packet
+  // queued behind a 0. The packet was queued before the shutdown, so one more look finds it; a
+  // real EOF reads 0 again, and EAGAIN means the 0 was an empty packet.
+  bool looked_again = false;
   ssize_t n = 0;
-  do {
-    n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    const int e = errno;
-    if (e == EAGAIN || e == EWOULDBLOCK) return ReceiveStatus::would_block;
-    if (e == ECONNRESET) throw Error(Errc::peer_gone, "control peer reset the connection", e);
-    throw_os_error("recvmsg on control socket", e);
+  for (;;) {
+    msg = msghdr{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    do {
+      n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      const int e = errno;
+      if (e == EAGAIN || e == EWOULDBLOCK) {
+        if (!looked_again) return ReceiveStatus::would_block;
+        out.size = 0;  // the earlier 0 was an empty packet
+        return ReceiveStatus::packet;
+      }
+      if (e == ECONNRESET) throw Error(Errc::peer_gone, "control peer reset the connection", e);
+      throw_os_error("recvmsg on control socket", e);
+    }
+    if (n > 0 || msg.msg_controllen != 0 || looked_again) break;
+    looked_again = true;
   }
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
@@ -338,7 +352,7 @@ ReceiveStatus receive_packet(int socket, std::span<std::byte> buffer, ReceivedPa
   out.size = static_cast<std::size_t>(n);
   out.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
   out.control_truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
-  return n == 0 ? ReceiveStatus::hung_up : ReceiveStatus::packet;
+  return n == 0 && out.fds.empty() && !out.control_truncated ? ReceiveStatus::hung_up : ReceiveStatus::packet;
 }
 
 void send_packet(int socket, std::span<const std::byte> bytes, std::span<const int> fds) {

@@ -171,8 +171,10 @@ struct ReceivedPacket {
 };
 enum class ReceiveStatus { packet, would_block, hung_up };
 
-// One non-blocking recvmsg (MSG_CMSG_CLOEXEC) with room for 8 fds plus credentials. Every fd
-// that arrives is owned by `out` whatever the caller decides. A 0-byte read reports hung_up.
+// One packet, non-blocking (MSG_CMSG_CLOEXEC), with room for 8 fds plus credentials. Every fd
+// that arrives is owned by `out` whatever the caller decides. hung_up is a real EOF: a last
+// packet the kernel reported behind an early EOF is returned first, and an empty packet is a
+// packet of size 0.
 // Throws Error for failures other than EAGAIN (ECONNRESET -> peer_gone).
 ReceiveStatus receive_packet(int socket, std::span<std::byte> buffer, ReceivedPacket& out);
 
