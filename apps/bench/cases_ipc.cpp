@@ -283,15 +283,6 @@ Repeat mq_repeat(const Settings& s, const Result& r) {
 
 // ---- futex ----
 
-long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t val) {
-  // Not FUTEX_PRIVATE_FLAG: the word is shared between processes.
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, val, nullptr, nullptr, 0);
-}
-
-void futex_wait_change(std::atomic<std::uint32_t>& word, std::uint32_t old) {
-  while (word.load(std::memory_order_acquire) == old) futex(word, FUTEX_WAIT, old);
-}
-
 // Child: sleeps on futex_ping; when it changes, copies the value to futex_pong and wakes.
 int futex_peer(const Args& a) {
   ControlMap ctl = ControlMap::open(arg(a, "ctl"));

@@ -8,6 +8,9 @@
 //    against open-by-name on the named backend, at 64 MiB and 1 GiB, with the creator in
 //    another process; beside them the bare floor of each path (shm_open + map, and an fd handed
 //    over a Unix socket + map, with no checks and nothing validated).
+#include <linux/futex.h>
+#include <dirent.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -206,7 +209,9 @@ int attach_server(const Args& a) {
     Segment seg = Segment::create(name, arg_u64(a, "bytes"), o);
     seg.construct<std::uint64_t>("root", std::uint64_t{42});
     ctl->ready.fetch_add(1);
-    while (ctl->stop.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // Asleep until told to stop, like the floor server: a thread that woke every millisecond
+    // would keep this CPU out of idle and make the server's wake-up look cheaper than it is.
+    futex_wait_change(ctl->stop, 0);
   }
   Segment::remove(name, o.backend);
   return 0;
@@ -230,7 +235,7 @@ struct FdMessage {
 
 // Child: the floor of both attach paths. Holds a memfd and a POSIX shm object of `bytes` each
 // and hands the memfd to whoever connects to `socket` (SCM_RIGHTS; no handshake, no checks).
-// It sleeps in accept(), as shmkit's server sleeps in epoll_wait(), so each attach wakes it.
+// It sleeps in epoll_wait(), as shmkit's server does, so each attach wakes it.
 int fd_server(const Args& a) {
   ControlMap ctl = ControlMap::open(arg(a, "ctl"));
   const auto bytes = static_cast<off_t>(arg_u64(a, "bytes"));
@@ -248,11 +253,17 @@ int fd_server(const Args& a) {
   if (listener < 0 || ::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listener, 16) != 0)
     return 1;
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  if (ep < 0 || ::epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev) != 0) return 1;
   ctl->ready.fetch_add(1);
   for (;;) {
-    const int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    epoll_event got{};
+    if (::epoll_wait(ep, &got, 1, -1) < 0 && errno != EINTR) return 1;
+    const int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (c < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
       std::fprintf(stderr, "fd-server: accept4: %s\n", std::strerror(errno));
       return 1;
     }
@@ -269,11 +280,64 @@ int fd_server(const Args& a) {
     if (::sendmsg(c, &msg.m, MSG_NOSIGNAL) < 0) std::fprintf(stderr, "fd-server: sendmsg: %s\n", std::strerror(errno));
     ::close(c);
   }
+  ::close(ep);
   ::close(listener);
   ::unlink(path.c_str());
   ::shm_unlink(shm.c_str());
   ::close(memfd);
   return 0;
+}
+
+// Child: the floor under every attach in which the server acts. Asleep in futex_wait on
+// futex_ping; each change is answered in futex_pong. The parent spins on the answer, so what it
+// times is one wake-up of a sleeping process (and the two cache lines), nothing else.
+int wake_server(const Args& a) {
+  ControlMap ctl = ControlMap::open(arg(a, "ctl"));
+  ctl->ready.fetch_add(1);
+  std::uint32_t seen = 0;
+  for (;;) {
+    futex_wait_change(ctl->futex_ping, seen);
+    seen = ctl->futex_ping.load(std::memory_order_acquire);
+    if (ctl->stop.load() != 0) return 0;
+    ctl->futex_pong.store(seen, std::memory_order_release);
+  }
+}
+
+// True while every thread of process `pid` sleeps (state S in /proc/<pid>/task/*/stat).
+bool asleep(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* tasks = ::opendir(dir.c_str());
+  if (tasks == nullptr) return false;
+  bool all = true, any = false;
+  while (const dirent* e = ::readdir(tasks)) {
+    if (e->d_name[0] == '.') continue;
+    std::FILE* f = std::fopen((dir + "/" + e->d_name + "/stat").c_str(), "r");
+    if (f == nullptr) continue;  // that thread just ended
+    char line[512] = {};
+    const std::size_t n = std::fread(line, 1, sizeof line - 1, f);
+    std::fclose(f);
+    const char* close_paren = std::strrchr(line, ')');  // the command name may hold spaces and ')'
+    any = true;
+    all = all && n > 0 && close_paren != nullptr && close_paren[1] == ' ' && close_paren[2] == 'S';
+  }
+  ::closedir(tasks);
+  return any && all;
+}
+
+// Waits (untimed) until `server` sleeps: an attach wakes an idle server, not one still busy
+// with the previous client's detach (which would make its wake-up look cheaper than it is).
+void await_asleep(const Child& server) {
+  if (!spin_until([&] { return asleep(server.pid()); }, 10.0))
+    throw std::runtime_error("attach: the server process never went to sleep");
+}
+
+// Wakes the wake server and spins until it answers (timed).
+void wake_and_wait(Control& ctl) {
+  const std::uint32_t next = ctl.futex_ping.load(std::memory_order_relaxed) + 1;
+  ctl.futex_ping.store(next, std::memory_order_release);
+  futex(ctl.futex_ping, FUTEX_WAKE, 1);
+  if (!spin_until([&] { return ctl.futex_pong.load(std::memory_order_acquire) == next; }, 10.0))
+    throw std::runtime_error("attach wake floor: the wake server did not answer in 10 s");
 }
 
 // A mapping made by a floor attach; unmapped outside the timed part.
@@ -314,6 +378,13 @@ int receive_floor_fd(const std::string& path) {
   ssize_t got;
   while ((got = ::recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EINTR)) {
   }
+  // The server sends and closes at once: a non-blocking recvmsg that saw the queue empty and
+  // then the close reports EOF with the packet queued behind it (see receive_packet in
+  // lib/src/linux/control_protocol.cpp). Look once more.
+  if (got == 0) {
+    m.msg_controllen = sizeof msg.control;  // the first recvmsg set it to the 0 bytes it received
+    got = ::recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  }
   const int e = errno;
   if (got > 0)
     if (const cmsghdr* cm = CMSG_FIRSTHDR(&m); cm != nullptr && cm->cmsg_type == SCM_RIGHTS)
@@ -328,12 +399,13 @@ int receive_floor_fd(const std::string& path) {
 // Both backends' creators and the floor server run at once (they sleep), and the parent
 // alternates batches of attaches between the four ways, so load drift hits all alike.
 void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
-  enum Way { named, memfd, floor_shm, floor_fd, kWays };
-  const char* ids[kWays] = {"named", "memfd", "floor-shm-open", "floor-fd-pass"};
+  enum Way { named, memfd, floor_shm, floor_fd, floor_wake, kWays };
+  const char* ids[kWays] = {"named", "memfd", "floor-shm-open", "floor-fd-pass", "floor-wake"};
   const char* labels[kWays] = {"open named by name (open, validate, map, find)",
                                "attach memfd (connect, fd, validate, map, find)",
                                "floor: shm_open + fstat + mmap, nothing checked",
-                               "floor: fd over a Unix socket + fstat + mmap, nothing checked"};
+                               "floor: fd over a Unix socket + fstat + mmap, nothing checked",
+                               "floor: wake a server asleep in futex_wait, spin for its answer"};
   Result r[kWays];
   bool any = false;
   for (int w = 0; w < kWays; ++w) {
@@ -345,14 +417,15 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   ControlMap ctl = ControlMap::create(s);
   const std::string name[2] = {s.tag + "-attn", s.tag + "-attm"};
   const std::string floor_shm_name = "/" + s.tag + "-attf", floor_socket = "/tmp/" + s.tag + "-attf.sock";
-  Child server[3];
+  Child server[4];
   for (int b = 0; b < 2; ++b)
     server[b] = spawn(s, "attach-server", {{"ctl", ctl.name()}, {"backend", b == 1 ? "memfd" : "named"},
                                            {"segment", name[b]}, {"bytes", std::to_string(bytes)}, {"cpu", "1"},
                                            {"cpus", std::to_string(s.cpus)}});
   server[2] = spawn(s, "fd-server", {{"ctl", ctl.name()}, {"shm", floor_shm_name}, {"socket", floor_socket},
                                      {"bytes", std::to_string(bytes)}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
-  await_ready(*ctl, 3, {&server[0], &server[1], &server[2]});
+  server[3] = spawn(s, "wake-server", {{"ctl", ctl.name()}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
+  await_ready(*ctl, 4, {&server[0], &server[1], &server[2], &server[3]});
   std::vector<double> samples[kWays];
   const int batches = s.quick ? 5 : 30, per_batch = 10;
   for (int batch = 0; batch < batches + 1; ++batch) {
@@ -360,11 +433,15 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
       SegmentOptions o;
       o.backend = w == memfd ? Backend::memfd : Backend::named;
       for (int i = 0; i < per_batch; ++i) {
+        if (w == memfd || w == floor_fd || w == floor_wake) await_asleep(server[w == memfd ? 1 : w == floor_fd ? 2 : 3]);
         const std::int64_t t0 = now_ns();
         std::int64_t t1 = 0;
         if (w == named || w == memfd) {
           Segment seg = Segment::open(name[w], o);
           if (seg.find<std::uint64_t>("root") == nullptr) throw std::runtime_error("attach: root not found");
+          t1 = now_ns();
+        } else if (w == floor_wake) {
+          wake_and_wait(*ctl);
           t1 = now_ns();
         } else {  // unmapping is not part of attaching
           FloorMap m;
@@ -375,7 +452,8 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
       }
     }
   }
-  ctl->stop.store(1);
+  futex_store_wake_all(ctl->stop, 1);
+  futex_store_wake_all(ctl->futex_ping, ctl->futex_ping.load() + 1);  // the wake server sleeps on this word
   try {
     (void)receive_floor_fd(floor_socket);  // wakes the floor server to see `stop`
   } catch (const std::exception&) {
@@ -441,6 +519,7 @@ void advice_cost(const Settings& s, Results& out) {
 void register_state_roles() {
   register_role("attach-server", attach_server);
   register_role("fd-server", fd_server);
+  register_role("wake-server", wake_server);
 }
 
 void run_state(const Settings& s, Results& out) {

@@ -2,15 +2,18 @@
 #include "harness.hpp"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -220,6 +223,19 @@ void Control::reset() {
     c.errors.store(0);
     c.finished.store(0);
   }
+}
+
+long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t val) {
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, val, nullptr, nullptr, 0);
+}
+
+void futex_wait_change(std::atomic<std::uint32_t>& word, std::uint32_t old) {
+  while (word.load(std::memory_order_acquire) == old) futex(word, FUTEX_WAIT, old);
+}
+
+void futex_store_wake_all(std::atomic<std::uint32_t>& word, std::uint32_t value) {
+  word.store(value, std::memory_order_release);
+  futex(word, FUTEX_WAKE, INT_MAX);
 }
 
 ControlMap ControlMap::create(const Settings& s) {

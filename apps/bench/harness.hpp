@@ -156,6 +156,13 @@ struct Control {
   void reset();
 };
 
+// Futex on a word of the control block (shared between processes, so not FUTEX_PRIVATE_FLAG).
+long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t val);
+// Sleeps until `word` no longer holds `old`.
+void futex_wait_change(std::atomic<std::uint32_t>& word, std::uint32_t old);
+// Stores `value` and wakes every process sleeping on `word`.
+void futex_store_wake_all(std::atomic<std::uint32_t>& word, std::uint32_t value);
+
 // Maps (and, as owner, creates and finally unlinks) the control block.
 class ControlMap {
  public:

@@ -170,6 +170,13 @@ std::vector<Goal> evaluate_goals(const Results& res) {
     }
     goals.push_back(g);
   }
+  // Any attach in which the server takes part pays at least one wake-up of a sleeping process.
+  for (const auto& [size, size_text] : {std::pair{"64M", "64 MiB"}, std::pair{"1G", "1 GiB"}})
+    ratio(std::string("attach-") + size + "-wake",
+          std::string("info: ") + size_text +
+              ", one wake-up of a sleeping server as a multiple of the named attach (at 2 or more no attach "
+              "the server takes part in can meet the goal)",
+          std::string("state/attach/floor-wake/") + size, std::string("state/attach/named/") + size, 2.0, true, true);
   {
     Goal g{"attach-64M-abs", "attach over memfd at 64 MiB under 100 us", 0, 100, true, "n/a", false, ""};
     if (const Result* r = res.find("state/attach/memfd/64M"); r != nullptr && !r->skipped) {
