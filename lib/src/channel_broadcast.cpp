@@ -112,7 +112,9 @@ ReadResult BroadcastReader::receive(std::span<std::byte>* buffer, std::chrono::n
   detail::WaitLine& wl = view_.header->wait;
   out.status = detail::wait_loop(
       options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer, &stats_), view_.can_block,
-      [&] { return probe(buffer, out); }, [&] { return detail::writer_dead(view_); });
+      [&] { return probe(buffer, out); }, [&] { return detail::writer_dead(view_); },
+      // Relaxed: only says whether probing is worth it (the frame is there, or we were lapped).
+      [&] { return slot_header(view_.slot(cursor_)).version.load(std::memory_order_relaxed) >= 2 * cursor_ + 2; });
   // An event loop's try_read after the notification thread found the writer dead.
   if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))
     out.status = Errc::peer_gone;

@@ -116,8 +116,13 @@ ReadResult QueueReader::receive(std::span<std::byte>* buffer, std::chrono::nanos
     }
     return try_take(buffer, out) ? std::optional<Errc>(Errc::ok) : std::nullopt;
   };
+  // Relaxed: only says whether probing is worth it; the probe loads the version with acquire.
+  auto maybe_ready = [&] {
+    return head_ != tail_cache_ ||
+           slot_header(view_.slot(head_)).version.load(std::memory_order_relaxed) == 2 * head_ + 2;
+  };
   out.status = detail::wait_loop(options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer, &stats_),
-                                 view_.can_block, probe, [&] { return detail::writer_dead(view_); });
+                                 view_.can_block, probe, [&] { return detail::writer_dead(view_); }, maybe_ready);
   // An event loop's try_read after the notification thread found the writer dead.
   if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))
     out.status = Errc::peer_gone;

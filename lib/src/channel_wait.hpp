@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "shmkit/detail/channel_layout.hpp"
 #include "shmkit/detail/deadline.hpp"
@@ -78,11 +79,22 @@ inline constexpr DeadlineNs kUnfencedSleepSliceNs = 1'000'000;
 //           the waiter count went up, so it must read the other side's index with seq_cst.
 //  peer_dead(): true once the other side's process is gone; asked every liveness_check. Then
 //           one last probe (what the peer published before dying still counts) or peer_gone.
+//  maybe_ready(): a cheap look (the next slot's version, relaxed) that lets the spin phase skip
+//           a probe: the probe of a caught-up reader reads the writer's line, which the writer
+//           stores to on every frame, and a reader spinning on that line takes it away from the
+//           writer once per frame. The spin phase probes when maybe_ready() says so, and every
+//           kProbeEverySpins spins anyway (closed, a lapping writer); the blocking phase always.
 // can_block false (read-only mapping: no waiter count): sleeps in short naps instead.
-template <class Probe, class PeerDead>
+inline constexpr std::uint32_t kProbeEverySpins = 16;
+
+template <class Probe, class PeerDead, class MaybeReady>
 Errc wait_loop(const WaitStrategy& strategy, std::chrono::nanoseconds timeout, WaitPoint point, bool can_block,
-               Probe&& probe, PeerDead&& peer_dead) {
-  if (auto r = probe()) return *r;
+               Probe&& probe, PeerDead&& peer_dead, MaybeReady&& maybe_ready) {
+  // A read that will spin may skip its first probe too: otherwise a reader that keeps up takes
+  // the writer's line once per frame all the same, on entry.
+  const bool spins = strategy.kind != WaitKind::block && timeout.count() > 0;
+  if (!spins || maybe_ready())
+    if (auto r = probe()) return *r;
   if (timeout.count() <= 0) return Errc::timeout;
   DeadlineNs now = steady_now_ns();
   const DeadlineNs deadline = timeout.count() >= kNoDeadline - now ? kNoDeadline : now + timeout.count();
@@ -100,7 +112,8 @@ Errc wait_loop(const WaitStrategy& strategy, std::chrono::nanoseconds timeout, W
     const DeadlineNs spin_end =
         strategy.kind == WaitKind::busy_poll ? kNoDeadline : now + std::max<DeadlineNs>(0, strategy.spin.count());
     for (std::uint32_t i = 1;; ++i) {
-      if (auto r = probe()) return *r;
+      if (i % kProbeEverySpins == 0 || maybe_ready())
+        if (auto r = probe()) return *r;
       if (i % 64 == 0) {  // the clock costs more than a probe: read it every 64 probes
         now = steady_now_ns();
         if (auto r = check_peer(now)) return *r;
@@ -167,6 +180,14 @@ Errc wait_loop(const WaitStrategy& strategy, std::chrono::nanoseconds timeout, W
     if (auto r = check_peer(now)) return *r;
     if (now >= deadline) return Errc::timeout;
   }
+}
+
+// Without a cheap look: every spin probes.
+template <class Probe, class PeerDead>
+Errc wait_loop(const WaitStrategy& strategy, std::chrono::nanoseconds timeout, WaitPoint point, bool can_block,
+               Probe&& probe, PeerDead&& peer_dead) {
+  return wait_loop(strategy, timeout, point, can_block, std::forward<Probe>(probe), std::forward<PeerDead>(peer_dead),
+                   [] { return true; });
 }
 
 }  // namespace shmkit::detail

@@ -16,6 +16,7 @@
 #include "channel_crc.hpp"
 #include "frame_clock.hpp"
 #include "asymmetric_fence.hpp"
+#include "cache_demote.hpp"
 #include "channel_internal.hpp"
 #include "channel_wait.hpp"
 #include "process_identity.hpp"
@@ -271,6 +272,7 @@ void WriterCore::end_frame(std::byte* slot, std::uint32_t size, std::uint32_t cr
   sh.crc.store(crc, kFieldStore);
   // Release: a reader that sees the even version sees the whole frame.
   sh.version.store(2 * next_ + 2, std::memory_order_release);
+  demote_to_shared_cache(slot, kSlotPayloadOffset + size);
   WriterLine& w = view_.header->writer;
   w.heartbeat_ns.store(now, std::memory_order_relaxed);
   ++next_;
