@@ -199,11 +199,40 @@ Repeat channel_repeat(const Settings& s, Result& r, const Stream& c) {
   return worst;
 }
 
+// The writer's own ceiling: a broadcast writer publishing 64 B copies with no reader at all (a
+// broadcast writer never waits). No transport can hand a reader more frames than this.
+Repeat writer_alone_repeat(const Settings& s, const Result& r) {
+  const std::string seg_name = s.tag + "-alone";
+  Segment::remove(seg_name);
+  Repeat rep;
+  {
+    Segment seg = Segment::create(seg_name, segment_bytes(r.size, 1));
+    auto w = BroadcastWriter::create(seg, "data", {.slots = slots_for(r.size), .max_frame = static_cast<std::uint32_t>(r.size)});
+    const std::vector<std::byte> src(r.size, std::byte{0x42});
+    const std::int64_t t0 = now_ns();
+    const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
+    std::int64_t t = t0;
+    while (t < end) {
+      for (int i = 0; i < 64; ++i) w.publish(src);
+      rep.frames += 64;
+      t = now_ns();
+    }
+    rep.seconds = static_cast<double>(t - t0) / 1e9;
+  }
+  Segment::remove(seg_name);
+  return rep;
+}
+
 }  // namespace
 
 void register_channel_roles() { register_role("chan-peer", chan_peer); }
 
 void add_channel_cases(const Settings& s, Cases& out) {
+  {
+    Result r{.id = "throughput/channel/broadcast/writer-alone/64", .group = "channel", .metric = Metric::throughput,
+             .label = "shmkit broadcast writer, no reader (the writer's ceiling)", .size = 64};
+    if (selected(s, r.id)) out.stream.push_back({r, writer_alone_repeat});
+  }
   for (ChannelKind k : {ChannelKind::broadcast, ChannelKind::queue}) {
     const std::string kn = kind_name(k);
     auto lat = [&](const std::string& wait, std::uint64_t size) {

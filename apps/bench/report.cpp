@@ -89,6 +89,9 @@ std::vector<Goal> evaluate_goals(const Results& res) {
   // channel that moves a line per frame could show against the ring in this run.
   ratio("ceiling-64-vs-ring", "info: line stream (one line per frame, the ceiling) vs naive ring",
         "throughput/floor/stream/64", "throughput/ring/64", 2.0, false, true);
+  // The writer alone (no reader) bounds every 64 B rate: below 2x the ring, no reader can get 2x.
+  ratio("writer-64-vs-ring", "info: 64 B broadcast writer with no reader (the writer's ceiling) vs naive ring",
+        "throughput/channel/broadcast/writer-alone/64", "throughput/ring/64", 2.0, false, true);
   for (const char* k : {"queue", "broadcast"})
     ratio(std::string("rate-64-") + k + "-vs-ceiling", std::string("info: 64 B ") + k + " frames/s as a share of the line stream's",
           std::string("throughput/channel/") + k + "/copy/64/r1", "throughput/floor/stream/64", 1.0, false, true);

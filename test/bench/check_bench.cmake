@@ -19,12 +19,12 @@ set(required
   throughput/ipc/mq/64 throughput/ipc/pipe/64 throughput/ipc/stream/1M
   throughput/channel/queue/copy/64/r1 throughput/channel/queue/loan/1M/r1 throughput/channel/queue/copy+crc/1M/r1
   throughput/channel/broadcast/copy/64/r1 throughput/channel/broadcast/copy/64/r4
-  throughput/channel/broadcast/loan/1M/r1
+  throughput/channel/broadcast/loan/1M/r1 throughput/channel/broadcast/writer-alone/64
   syscalls/publish/strace
   state/map/10k/insert/std state/map/10k/insert/shmkit state/map/10k/insert/shmkit-btree
   state/map/1M/insert/shmkit-btree state/find-by-name
   state/attach/named/64M state/attach/memfd/64M state/attach/memfd/1G
-  state/attach/floor-shm-open/64M state/attach/floor-fd-pass/64M
+  state/attach/floor-shm-open/64M state/attach/floor-fd-pass/64M state/attach/floor-wake/64M
   latency/iceoryx/busy/64 throughput/iceoryx/64 throughput/iceoryx/loan/1M)
 
 string(JSON n LENGTH "${doc}" results)
