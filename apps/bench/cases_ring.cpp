@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cases.hpp"
+#include "read_in_place.hpp"
 
 namespace shmkit::bench {
 
@@ -146,11 +147,40 @@ int stream_sink(const Args& a) {
   return 0;
 }
 
+// The zero-copy ceiling: frames of `size` bytes in a ring of whole frames, each filled in place
+// by the writer and read in place by this reader (read_in_place), one index each way and
+// nothing else: no slot header, no version, no checks. `head` counts frames filled.
+int inplace_sink(const Args& a) {
+  ControlMap ctl = ControlMap::open(arg(a, "ctl"));
+  RingMap ring = RingMap::map(arg(a, "ring"), false);
+  const std::uint64_t size = arg_u64(a, "size"), frames = kRingBytes / size;
+  ctl->ready.fetch_add(1);
+  std::uint64_t pos = 0, sink = 0;
+  for (;;) {
+    const std::uint64_t head = ring.h->head.load(std::memory_order_acquire);
+    if (head == pos) {
+      // `closed` before the second look: the writer stores it after its last frame.
+      if (ring.h->closed.load(std::memory_order_acquire) != 0 && ring.h->head.load(std::memory_order_acquire) == pos)
+        break;
+      continue;
+    }
+    for (; pos < head; ++pos) {
+      sink ^= read_in_place(reinterpret_cast<const unsigned char*>(ring.data) + (pos % frames) * size, size);
+      ring.h->tail.store(pos + 1, std::memory_order_release);
+    }
+  }
+  asm volatile("" : : "r"(sink));
+  report_received(*ctl, pos);
+  ring.unmap();
+  return 0;
+}
+
 }  // namespace
 
 void register_ring_roles() {
   register_role("ring-sink", ring_sink);
   register_role("stream-sink", stream_sink);
+  register_role("inplace-sink", inplace_sink);
 }
 
 namespace {
@@ -207,9 +237,36 @@ Repeat stream_repeat(const Settings& s, const Result&) {
   return {c.received.load(), next - std::min(next, c.received.load()), static_cast<double>(c.end_ns.load() - t0) / 1e9};
 }
 
+Repeat inplace_repeat(const Settings& s, const Result& r) {
+  const std::uint64_t size = r.size, frames = kRingBytes / size;
+  ControlMap ctl = ControlMap::create(s);
+  RingMap ring = RingMap::map("/" + s.tag + "-inplace", true);
+  Child child = spawn(s, "inplace-sink", {{"ctl", ctl.name()}, {"ring", ring.name}, {"size", std::to_string(size)},
+                                          {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
+  await_ready(*ctl, 1, {&child});
+  const std::int64_t t0 = now_ns();
+  const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
+  std::uint64_t next = 0;
+  do {
+    while (next - ring.h->tail.load(std::memory_order_acquire) >= frames) {
+    }
+    std::memset(ring.data + (next % frames) * size, static_cast<int>(next & 0xff), size);  // as the loan cases fill
+    ring.h->head.store(++next, std::memory_order_release);
+  } while ((next & 15) != 0 || now_ns() < end);
+  ring.h->closed.store(1, std::memory_order_release);
+  child.join();
+  const auto& c = ctl->child[0];
+  ring.unmap();
+  return {c.received.load(), next - std::min(next, c.received.load()), static_cast<double>(c.end_ns.load() - t0) / 1e9};
+}
+
 }  // namespace
 
 void add_ring_cases(const Settings& s, Cases& out) {
+  Result inplace{.id = "throughput/floor/in-place/1M", .group = "floor", .metric = Metric::throughput,
+                 .label = "1 MiB filled and read in place, two indexes (zero-copy ceiling)", .size = 1u << 20,
+                 .readers = 1, .lossless = true};
+  if (selected(s, inplace.id)) out.stream.push_back({inplace, inplace_repeat});
   Result line{.id = "throughput/floor/stream/64", .group = "floor", .metric = Metric::throughput,
               .label = "64 B lines streamed, 8 B sequence (ceiling)", .size = kStreamLine, .readers = 1, .lossless = true};
   if (selected(s, line.id)) out.stream.push_back({line, stream_repeat});

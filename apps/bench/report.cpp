@@ -99,6 +99,11 @@ std::vector<Goal> evaluate_goals(const Results& res) {
         "throughput/ring/1M", 1.0, false);
   ratio("bw-1M-loan", "1 MiB zero-copy (loan + read in place) >= 2x naive ring (queue)",
         "throughput/channel/queue/loan/1M/r1", "throughput/ring/1M", 2.0, false);
+  // The bare in-place transfer bounds the zero-copy goal: a loan can at best match it.
+  ratio("bw-1M-inplace-vs-ring", "info: 1 MiB filled and read in place, nothing else (the zero-copy ceiling) vs naive ring",
+        "throughput/floor/in-place/1M", "throughput/ring/1M", 2.0, false, true);
+  ratio("bw-1M-loan-vs-inplace", "info: 1 MiB zero-copy (queue) as a share of the in-place ceiling",
+        "throughput/channel/queue/loan/1M/r1", "throughput/floor/in-place/1M", 1.0, false, true);
   // Broadcast at 1 MiB: the writer never waits, so these measure how often it laps the reader
   // (lossy by design) more than the channel's bandwidth; shown, not counted.
   ratio("bw-1M-copy-broadcast", "info: 1 MiB copy, broadcast (lossy) vs naive ring",

@@ -15,7 +15,8 @@ set(required
   latency/ipc/seqpacket latency/ipc/mq
   latency/channel/broadcast/busy/64 latency/channel/broadcast/busy/1M latency/channel/broadcast/spin/64
   latency/channel/broadcast/block/64 latency/channel/queue/busy/64 latency/channel/queue/block/64
-  throughput/floor/memcpy/64 throughput/floor/memcpy/1M throughput/floor/stream/64 throughput/ring/64 throughput/ring/1M
+  throughput/floor/memcpy/64 throughput/floor/memcpy/1M throughput/floor/stream/64 throughput/floor/in-place/1M
+  throughput/ring/64 throughput/ring/1M
   throughput/ipc/mq/64 throughput/ipc/pipe/64 throughput/ipc/stream/1M
   throughput/channel/queue/copy/64/r1 throughput/channel/queue/loan/1M/r1 throughput/channel/queue/copy+crc/1M/r1
   throughput/channel/broadcast/copy/64/r1 throughput/channel/broadcast/copy/64/r4
