@@ -185,26 +185,22 @@ void register_ring_roles() {
 
 namespace {
 
-Repeat ring_repeat(const Settings& s, const Result& r) {
-  const std::uint64_t size = r.size;
-  std::vector<std::byte> src(size, std::byte{0x42});
-  const std::uint64_t rec = record_bytes(size);
+// One repeat of a writer against a sink process on CPU 1 over a fresh ring: `write_one(ring)`
+// writes a frame and returns the frames written so far; the clock is read every 16 frames.
+// Frames the sink did not get by the time it saw `closed` are the repeat's lost count.
+template <class WriteOne>
+Repeat repeat_against_sink(const Settings& s, const std::string& sink_role, const std::string& ring_suffix,
+                           Args args, WriteOne&& write_one) {
   ControlMap ctl = ControlMap::create(s);
-  RingMap ring = RingMap::map("/" + s.tag + "-ring", true);
-  Child child = spawn(s, "ring-sink", {{"ctl", ctl.name()}, {"ring", ring.name}, {"size", std::to_string(size)},
-                                       {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
+  RingMap ring = RingMap::map("/" + s.tag + "-" + ring_suffix, true);
+  args.insert({{"ctl", ctl.name()}, {"ring", ring.name}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
+  Child child = spawn(s, sink_role, args);
   await_ready(*ctl, 1, {&child});
   const std::int64_t t0 = now_ns();
   const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
-  std::uint64_t sent = 0, head = 0;
+  std::uint64_t sent = 0;
   do {
-    while (head + rec - ring.h->tail.load(std::memory_order_acquire) > kRingBytes) {
-    }
-    ring_put(ring.data, head, reinterpret_cast<const std::byte*>(&size), 8);
-    ring_put(ring.data, head + 8, src.data(), size);
-    head += rec;
-    ring.h->head.store(head, std::memory_order_release);
-    ++sent;
+    sent = write_one(ring);
   } while ((sent & 15) != 0 || now_ns() < end);
   ring.h->closed.store(1, std::memory_order_release);
   child.join();
@@ -213,51 +209,45 @@ Repeat ring_repeat(const Settings& s, const Result& r) {
   return {c.received.load(), sent - std::min(sent, c.received.load()), static_cast<double>(c.end_ns.load() - t0) / 1e9};
 }
 
+Repeat ring_repeat(const Settings& s, const Result& r) {
+  const std::uint64_t size = r.size;
+  std::vector<std::byte> src(size, std::byte{0x42});
+  const std::uint64_t rec = record_bytes(size);
+  std::uint64_t sent = 0, head = 0;
+  return repeat_against_sink(s, "ring-sink", "ring", {{"size", std::to_string(size)}}, [&](RingMap& ring) {
+    while (head + rec - ring.h->tail.load(std::memory_order_acquire) > kRingBytes) {
+    }
+    ring_put(ring.data, head, reinterpret_cast<const std::byte*>(&size), 8);
+    ring_put(ring.data, head + 8, src.data(), size);
+    head += rec;
+    ring.h->head.store(head, std::memory_order_release);
+    return ++sent;
+  });
+}
+
 Repeat stream_repeat(const Settings& s, const Result&) {
   alignas(64) std::byte src[kStreamLine - 8];
   std::memset(src, 0x42, sizeof src);
-  ControlMap ctl = ControlMap::create(s);
-  RingMap ring = RingMap::map("/" + s.tag + "-stream", true);
-  Child child = spawn(s, "stream-sink", {{"ctl", ctl.name()}, {"ring", ring.name}, {"cpu", "1"},
-                                         {"cpus", std::to_string(s.cpus)}});
-  await_ready(*ctl, 1, {&child});
-  const std::int64_t t0 = now_ns();
-  const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
   std::uint64_t next = 0, tail = 0;
-  do {
+  return repeat_against_sink(s, "stream-sink", "stream", {}, [&](RingMap& ring) {
     while (next - tail == kStreamLines) tail = ring.h->tail.load(std::memory_order_acquire);
     StreamLine& line = stream_line(ring, next);
     std::memcpy(line.payload, src, sizeof src);
     line.seq.store(++next, std::memory_order_release);
-  } while ((next & 15) != 0 || now_ns() < end);
-  ring.h->closed.store(1, std::memory_order_release);
-  child.join();
-  const auto& c = ctl->child[0];
-  ring.unmap();
-  return {c.received.load(), next - std::min(next, c.received.load()), static_cast<double>(c.end_ns.load() - t0) / 1e9};
+    return next;
+  });
 }
 
 Repeat inplace_repeat(const Settings& s, const Result& r) {
   const std::uint64_t size = r.size, frames = kRingBytes / size;
-  ControlMap ctl = ControlMap::create(s);
-  RingMap ring = RingMap::map("/" + s.tag + "-inplace", true);
-  Child child = spawn(s, "inplace-sink", {{"ctl", ctl.name()}, {"ring", ring.name}, {"size", std::to_string(size)},
-                                          {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
-  await_ready(*ctl, 1, {&child});
-  const std::int64_t t0 = now_ns();
-  const std::int64_t end = t0 + static_cast<std::int64_t>(s.repeat_seconds * 1e9);
   std::uint64_t next = 0;
-  do {
+  return repeat_against_sink(s, "inplace-sink", "inplace", {{"size", std::to_string(size)}}, [&](RingMap& ring) {
     while (next - ring.h->tail.load(std::memory_order_acquire) >= frames) {
     }
     std::memset(ring.data + (next % frames) * size, static_cast<int>(next & 0xff), size);  // as the loan cases fill
     ring.h->head.store(++next, std::memory_order_release);
-  } while ((next & 15) != 0 || now_ns() < end);
-  ring.h->closed.store(1, std::memory_order_release);
-  child.join();
-  const auto& c = ctl->child[0];
-  ring.unmap();
-  return {c.received.load(), next - std::min(next, c.received.load()), static_cast<double>(c.end_ns.load() - t0) / 1e9};
+    return next;
+  });
 }
 
 }  // namespace
