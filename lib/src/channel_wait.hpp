@@ -114,7 +114,7 @@ Errc wait_loop(const WaitStrategy& strategy, std::chrono::nanoseconds timeout, W
     for (std::uint32_t i = 1;; ++i) {
       if (i % kProbeEverySpins == 0 || maybe_ready())
         if (auto r = probe()) return *r;
-      if (i % 64 == 0) {  // the clock costs more than a probe: read it every 64 probes
+      if (i % 64 == 0) {  // the clock costs more than a spin: read it every 64 spins
         now = steady_now_ns();
         if (auto r = check_peer(now)) return *r;
         if (now >= deadline) return Errc::timeout;
