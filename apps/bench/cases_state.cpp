@@ -7,7 +7,8 @@
 //  - attach: open (memfd: connect, receive the fd, validate, map) plus find of a named object,
 //    against open-by-name on the named backend, at 64 MiB and 1 GiB, with the creator in
 //    another process; beside them the bare floor of each path (shm_open + map, and an fd handed
-//    over a Unix socket + map, with no checks and nothing validated).
+//    over a Unix socket + map, with no checks and nothing validated) and one wake-up of a
+//    sleeping server, which every attach the server takes part in pays.
 #include <linux/futex.h>
 #include <dirent.h>
 #include <sys/epoll.h>
@@ -396,8 +397,8 @@ int receive_floor_fd(const std::string& path) {
   return fd;
 }
 
-// Both backends' creators and the floor server run at once (they sleep), and the parent
-// alternates batches of attaches between the four ways, so load drift hits all alike.
+// Both backends' creators and the two floor servers run at once (they sleep), and the parent
+// alternates batches of attaches between the five ways, so load drift hits all alike.
 void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   enum Way { named, memfd, floor_shm, floor_fd, floor_wake, kWays };
   const char* ids[kWays] = {"named", "memfd", "floor-shm-open", "floor-fd-pass", "floor-wake"};
