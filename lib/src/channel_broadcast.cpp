@@ -105,27 +105,9 @@ ReadResult BroadcastReader::try_read(std::span<std::byte> buffer) {
 ReadResult BroadcastReader::peek(std::chrono::nanoseconds timeout) { return receive(nullptr, timeout); }
 ReadResult BroadcastReader::try_peek() { return receive(nullptr, std::chrono::nanoseconds::zero()); }
 
-ReadResult BroadcastReader::receive(std::span<std::byte>* buffer, std::chrono::nanoseconds timeout) {
-  if (!view_.valid()) throw Error(Errc::invalid_argument, "read on a moved-from channel reader");
-  if (peeking_) (void)finish();  // a new read ends an unfinished peek
-  ReadResult out;
-  detail::WaitLine& wl = view_.header->wait;
-  out.status = detail::wait_loop(
-      options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer, &stats_), view_.can_block,
-      [&] { return probe(buffer, out); }, [&] { return detail::writer_dead(view_); },
-      // Relaxed: only says whether probing is worth it (the frame is there, or we were lapped).
-      [&] { return slot_header(view_.slot(cursor_)).version.load(std::memory_order_relaxed) >= 2 * cursor_ + 2; });
-  // An event loop's try_read after the notification thread found the writer dead.
-  if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))
-    out.status = Errc::peer_gone;
-  if (out.status != Errc::ok) {
-    out.lost = std::exchange(lost_pending_, 0);
-    out.data = {};
-  }
-  return out;
-}
-
-std::optional<Errc> BroadcastReader::probe(std::span<std::byte>* buffer, ReadResult& out) {
+// Inlined into receive: returned through a call, the optional<Errc> took a trip through the
+// stack that the CPU could not forward (a store-forwarding stall on every frame).
+[[gnu::always_inline]] inline std::optional<Errc> BroadcastReader::probe(std::span<std::byte>* buffer, ReadResult& out) {
   // A few attempts: each lap resyncs; a writer lapping us without pause hands back to the wait.
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::byte* slot = view_.slot(cursor_);
@@ -147,6 +129,26 @@ std::optional<Errc> BroadcastReader::probe(std::span<std::byte>* buffer, ReadRes
     }
   }
   return std::nullopt;
+}
+
+ReadResult BroadcastReader::receive(std::span<std::byte>* buffer, std::chrono::nanoseconds timeout) {
+  if (!view_.valid()) throw Error(Errc::invalid_argument, "read on a moved-from channel reader");
+  if (peeking_) (void)finish();  // a new read ends an unfinished peek
+  ReadResult out;
+  detail::WaitLine& wl = view_.header->wait;
+  out.status = detail::wait_loop(
+      options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer, &stats_), view_.can_block,
+      [&] { return probe(buffer, out); }, [&] { return detail::writer_dead(view_); },
+      // Relaxed: only says whether probing is worth it (the frame is there, or we were lapped).
+      [&] { return slot_header(view_.slot(cursor_)).version.load(std::memory_order_relaxed) >= 2 * cursor_ + 2; });
+  // An event loop's try_read after the notification thread found the writer dead.
+  if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))
+    out.status = Errc::peer_gone;
+  if (out.status != Errc::ok) {
+    out.lost = std::exchange(lost_pending_, 0);
+    out.data = {};
+  }
+  return out;
 }
 
 bool BroadcastReader::take(std::byte* slot, std::uint64_t version, std::span<std::byte>* buffer, ReadResult& out) {

@@ -53,7 +53,14 @@ inline void copy_to_slot(std::byte* dst, const std::byte* src, std::size_t n) no
     }
     for (; i < n; ++i) std::atomic_ref<std::byte>(dst[i]).store(src[i], std::memory_order_release);
   } else {
-    std::memcpy(dst, src, n);
+    // The payload's first 32 bytes share the slot's first line with its header: write the rest
+    // first, so that all of that line's stores come last, in one burst.
+    if (n > 32) {
+      std::memcpy(dst + 32, src + 32, n - 32);
+      std::memcpy(dst, src, 32);
+    } else {
+      std::memcpy(dst, src, n);
+    }
   }
 }
 

@@ -16,6 +16,10 @@
 
 namespace shmkit {
 
+namespace {
+constexpr std::uint32_t kBehindRun = 32;
+}
+
 using detail::slot_header;
 using detail::slot_payload;
 
@@ -51,6 +55,7 @@ QueueReader::QueueReader(QueueReader&& other) noexcept
       tail_cache_(other.tail_cache_),
       released_(other.released_),
       batch_(other.batch_),
+      ready_run_(other.ready_run_),
       peeking_(std::exchange(other.peeking_, false)),
       notifier_(std::move(other.notifier_)) {
   other.view_.header = nullptr;
@@ -66,6 +71,7 @@ QueueReader& QueueReader::operator=(QueueReader&& other) noexcept {
     tail_cache_ = other.tail_cache_;
     released_ = other.released_;
     batch_ = other.batch_;
+    ready_run_ = other.ready_run_;
     peeking_ = std::exchange(other.peeking_, false);
     notifier_ = std::move(other.notifier_);
     other.view_.header = nullptr;
@@ -121,6 +127,7 @@ ReadResult QueueReader::receive(std::span<std::byte>* buffer, std::chrono::nanos
     return head_ != tail_cache_ ||
            slot_header(view_.slot(head_)).version.load(std::memory_order_relaxed) == 2 * head_ + 2;
   };
+  ready_run_ = !maybe_ready() ? 0 : ready_run_ < kBehindRun ? ready_run_ + 1 : kBehindRun;
   out.status = detail::wait_loop(options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer, &stats_),
                                  view_.can_block, probe, [&] { return detail::writer_dead(view_); }, maybe_ready);
   // An event loop's try_read after the notification thread found the writer dead.
@@ -158,6 +165,11 @@ bool QueueReader::try_take(std::span<std::byte>* buffer, ReadResult& out) {
     detail::throw_corrupt(view_, "frame " + std::to_string(head_) + " claims " + std::to_string(size) +
                                      " bytes; max_frame is " + std::to_string(view_.max_frame));
   const std::byte* payload = slot_payload(slot);
+  if (head_ + 4 < tail_cache_) {
+    const std::byte* ahead = view_.slot(head_ + 4);
+    __builtin_prefetch(ahead);
+    __builtin_prefetch(ahead + 64);
+  }
   std::uint32_t crc = 0;
   if (buffer != nullptr) {
     if (size > buffer->size())
@@ -214,6 +226,10 @@ void QueueReader::release() noexcept {
   // wait for room in wait_loop).
   view_.header->consumer.consumed.store(head_, std::memory_order_seq_cst);
   if (wl.space_waiters.load(std::memory_order_seq_cst) != 0) (void)detail::wake_if_armed(wl.space_word);
+  if (ready_run_ >= kBehindRun) {
+    const std::uint64_t t = view_.header->writer.published.load(std::memory_order_acquire);
+    if (t > tail_cache_ && t - head_ <= view_.slot_count) tail_cache_ = t;
+  }
 }
 
 PeerState QueueReader::writer_state(std::chrono::nanoseconds stall_threshold) const {

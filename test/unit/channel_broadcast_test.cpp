@@ -61,6 +61,60 @@ BOOST_DATA_TEST_CASE(publish_then_read_in_order, bdata::make(test_backends()), b
   BOOST_TEST(w.stats().wake_calls == 0u);  // nobody was blocked: no system call
 }
 
+BOOST_DATA_TEST_CASE(batch_publishes_in_order_with_one_timestamp, bdata::make(test_backends()), backend) {
+  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  auto w = BroadcastWriter::create(*s, "ch", config(8, 64, Checksum::crc32c));
+  BroadcastReader r(*s, "ch", {});
+  std::vector<std::array<std::byte, 64>> bufs(8);
+  auto batch = [&](std::uint64_t first, std::size_t n) {
+    std::vector<std::span<const std::byte>> frames;
+    for (std::size_t i = 0; i < n; ++i) frames.emplace_back(bufs[i].data(), fill_payload(first + i, bufs[i]));
+    return frames;
+  };
+  BOOST_TEST(w.publish_batch(batch(0, 3)) == 0u);
+  BOOST_TEST(w.publish_batch(batch(3, 2)) == 3u);
+  BOOST_TEST(w.publish_batch({}) == 5u);
+  BOOST_TEST(w.published() == 5u);
+  std::array<std::byte, 64> buf{};
+  std::int64_t stamps[5] = {};
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    auto res = r.try_read(buf);
+    BOOST_REQUIRE(res);
+    BOOST_TEST(res.frame.sequence == i);
+    BOOST_TEST(payload_matches(i, res.data, 64));
+    stamps[i] = res.frame.timestamp_ns;
+  }
+  BOOST_TEST(stamps[0] > 0);
+  BOOST_TEST((stamps[0] == stamps[1] && stamps[1] == stamps[2]));  // one reading per batch
+  BOOST_TEST(stamps[3] == stamps[4]);
+  BOOST_TEST(stamps[3] >= stamps[2]);
+  // A batch as large as the ring laps a reader that has not read it: it is told what it lost
+  // and gets the newest frames whole.
+  BOOST_TEST(w.publish_batch(batch(5, 8)) == 5u);
+  BOOST_TEST(w.publish_batch(batch(13, 8)) == 13u);
+  std::uint64_t delivered = 0, lost = 0, expect = 5;
+  while (auto res = r.try_read(buf)) {
+    lost += res.lost;
+    BOOST_TEST(res.frame.sequence == expect + res.lost);
+    BOOST_TEST(payload_matches(res.frame.sequence, res.data, 64));
+    expect = res.frame.sequence + 1;
+    ++delivered;
+  }
+  BOOST_TEST(lost > 0u);
+  BOOST_TEST(delivered + lost == 16u);
+  BOOST_TEST(r.position() == 21u);
+  // More frames than slots, or one too large: an error, and nothing is published.
+  std::array<std::byte, 65> big{};
+  std::vector<std::span<const std::byte>> nine = batch(21, 8);
+  nine.emplace_back(bufs[0].data(), 64);
+  BOOST_CHECK_THROW(w.publish_batch(nine), Error);
+  std::vector<std::span<const std::byte>> oversize = batch(21, 2);
+  oversize.emplace_back(big);
+  BOOST_CHECK_THROW(w.publish_batch(oversize), Error);
+  BOOST_TEST(w.published() == 21u);
+  BOOST_TEST(r.try_read(buf).status == Errc::timeout);
+}
+
 BOOST_DATA_TEST_CASE(every_reader_sees_every_frame, bdata::make(test_backends()), backend) {
   ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
   auto w = BroadcastWriter::create(*s, "ch", config(16, 32));

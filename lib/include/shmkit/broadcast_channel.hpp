@@ -50,6 +50,11 @@ class BroadcastWriter {
   // no lock, allocates nothing, and makes no system call unless a reader is blocked.
   // Error(invalid_argument) if data is larger than max_frame().
   std::uint64_t publish(std::span<const std::byte> data);
+  // Publishes `frames` in order, as publish() would one by one, but reads the clock and checks
+  // for blocked readers once for the batch: every frame carries the same timestamp. Returns
+  // the first frame's sequence. Error(invalid_argument) if a frame is larger than max_frame()
+  // or there are more frames than slots() (nothing is published then).
+  std::uint64_t publish_batch(std::span<const std::span<const std::byte>> frames);
   // Zero-copy: lends the next slot (see FrameLoan). Readers still reading the frame that slot
   // held see it overwritten and count it as lost.
   FrameLoan loan();

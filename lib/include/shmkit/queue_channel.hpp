@@ -51,6 +51,11 @@ class QueueWriter {
   Published publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout);
   // Fails fast: timeout at once if the ring is full.
   Published try_publish(std::span<const std::byte> data);
+  // Publishes `frames` in order, all or none: waits at most `timeout` for room for the whole
+  // batch, then copies them in, reading the clock and checking for a blocked reader once (every
+  // frame carries the same timestamp). sequence: the first frame's. Error(invalid_argument) if
+  // a frame is larger than max_frame() or there are more frames than slots().
+  Published publish_batch(std::span<const std::span<const std::byte>> frames, std::chrono::nanoseconds timeout);
   // Zero-copy: waits for room like publish(), then lends the slot. An empty loan's status()
   // says why (timeout, peer_gone).
   FrameLoan loan(std::chrono::nanoseconds timeout);
@@ -123,6 +128,7 @@ class QueueReader {
   std::uint64_t tail_cache_ = 0;   // the writer's `published` as last read
   std::uint64_t released_ = 0;     // `consumed` as this reader last published it
   std::uint64_t batch_ = 1;        // release after this many frames
+  std::uint32_t ready_run_ = 0;    // reads in a row that found their frame already there
   bool peeking_ = false;
   detail::NotifierPtr notifier_;
 };

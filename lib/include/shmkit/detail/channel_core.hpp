@@ -87,6 +87,7 @@ class WriterCore {
   // Copy-in publish. Broadcast: never waits (timeout ignored). Queue: waits at most `timeout`
   // for room (zero or less: fails fast).
   Published publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout);
+  Published publish_batch(std::span<const std::span<const std::byte>> frames, std::chrono::nanoseconds timeout);
   FrameLoan loan(std::chrono::nanoseconds timeout);
   std::uint64_t commit(FrameLoan& loan, std::size_t size);  // FrameLoan::publish
   void abandon(FrameLoan& loan) noexcept;                    // ~FrameLoan
@@ -105,10 +106,12 @@ class WriterCore {
   void attach();
   void detach() noexcept;
   // Queue: waits for a free slot. ok, timeout or peer_gone.
-  Errc await_room(std::chrono::nanoseconds timeout);
+  Errc await_room(std::chrono::nanoseconds timeout, std::uint64_t frames = 1);
   std::byte* begin_frame() noexcept;  // broadcast: marks the slot being written (odd version)
   // Stamps the frame's fields, completes the slot, announces it, wakes blocked readers if any.
-  void end_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc) noexcept;
+  void end_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc, std::int64_t now) noexcept;
+  void complete_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc, std::int64_t now, bool demote) noexcept;
+  void announce(std::int64_t now) noexcept;
   void return_to_light_fences(bool sleeper) noexcept;
 
   ChannelView view_;

@@ -1,0 +1,26 @@
+// Asking for a slot's lines ahead of writing them (internal). A store to a line this core does
+// not own waits in the store buffer for the line; stores leave the buffer in order, so one such
+// wait holds back every later store, and a writer that fills a slot per frame stalls per frame.
+// PREFETCHW fetches the line for writing meanwhile. CPUs without it execute a NOP (the encoding
+// was reserved as one); other architectures: nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace shmkit::detail {
+
+// How many frames ahead the writer prefetches, and how many lines of that slot: its header and
+// a small frame's payload (a large frame's writer streams, and the hardware prefetches that).
+inline constexpr std::uint64_t kPrefetchFrames = 8;
+inline constexpr std::size_t kPrefetchLines = 2;
+
+inline void prefetch_for_write([[maybe_unused]] const std::byte* p) noexcept {
+#if defined(__x86_64__)
+  for (std::size_t i = 0; i < kPrefetchLines; ++i) asm volatile("prefetchw %0" : : "m"(p[i * 64]));
+#else
+  for (std::size_t i = 0; i < kPrefetchLines; ++i) __builtin_prefetch(p + i * 64, 1, 3);
+#endif
+}
+
+}  // namespace shmkit::detail
