@@ -133,6 +133,7 @@ struct Stream {
   int readers;
   bool loan;
   bool checksum;
+  std::uint32_t batch = 1;  // frames per publish_batch call (copy mode); 1: publish()
 };
 
 // Busy-poll while every process has a CPU of its own; otherwise readers would spin on CPUs
@@ -142,6 +143,7 @@ std::string reader_wait(const Settings& s, int readers) { return readers + 1 <= 
 Repeat channel_repeat(const Settings& s, Result& r, const Stream& c) {
   const std::string seg_name = s.tag + "-chan";
   std::vector<std::byte> src(c.size, std::byte{0x42});
+  const std::vector<std::span<const std::byte>> batch(c.batch, std::span<const std::byte>(src));
   Segment::remove(seg_name);
   Repeat worst;
   {
@@ -170,10 +172,14 @@ Repeat channel_repeat(const Settings& s, Result& r, const Stream& c) {
         FrameLoan l = w.loan();
         std::memset(l.data().data(), static_cast<int>(sent & 0xff), c.size);
         l.publish(c.size);
+        ++sent;
+      } else if (c.batch > 1) {
+        w.publish_batch(batch);
+        sent += c.batch;
       } else {
         w.publish(src);
+        ++sent;
       }
-      ++sent;
     } while (sent % check_every != 0 || now_ns() < end);
     w.close();
     for (auto& k : kids) k.join();
@@ -249,7 +255,8 @@ void add_channel_cases(const Settings& s, Cases& out) {
   }
   auto stream = [&](const Stream& c) {
     const std::string kn = kind_name(c.kind);
-    const std::string variant = std::string(c.loan ? "loan" : "copy") + (c.checksum ? "+crc" : "");
+    const std::string variant = std::string(c.loan ? "loan" : "copy") + (c.checksum ? "+crc" : "") +
+                                (c.batch > 1 ? "+batch" + std::to_string(c.batch) : "");
     Result r{.id = "throughput/channel/" + kn + "/" + variant + "/" + size_name(c.size) + "/r" + std::to_string(c.readers),
              .group = "channel", .metric = Metric::throughput,
              .label = "shmkit " + kn + ", " + variant + ", " + reader_wait(s, c.readers), .size = c.size,
@@ -262,6 +269,7 @@ void add_channel_cases(const Settings& s, Cases& out) {
       stream({k, size, 1, false, false});
       stream({k, size, 1, true, false});
       stream({k, size, 1, false, true});
+      if (size == 64) stream({k, size, 1, false, false, 16});
       if (k == ChannelKind::broadcast) {
         stream({k, size, 2, false, false});
         stream({k, size, 4, false, false});

@@ -41,6 +41,13 @@ class AnyWriter {
       throw std::runtime_error("queue publish timed out (reader gone?)");
     }
   }
+  void publish_batch(std::span<const std::span<const std::byte>> frames) {
+    if (b_) {
+      b_->publish_batch(frames);
+    } else if (!q_->publish_batch(frames, kChannelTimeout)) {
+      throw std::runtime_error("queue publish timed out (reader gone?)");
+    }
+  }
   // One named result, so it is built in the caller's object: moving a loan just after loan()
   // loads what loan() stored, which waits behind the slot stores still in the store buffer.
   FrameLoan loan() {

@@ -18,8 +18,9 @@ set(required
   throughput/floor/memcpy/64 throughput/floor/memcpy/1M throughput/floor/stream/64 throughput/floor/in-place/1M
   throughput/ring/64 throughput/ring/1M
   throughput/ipc/mq/64 throughput/ipc/pipe/64 throughput/ipc/stream/1M
-  throughput/channel/queue/copy/64/r1 throughput/channel/queue/loan/1M/r1 throughput/channel/queue/copy+crc/1M/r1
-  throughput/channel/broadcast/copy/64/r1 throughput/channel/broadcast/copy/64/r4
+  throughput/channel/queue/copy/64/r1 throughput/channel/queue/copy+batch16/64/r1 throughput/channel/queue/loan/1M/r1 throughput/channel/queue/copy+crc/1M/r1
+  throughput/channel/broadcast/copy/64/r1 throughput/channel/broadcast/copy+batch16/64/r1
+  throughput/channel/broadcast/copy/64/r4
   throughput/channel/broadcast/loan/1M/r1 throughput/channel/broadcast/writer-alone/64
   syscalls/publish/strace
   state/map/10k/insert/std state/map/10k/insert/shmkit state/map/10k/insert/shmkit-btree
