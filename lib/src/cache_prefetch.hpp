@@ -1,8 +1,9 @@
 // Asking for a slot's lines ahead of writing them (internal). A store to a line this core does
 // not own waits in the store buffer for the line; stores leave the buffer in order, so one such
 // wait holds back every later store, and a writer that fills a slot per frame stalls per frame.
-// PREFETCHW fetches the line for writing meanwhile. CPUs without it execute a NOP (the encoding
-// was reserved as one); other architectures: nothing.
+// PREFETCHW fetches the line for writing meanwhile: the writer asks for the slot it is about to
+// fill (its lines then arrive together) and, in a batch, for the slot a few frames ahead. CPUs
+// without it execute a NOP (the encoding was reserved as one); elsewhere the compiler's prefetch.
 #pragma once
 
 #include <cstddef>
@@ -10,8 +11,8 @@
 
 namespace shmkit::detail {
 
-// How many frames ahead the writer prefetches, and how many lines of that slot: its header and
-// a small frame's payload (a large frame's writer streams, and the hardware prefetches that).
+// How many frames ahead a batch prefetches, and how many lines of a slot: its header and a small
+// frame's payload (a large frame's writer streams, and the hardware prefetches that).
 inline constexpr std::uint64_t kPrefetchFrames = 8;
 inline constexpr std::size_t kPrefetchLines = 2;
 
