@@ -46,6 +46,7 @@ series("pipe", [f"throughput/ipc/pipe/{s}" for s in sizes], "bytes_per_s", gb)
 series("stream", [f"throughput/ipc/stream/{s}" for s in sizes], "bytes_per_s", gb)
 series("mq", [f"throughput/ipc/mq/{s}" for s in sizes], "bytes_per_s", gb)
 series("iox", ["throughput/iceoryx/64", "throughput/iceoryx/loan/1M"], "bytes_per_s", gb)
+series("q_batch", ["throughput/channel/queue/copy+batch16/64/r1"], "bytes_per_s", gb)
 m = doc["machine"]
 with open(f"{tmp}/title.txt", "w") as f:
     f.write(f'{m["cpu"]}, {m["cpus"]} CPUs, load {m["load_start"][0]:.1f}-{m["load_end"][0]:.1f}')
@@ -82,6 +83,7 @@ set ylabel "GB/s"
 plot "memcpy.dat" w lp lw 2 dt 2 t "memcpy, one thread (floor)", \
      "q_loan.dat" w lp lw 2 pt 7 t "shmkit queue, zero-copy loan", \
      "q_copy.dat" w lp lw 2 pt 5 t "shmkit queue, copy", \
+     "q_batch.dat" w p pt 11 ps 1.5 t "shmkit queue, copy, publish\\_batch of 16 (64 B)", \
      "q_crc.dat" w lp lw 1 pt 5 t "shmkit queue, copy + CRC32C", \
      "b_copy.dat" w lp lw 1 pt 9 t "shmkit broadcast, copy (lossy)", \
      "ring.dat" w lp lw 2 pt 4 t "naive SPSC ring", \
