@@ -17,8 +17,10 @@
 namespace shmkit {
 
 namespace {
+// Reads in a row that found their frame already complete before the reader counts as far
+// behind: it then learns `published` at each release and prefetches ahead (try_take).
 constexpr std::uint32_t kBehindRun = 32;
-}
+}  // namespace
 
 using detail::slot_header;
 using detail::slot_payload;

@@ -270,7 +270,8 @@ std::byte* WriterCore::begin_frame() noexcept {
   return slot;
 }
 
-[[gnu::always_inline]] inline void WriterCore::complete_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc, std::int64_t now, bool demote) noexcept {
+[[gnu::always_inline]] inline void WriterCore::complete_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc,
+                                                             std::int64_t now, bool demote) noexcept {
   SlotHeader& sh = slot_header(slot);
   sh.timestamp_ns.store(now, kFieldStore);
   sh.size.store(size, kFieldStore);
@@ -314,7 +315,8 @@ void WriterCore::end_frame(std::byte* slot, std::uint32_t size, std::uint32_t cr
 }
 
 // On full fences because readers kept going to sleep: once none has been asleep at a publish
-// for kLightAfterQuietFrames frames (they keep up by polling), clear their request and go back.
+// for kLightAfterQuietFrames announcements (they keep up by polling; a batch counts once),
+// clear their request and go back.
 void WriterCore::return_to_light_fences(bool sleeper) noexcept {
   if (sleeper) {
     quiet_frames_ = 0;
@@ -333,26 +335,35 @@ void WriterCore::return_to_light_fences(bool sleeper) noexcept {
   light_ = true;
 }
 
-Published WriterCore::publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout) {
+namespace {
+
+// Copies a frame into its slot and returns its CRC-32C (0 without a checksum): with one, copy
+// and CRC in one pass, over the caller's bytes (which nobody else changes).
+std::uint32_t fill_slot(std::byte* slot, std::span<const std::byte> data, bool checksum) noexcept {
+  if (checksum) return copy_to_slot_crc(slot_payload(slot), data.data(), data.size());
+  copy_to_slot(slot_payload(slot), data.data(), data.size());
+  return 0;
+}
+
+}  // namespace
+
+void WriterCore::check_can_publish(std::span<const std::byte> frame) const {
   if (!view_.valid()) throw Error(Errc::invalid_argument, "publish on a moved-from channel writer");
-  if (data.size() > view_.max_frame)
-    throw Error(Errc::invalid_argument, "frame of " + std::to_string(data.size()) + " bytes exceeds channel '" +
+  if (frame.size() > view_.max_frame)
+    throw Error(Errc::invalid_argument, "frame of " + std::to_string(frame.size()) + " bytes exceeds channel '" +
                                             view_.name + "' max_frame of " + std::to_string(view_.max_frame));
   if (loan_out_) throw Error(Errc::invalid_argument, "channel '" + view_.name + "': publish while a loan is out");
   if (closed_) throw Error(Errc::closed, "channel '" + view_.name + "' was closed by this writer");
+}
+
+Published WriterCore::publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout) {
+  check_can_publish(data);
   if (view_.kind == ChannelKind::queue) {
     const Errc e = await_room(timeout);
     if (e != Errc::ok) return {e, next_};
   }
-  // The clock first: its reading then overlaps the copy instead of holding back the stores
-  // that complete the frame.
   std::byte* slot = begin_frame();
-  // With a checksum, copy and CRC in one pass (over the caller's bytes, which nobody else changes).
-  std::uint32_t crc = 0;
-  if (view_.checksum)
-    crc = copy_to_slot_crc(slot_payload(slot), data.data(), data.size());
-  else
-    copy_to_slot(slot_payload(slot), data.data(), data.size());
+  const std::uint32_t crc = fill_slot(slot, data, view_.checksum);
   const std::uint64_t seq = next_;
   end_frame(slot, static_cast<std::uint32_t>(data.size()), crc, clock_.now());
   return {Errc::ok, seq};
@@ -360,16 +371,11 @@ Published WriterCore::publish(std::span<const std::byte> data, std::chrono::nano
 
 Published WriterCore::publish_batch(std::span<const std::span<const std::byte>> frames,
                                      std::chrono::nanoseconds timeout) {
-  if (!view_.valid()) throw Error(Errc::invalid_argument, "publish on a moved-from channel writer");
-  if (loan_out_) throw Error(Errc::invalid_argument, "channel '" + view_.name + "': publish while a loan is out");
-  if (closed_) throw Error(Errc::closed, "channel '" + view_.name + "' was closed by this writer");
+  check_can_publish({});
   if (frames.size() > view_.slot_count)
     throw Error(Errc::invalid_argument, "a batch of " + std::to_string(frames.size()) + " frames exceeds channel '" +
                                             view_.name + "''s " + std::to_string(view_.slot_count) + " slots");
-  for (const auto& f : frames)
-    if (f.size() > view_.max_frame)
-      throw Error(Errc::invalid_argument, "frame of " + std::to_string(f.size()) + " bytes in a batch exceeds channel '" +
-                                              view_.name + "' max_frame of " + std::to_string(view_.max_frame));
+  for (const auto& f : frames) check_can_publish(f);  // all checked before any is written
   const std::uint64_t first = next_;
   if (frames.empty()) return {Errc::ok, first};
   if (view_.kind == ChannelKind::queue) {
@@ -386,12 +392,11 @@ Published WriterCore::publish_batch(std::span<const std::span<const std::byte>> 
     // by the prefetch, finds it there more often: 10 % fewer frames in that case.)
     if (prefetch) prefetch_for_write(view_.slot(next_ + kPrefetchFrames));
     std::byte* slot = begin_frame();
-    std::uint32_t crc = 0;
-    if (view_.checksum)
-      crc = copy_to_slot_crc(slot_payload(slot), f.data(), f.size());
-    else
-      copy_to_slot(slot_payload(slot), f.data(), f.size());
+    const std::uint32_t crc = fill_slot(slot, f, view_.checksum);
+    // Only the first frame's lines are demoted: the one a reader that has caught up waits for.
     complete_frame(slot, static_cast<std::uint32_t>(f.size()), crc, now, next_ == first);
+    // Announced frame by frame (release, no fence: the waiter check follows once, in announce):
+    // a reader polling the slots is then never more than one frame ahead of `published`.
     view_.header->writer.published.store(next_, std::memory_order_release);
   }
   announce(now);

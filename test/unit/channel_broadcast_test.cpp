@@ -14,6 +14,7 @@
 
 #include "await.hpp"
 #include "channel_fixture.hpp"
+#include "expect_errc.hpp"
 #include "shmkit/detail/channel_layout.hpp"
 
 using namespace shmkit;
@@ -314,36 +315,28 @@ BOOST_DATA_TEST_CASE(checksum_catches_a_flipped_bit, bdata::make(test_backends()
 
 BOOST_DATA_TEST_CASE(argument_errors, bdata::make(test_backends()), backend) {
   ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
-  auto expect = [](Errc want, auto&& f) {
-    try {
-      f();
-      BOOST_ERROR("expected " << to_string(want));
-    } catch (const Error& e) {
-      BOOST_TEST(e.errc() == want, e.what());
-    }
-  };
-  expect(Errc::invalid_argument, [&] { BroadcastWriter::create(*s, "bad", config(3, 16)); });
-  expect(Errc::invalid_argument, [&] { BroadcastWriter::create(*s, "bad", config(1, 16)); });
-  expect(Errc::invalid_argument, [&] { BroadcastWriter::create(*s, "bad", config(8, 0)); });
-  expect(Errc::out_of_memory, [&] { BroadcastWriter::create(*s, "big", config(1 << 12, 1 << 12)); });
+  expect_errc(Errc::invalid_argument, [&] { BroadcastWriter::create(*s, "bad", config(3, 16)); });
+  expect_errc(Errc::invalid_argument, [&] { BroadcastWriter::create(*s, "bad", config(1, 16)); });
+  expect_errc(Errc::invalid_argument, [&] { BroadcastWriter::create(*s, "bad", config(8, 0)); });
+  expect_errc(Errc::out_of_memory, [&] { BroadcastWriter::create(*s, "big", config(1 << 12, 1 << 12)); });
   auto w = BroadcastWriter::create(*s, "ch", config(8, 16));
   std::array<std::byte, 17> big{};
-  expect(Errc::invalid_argument, [&] { w.publish(big); });
+  expect_errc(Errc::invalid_argument, [&] { w.publish(big); });
   w.publish(std::span(big.data(), 16));
   BroadcastReader r(*s, "ch", {});
   std::array<std::byte, 8> small{};
-  expect(Errc::too_small, [&] { (void)r.try_read(small); });
+  expect_errc(Errc::too_small, [&] { (void)r.try_read(small); });
   BOOST_TEST(r.try_read(big).frame.size == 16u);  // nothing was consumed by the failed read
-  expect(Errc::not_found, [&] { (void)BroadcastReader(*s, "nope", {}); });
+  expect_errc(Errc::not_found, [&] { (void)BroadcastReader(*s, "nope", {}); });
   auto q = QueueWriter::create(*s, "queue", config(8, 16));
-  expect(Errc::type_mismatch, [&] { (void)BroadcastReader(*s, "queue", {}); });
-  expect(Errc::type_mismatch, [&] { (void)QueueReader(*s, "ch", {}); });
+  expect_errc(Errc::type_mismatch, [&] { (void)BroadcastReader(*s, "queue", {}); });
+  expect_errc(Errc::type_mismatch, [&] { (void)QueueReader(*s, "ch", {}); });
 #if !defined(__linux__)
-  expect(Errc::unsupported, [&] { (void)r.notification_fd(); });  // eventfd is Linux-only
+  expect_errc(Errc::unsupported, [&] { (void)r.notification_fd(); });  // eventfd is Linux-only
 #endif
   FrameLoan l = w.loan();
-  expect(Errc::invalid_argument, [&] { w.loan(); });
-  expect(Errc::invalid_argument, [&] { l.publish(17); });
+  expect_errc(Errc::invalid_argument, [&] { w.loan(); });
+  expect_errc(Errc::invalid_argument, [&] { l.publish(17); });
 }
 
 BOOST_DATA_TEST_CASE(registration_table_lists_readers, bdata::make(test_backends()), backend) {

@@ -14,6 +14,7 @@
 
 #include "await.hpp"
 #include "channel_fixture.hpp"
+#include "expect_errc.hpp"
 
 using namespace shmkit;
 using namespace shmkit::test;
@@ -167,29 +168,21 @@ BOOST_DATA_TEST_CASE(batch_argument_errors_publish_nothing, bdata::make(test_bac
   ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
   auto w = QueueWriter::create(*s, "q", config(4, 16));
   QueueReader r(*s, "q");
-  auto expect = [](Errc want, auto&& f) {
-    try {
-      f();
-      BOOST_ERROR("expected " << to_string(want));
-    } catch (const Error& e) {
-      BOOST_TEST(e.errc() == want, e.what());
-    }
-  };
   std::array<std::byte, 17> big{};
   const std::string ok = "ok", x = "x";
   const std::vector<std::span<const std::byte>> oversize{bytes_of(ok), big};  // the second is too big
-  expect(Errc::invalid_argument, [&] { w.publish_batch(oversize, 0s); });
+  expect_errc(Errc::invalid_argument, [&] { w.publish_batch(oversize, 0s); });
   const std::vector<std::span<const std::byte>> five(5, bytes_of(x));  // more than the 4 slots
-  expect(Errc::invalid_argument, [&] { w.publish_batch(five, 1s); });
+  expect_errc(Errc::invalid_argument, [&] { w.publish_batch(five, 1s); });
   {
     FrameLoan l = w.try_loan();
-    expect(Errc::invalid_argument, [&] { w.publish_batch(std::span(five).first(1), 0s); });
+    expect_errc(Errc::invalid_argument, [&] { w.publish_batch(std::span(five).first(1), 0s); });
   }
   BOOST_TEST(w.published() == 0u);
   std::array<std::byte, 16> buf{};
   BOOST_TEST(r.try_read(buf).status == Errc::timeout);
   w.close();
-  expect(Errc::closed, [&] { w.publish_batch(std::span(five).first(1), 0s); });
+  expect_errc(Errc::closed, [&] { w.publish_batch(std::span(five).first(1), 0s); });
 }
 
 BOOST_DATA_TEST_CASE(blocked_batch_waits_for_room_for_all_of_it, bdata::make(test_backends()) * bdata::make(strategies()),

@@ -105,12 +105,19 @@ class WriterCore {
  private:
   void attach();
   void detach() noexcept;
+  // Error(invalid_argument) for a moved-from writer, a frame over max_frame or a loan out;
+  // Error(closed) after close().
+  void check_can_publish(std::span<const std::byte> frame) const;
   // Queue: waits for a free slot. ok, timeout or peer_gone.
   Errc await_room(std::chrono::nanoseconds timeout, std::uint64_t frames = 1);
   std::byte* begin_frame() noexcept;  // broadcast: marks the slot being written (odd version)
-  // Stamps the frame's fields, completes the slot, announces it, wakes blocked readers if any.
+  // Stamps the frame's fields, completes the slot, announces it, wakes blocked readers if any:
+  // complete_frame() then announce().
   void end_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc, std::int64_t now) noexcept;
-  void complete_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc, std::int64_t now, bool demote) noexcept;
+  // The slot's fields and its final version; `demote`: hand its lines to the shared cache.
+  void complete_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc, std::int64_t now,
+                      bool demote) noexcept;
+  // Heartbeat, `published`, and the check for blocked readers (once per publish or batch).
   void announce(std::int64_t now) noexcept;
   void return_to_light_fences(bool sleeper) noexcept;
 
