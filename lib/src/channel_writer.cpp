@@ -339,7 +339,8 @@ namespace {
 
 // Copies a frame into its slot and returns its CRC-32C (0 without a checksum): with one, copy
 // and CRC in one pass, over the caller's bytes (which nobody else changes).
-std::uint32_t fill_slot(std::byte* slot, std::span<const std::byte> data, bool checksum) noexcept {
+[[gnu::always_inline]] inline std::uint32_t fill_slot(std::byte* slot, std::span<const std::byte> data,
+                                                         bool checksum) noexcept {
   if (checksum) return copy_to_slot_crc(slot_payload(slot), data.data(), data.size());
   copy_to_slot(slot_payload(slot), data.data(), data.size());
   return 0;
@@ -347,7 +348,7 @@ std::uint32_t fill_slot(std::byte* slot, std::span<const std::byte> data, bool c
 
 }  // namespace
 
-void WriterCore::check_can_publish(std::span<const std::byte> frame) const {
+[[gnu::always_inline]] inline void WriterCore::check_can_publish(std::span<const std::byte> frame) const {
   if (!view_.valid()) throw Error(Errc::invalid_argument, "publish on a moved-from channel writer");
   if (frame.size() > view_.max_frame)
     throw Error(Errc::invalid_argument, "frame of " + std::to_string(frame.size()) + " bytes exceeds channel '" +
