@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "cache_prefetch.hpp"
 #include "channel_crc.hpp"
 #include "channel_internal.hpp"
 #include "channel_wait.hpp"
@@ -167,11 +168,8 @@ bool QueueReader::try_take(std::span<std::byte>* buffer, ReadResult& out) {
     detail::throw_corrupt(view_, "frame " + std::to_string(head_) + " claims " + std::to_string(size) +
                                      " bytes; max_frame is " + std::to_string(view_.max_frame));
   const std::byte* payload = slot_payload(slot);
-  if (head_ + 4 < tail_cache_) {
-    const std::byte* ahead = view_.slot(head_ + 4);
-    __builtin_prefetch(ahead);
-    __builtin_prefetch(ahead + 64);
-  }
+  // Only frames known complete (below `published`): never a line the writer is still filling.
+  if (head_ + detail::kReadAheadFrames < tail_cache_) detail::prefetch_for_read(view_.slot(head_ + detail::kReadAheadFrames));
   std::uint32_t crc = 0;
   if (buffer != nullptr) {
     if (size > buffer->size())
