@@ -169,7 +169,8 @@ bool QueueReader::try_take(std::span<std::byte>* buffer, ReadResult& out) {
                                      " bytes; max_frame is " + std::to_string(view_.max_frame));
   const std::byte* payload = slot_payload(slot);
   // Only frames known complete (below `published`): never a line the writer is still filling.
-  if (head_ + detail::kReadAheadFrames < tail_cache_) detail::prefetch_for_read(view_.slot(head_ + detail::kReadAheadFrames));
+  if (head_ + detail::kReadAheadFrames < tail_cache_)
+    detail::prefetch_for_read(view_.slot(head_ + detail::kReadAheadFrames));
   std::uint32_t crc = 0;
   if (buffer != nullptr) {
     if (size > buffer->size())
