@@ -8,7 +8,8 @@ install(TARGETS shmkit EXPORT shmkitTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/include/shmkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.hpp")
-install(FILES ${PROJECT_BINARY_DIR}/lib/include/shmkit/version.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmkit)
+install(FILES ${PROJECT_BINARY_DIR}/lib/include/shmkit/version.hpp ${PROJECT_BINARY_DIR}/lib/include/shmkit/backend.hpp
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shmkit)
 
 set(SHMKIT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shmkit)
 install(EXPORT shmkitTargets NAMESPACE shmkit:: DESTINATION ${SHMKIT_CMAKE_DIR})

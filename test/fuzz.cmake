@@ -8,7 +8,7 @@ set(SHMKIT_FUZZ_TARGETS control_hello control_reply segment_header channel)
 set(SHMKIT_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 
 function(shmkit_fuzz_setup target)
-  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/lib/src ${SHMKIT_FUZZ_DIR})
+  target_include_directories(${target} PRIVATE ${SHMKIT_INTERNAL_INCLUDES} ${SHMKIT_FUZZ_DIR})
   target_link_libraries(${target} PRIVATE shmkit::shmkit)
   shmkit_warnings(${target})
 endfunction()

@@ -30,6 +30,7 @@
 #include "shmkit/containers.hpp"
 #include "shmkit/mutex.hpp"
 #include "shmkit/segment.hpp"
+#include "shmkit/memfd_handle.hpp"
 
 namespace {
 
@@ -347,7 +348,7 @@ int supervise(const Args& a) {
   bool final_lock_ok = false;
   {
     auto seg = shmkit::Segment::create(name, 8 << 20, opts);
-    socket_path = seg.socket_path();
+    if (const auto* memfd = seg.handle<shmkit::MemfdHandle>()) socket_path = memfd->socket_path();
     Stats& st = seg.construct<Stats>("chaos.stats");
     Guarded& g = seg.construct<Guarded>("chaos.guard");
     Map& m = seg.construct<Map>("chaos.map");
@@ -443,7 +444,7 @@ int supervise(const Args& a) {
       final_counter = g.counter;
     }
     // The server notices each dead client's hang-up: wait (bounded) until every one is gone.
-    if (auto* server = seg.control_server())
+    if (auto* server = seg.handle<shmkit::MemfdHandle>() ? seg.handle<shmkit::MemfdHandle>()->server() : nullptr)
       (void)wait_for([&] { return server->clients().empty() && count_fds() == fds_before; }, 10s);
     fds_after = count_fds();
     final.frames_published.store(st.frames_published.load());

@@ -46,7 +46,7 @@ std::string age(std::int64_t ns) {
   return buf;
 }
 
-std::vector<ChannelStatus> channels_of(Segment& segment, const std::vector<ObjectInfo>& objects,
+std::vector<ChannelStatus> channels_of(const SegmentView& segment, const std::vector<ObjectInfo>& objects,
                                        std::chrono::nanoseconds stall) {
   std::vector<ChannelStatus> out;
   for (const ObjectInfo& o : objects) {
@@ -59,7 +59,7 @@ std::vector<ChannelStatus> channels_of(Segment& segment, const std::vector<Objec
   return out;
 }
 
-void print_segment_text(Segment& segment, const std::vector<ObjectInfo>& objects,
+void print_segment_text(const SegmentView& segment, const std::vector<ObjectInfo>& objects,
                         const std::vector<ChannelStatus>& channels) {
   const SegmentInfo info = segment.info();
   std::printf("segment   %s (%s)\n", info.name.c_str(), to_string(info.backend));
@@ -102,7 +102,7 @@ void print_segment_text(Segment& segment, const std::vector<ObjectInfo>& objects
   }
 }
 
-void print_segment_json(Segment& segment, const std::vector<ObjectInfo>& objects,
+void print_segment_json(const SegmentView& segment, const std::vector<ObjectInfo>& objects,
                         const std::vector<ChannelStatus>& channels) {
   const SegmentInfo info = segment.info();
   JsonWriter j;
@@ -236,7 +236,9 @@ int main(int argc, char** argv) {
     const std::string socket = vm.count("socket") ? vm["socket"].as<std::string>() : "";
     if (name.empty() && socket.empty())
       throw std::invalid_argument("give a segment NAME, --socket PATH, --list or --gc");
-    Segment segment = apps::open_target(name, socket, apps::parse_backend(vm["backend"].as<std::string>(), true));
+    // Read-only: inspecting never takes part in the segment (a file segment's crash report survives).
+    const SegmentView segment =
+        apps::open_target_view(name, socket, apps::parse_backend(vm["backend"].as<std::string>(), true));
     const auto objects = segment.objects();
     const auto channels = channels_of(segment, objects, vm["stall"].as<apps::Duration>().value);
     if (json)

@@ -14,6 +14,7 @@
 #include "../common/cli.hpp"
 #include "../common/segment_target.hpp"
 #include "../common/sensor_demo.hpp"
+#include "shmkit/memfd_handle.hpp"
 #include "shmkit/channel.hpp"
 #include "shmkit/segment.hpp"
 #include "shmkit/segment_directory.hpp"
@@ -107,7 +108,8 @@ int run(const Settings& s) {
                 segment.name().c_str(), to_string(segment.backend()),
                 apps::format_bytes(static_cast<double>(segment.size())).c_str(), demo::kChannel, s.slots, s.frame_size,
                 s.checksum ? "crc32c" : "no checksum", s.rate, demo::kSensorCount);
-    if (auto* server = segment.control_server()) std::printf("shmkit-writer: serving on %s\n", server->socket_path().c_str());
+    if (const auto* memfd = segment.handle<MemfdHandle>())
+      std::printf("shmkit-writer: serving on %s\n", memfd->socket_path().c_str());
     std::fflush(stdout);
   }
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
-#include "linux/control_protocol.hpp"
+#include "control_protocol.hpp"
 #include "shmkit/error.hpp"
 
 namespace shmkit_fuzz {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "linux/control_protocol.hpp"
+#include "control_protocol.hpp"
 #include "segment_header.hpp"
 #include "shmkit/broadcast_channel.hpp"
 #include "shmkit/detail/channel_layout.hpp"

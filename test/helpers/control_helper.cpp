@@ -20,7 +20,7 @@
 #include <cstring>
 #include <string>
 
-#include "linux/control_client.hpp"
+#include "control_client.hpp"
 #include "shmkit/error.hpp"
 
 using namespace shmkit;

@@ -7,7 +7,7 @@
 //   shmkit-test-memfd-helper check-map <name> <rounds>
 //       <rounds> times: open by name, check the Board map is a whole round, detach
 //   shmkit-test-memfd-helper expect-attach-error <socket> <errc-name>
-//       Segment::attach(<socket>) must fail with Error(<errc-name>)
+//       attach_memfd(<socket>) must fail with Error(<errc-name>)
 // Exit codes: 0 success, 2 data mismatch, 3 unexpected shmkit::Error, 4 usage, 7 attached
 // though an error was expected, 8 another error than expected.
 #include <unistd.h>
@@ -19,6 +19,7 @@
 #include <string>
 
 #include "memfd_test_types.hpp"
+#include "shmkit/memfd_handle.hpp"
 
 using namespace shmkit;
 using namespace shmkit::test;
@@ -97,7 +98,7 @@ int check_map(const std::string& name, std::uint64_t rounds) {
 
 int expect_attach_error(const std::string& socket, const char* errc_name) {
   try {
-    Segment seg = Segment::attach(socket, memfd());
+    Segment seg = attach_memfd(socket, memfd());
   } catch (const Error& e) {
     if (std::strcmp(to_string(e.errc()), errc_name) == 0) return 0;
     std::fprintf(stderr, "memfd helper: expected %s, got %s: %s\n", errc_name, to_string(e.errc()), e.what());

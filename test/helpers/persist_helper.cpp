@@ -15,6 +15,7 @@
 #include "persist_types.hpp"
 #include "shmkit/containers.hpp"
 #include "shmkit/segment.hpp"
+#include "shmkit/file_session.hpp"
 
 using namespace shmkit;
 using namespace shmkit::test;
@@ -122,7 +123,7 @@ int file_fill(Segment& seg, std::uint64_t n) {
 
 // Checks what file_fill wrote and how the open found the file ("clean" or "unclean").
 int file_check(Segment& seg, std::uint64_t n, const std::string& expect) {
-  if (seg.opened_clean() != (expect == "clean"))
+  if (seg.handle<FileSession>()->opened_clean() != (expect == "clean"))
     return fail(std::string("expected the open to find the file ") + expect);
   auto* numbers = seg.find<shmkit::vector<std::uint64_t>>("numbers");
   auto* greeting = seg.find<shmkit::string>("greeting");

@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "child_process.hpp"
-#include "linux/control_client.hpp"
-#include "linux/control_protocol.hpp"
-#include "linux/memfd_mapping.hpp"
+#include "control_client.hpp"
+#include "control_protocol.hpp"
+#include "memfd_mapping.hpp"
 #include "scoped_env.hpp"
 #include "segment_header.hpp"
 #include "shmkit/control_server.hpp"

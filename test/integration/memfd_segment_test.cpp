@@ -27,10 +27,11 @@
 #include "../helpers/memfd_test_types.hpp"
 #include "backends.hpp"
 #include "child_process.hpp"
-#include "linux/control_client.hpp"
-#include "linux/control_protocol.hpp"
+#include "control_client.hpp"
+#include "control_protocol.hpp"
 #include "scoped_env.hpp"
 #include "segment_header.hpp"
+#include "shmkit/memfd_handle.hpp"
 
 using namespace shmkit;
 using namespace shmkit::test;
@@ -104,8 +105,8 @@ bool exists(const std::string& path) {
 
 // Waits (bounded) for the server behind an opened segment to hang up: the pollable event.
 bool server_hangs_up(const Segment& s, int timeout_ms = 10'000) {
-  pollfd p{s.control_fd(), POLLRDHUP, 0};
-  return ::poll(&p, 1, timeout_ms) == 1 && !s.server_alive();
+  pollfd p{s.handle<MemfdHandle>()->control_fd(), POLLRDHUP, 0};
+  return ::poll(&p, 1, timeout_ms) == 1 && !s.handle<MemfdHandle>()->server_alive();
 }
 
 bool errc_is(const Error& e, Errc code, const std::string& text = {}) {
@@ -148,19 +149,19 @@ BOOST_AUTO_TEST_CASE(automatic_is_memfd_and_every_accessor_tells_its_side) {
   std::optional<Segment> creator = Segment::create(name, 1 << 20, served(events, Backend::automatic));
   BOOST_TEST(creator->backend() == Backend::memfd);
   BOOST_TEST(creator->info().backend == Backend::memfd);
-  BOOST_TEST(creator->socket_path() == ControlServer::default_socket_path(name));
-  BOOST_TEST(exists(creator->socket_path()));
-  BOOST_REQUIRE(creator->control_server() != nullptr);
-  BOOST_TEST(creator->control_fd() == -1);
-  BOOST_TEST(creator->server_alive());
+  BOOST_TEST(creator->handle<MemfdHandle>()->socket_path() == ControlServer::default_socket_path(name));
+  BOOST_TEST(exists(creator->handle<MemfdHandle>()->socket_path()));
+  BOOST_REQUIRE(creator->handle<MemfdHandle>()->server() != nullptr);
+  BOOST_TEST(creator->handle<MemfdHandle>()->control_fd() == -1);
+  BOOST_TEST(creator->handle<MemfdHandle>()->server_alive());
   auto& value = creator->construct<std::uint64_t>("value", 41u);
 
   std::optional<Segment> opener = Segment::open(name, memfd());
   BOOST_TEST(opener->backend() == Backend::memfd);
   BOOST_TEST(opener->name() == name);
-  BOOST_TEST(opener->control_server() == nullptr);
-  BOOST_TEST(opener->control_fd() >= 0);
-  BOOST_TEST(opener->server_alive());
+  BOOST_TEST(opener->handle<MemfdHandle>()->server() == nullptr);
+  BOOST_TEST(opener->handle<MemfdHandle>()->control_fd() >= 0);
+  BOOST_TEST(opener->handle<MemfdHandle>()->server_alive());
   BOOST_TEST(opener->info().creator_pid == ::getpid());
   // Two mappings of one memfd in one process: different addresses, the same memory.
   auto* seen = opener->find<std::uint64_t>("value");
@@ -169,39 +170,39 @@ BOOST_AUTO_TEST_CASE(automatic_is_memfd_and_every_accessor_tells_its_side) {
   *seen += 1;
   BOOST_TEST(value == 42u);
   BOOST_REQUIRE(events.wait([&] { return events.attached == 1; }));
-  const auto clients = creator->control_server()->clients();
+  const auto clients = creator->handle<MemfdHandle>()->server()->clients();
   BOOST_REQUIRE(clients.size() == 1u);
   BOOST_TEST(clients[0].pid == ::getpid());
   BOOST_TEST(clients[0].uid == ::geteuid());
 
   // Attach by socket path alone: the name comes from the header.
   {
-    Segment by_path = Segment::attach(creator->socket_path());
+    Segment by_path = shmkit::attach_memfd(creator->handle<MemfdHandle>()->socket_path());
     BOOST_TEST(by_path.name() == name);
     BOOST_TEST(*by_path.find<std::uint64_t>("value") == 42u);
   }
   // open_or_create finds the live one; create refuses; remove leaves a live server alone.
   {
     Segment again = Segment::open_or_create(name, 1 << 20, memfd());
-    BOOST_TEST(again.control_server() == nullptr);
+    BOOST_TEST(again.handle<MemfdHandle>()->server() == nullptr);
     BOOST_TEST(*again.find<std::uint64_t>("value") == 42u);
   }
   BOOST_CHECK_EXCEPTION(Segment::create(name, 1 << 20, memfd()), Error,
                         [](const Error& e) { return errc_is(e, Errc::already_exists, "live server"); });
   BOOST_TEST(!Segment::remove(name, Backend::memfd));
-  BOOST_TEST(exists(creator->socket_path()));
+  BOOST_TEST(exists(creator->handle<MemfdHandle>()->socket_path()));
   BOOST_CHECK_EXCEPTION(Segment::open(unique_name("shmkit-memfd-none"), memfd()), Error,
                         [](const Error& e) { return errc_is(e, Errc::not_found); });
   // A socket that serves another segment than the one named is not that segment.
   {
     SegmentOptions wrong = memfd();
-    wrong.socket_path = creator->socket_path();
+    wrong.socket_path = creator->handle<MemfdHandle>()->socket_path();
     BOOST_CHECK_EXCEPTION(Segment::open(name + "-other", wrong), Error,
                           [](const Error& e) { return errc_is(e, Errc::not_found, "serves segment"); });
   }
 
   // The creator leaves: the opener is told, keeps its memory, and nobody new can attach.
-  const std::string path = creator->socket_path();
+  const std::string path = creator->handle<MemfdHandle>()->socket_path();
   creator.reset();
   BOOST_TEST(server_hangs_up(*opener));
   BOOST_TEST(*opener->find<std::uint64_t>("value") == 42u);
@@ -247,7 +248,7 @@ BOOST_AUTO_TEST_CASE(caller_event_loop_and_abstract_socket) {
   o.serve_on_thread = false;
   o.socket_path = "@" + name;
   Segment creator = Segment::create(name, 1 << 20, o);
-  BOOST_TEST(creator.socket_path() == "@" + name);
+  BOOST_TEST(creator.handle<MemfdHandle>()->socket_path() == "@" + name);
   creator.construct<std::uint64_t>("value", 7u);
   std::optional<std::uint64_t> got;
   std::string failure;
@@ -268,8 +269,8 @@ BOOST_AUTO_TEST_CASE(caller_event_loop_and_abstract_socket) {
       std::lock_guard lock(events.mutex);
       if (events.detached == 1) break;
     }
-    pollfd p{creator.control_server()->fd(), POLLIN, 0};
-    if (::poll(&p, 1, 1000) == 1) creator.control_server()->handle_events();
+    pollfd p{creator.handle<MemfdHandle>()->server()->fd(), POLLIN, 0};
+    if (::poll(&p, 1, 1000) == 1) creator.handle<MemfdHandle>()->server()->handle_events();
   }
   opener.join();
   BOOST_TEST(failure.empty(), failure);
@@ -329,7 +330,7 @@ BOOST_AUTO_TEST_CASE(fifty_clients_attach_and_detach_while_a_writer_rebuilds_the
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   BOOST_TEST(board.checks.load() == total);
   BOOST_TEST(events.attached == total + 1);  // and the writer, still attached
-  BOOST_TEST(seg.control_server()->clients().size() == 1u);
+  BOOST_TEST(seg.handle<MemfdHandle>()->server()->clients().size() == 1u);
   BOOST_TEST(open_fd_count() == fds_before);
   const std::size_t heap_after = heap_in_use();
   BOOST_TEST_MESSAGE(kClients * kRounds << " attaches in " << ms.count() << " ms; server heap " << heap_before
@@ -390,7 +391,7 @@ BOOST_AUTO_TEST_CASE(memfd_is_never_in_dev_shm_and_is_gone_after_the_last_proces
   }
 
   // kill -9 the creator: this process hears the hang-up and still has every byte.
-  const std::string socket = seg->socket_path();
+  const std::string socket = seg->handle<MemfdHandle>()->socket_path();
   server.kill(SIGKILL);
   BOOST_TEST(server.wait(30s).signal == SIGKILL);
   BOOST_TEST(server_hangs_up(*seg));

@@ -16,7 +16,9 @@
 #include "../helpers/persist_types.hpp"
 #include "child_process.hpp"
 #include "await.hpp"
+#include "file_state.hpp"
 #include "segment_header.hpp"
+#include "shmkit/file_session.hpp"
 #include "shmkit/containers.hpp"
 
 using namespace shmkit;
@@ -74,7 +76,7 @@ void write_at(const std::string& path, std::size_t offset, const void* bytes, st
 void fake_other_boot(const std::string& path) {
   std::uint8_t other[16];
   std::memset(other, 0xAB, sizeof other);
-  write_at(path, offsetof(detail::SegmentHeader, file) + offsetof(detail::FileState, boot_id), other, sizeof other);
+  write_at(path, offsetof(detail::SegmentHeader, backend_state) + offsetof(detail::FileState, boot_id), other, sizeof other);
 }
 
 void copy_file_bytes(const std::string& from, const std::string& to) {
@@ -93,7 +95,7 @@ BOOST_AUTO_TEST_CASE(data_survives_every_process_exiting) {
   {
     Segment seg = Segment::create(f.path, 1 << 20, file_options());
     BOOST_TEST((seg.backend() == Backend::file));
-    BOOST_TEST(seg.opened_clean());
+    BOOST_TEST(seg.handle<FileSession>()->opened_clean());
     const SegmentInfo info = seg.info();
     BOOST_TEST(info.sessions == 1u);
     BOOST_TEST(info.attached == 1u);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "backends.hpp"
+#include "shmkit/memfd_handle.hpp"
 #include "temp_segment.hpp"
 #include "child_process.hpp"
 #include "../helpers/segment_types.hpp"
@@ -23,7 +24,7 @@ ChildProcess helper(const std::string& command, const TempSegment& t, std::vecto
   // Helpers are told the socket path explicitly: that route and open-by-name (the unit tests,
   // default path) are both exercised.
   std::string backend = to_string(t.backend);
-  if (!t.segment->socket_path().empty()) backend += ":" + t.segment->socket_path();
+  if (const auto* memfd = t.segment->handle<MemfdHandle>()) backend += ":" + memfd->socket_path();
   std::vector<std::string> args{command, backend, t.name};
   args.insert(args.end(), extra.begin(), extra.end());
   return ChildProcess(helper_path("shmkit-test-segment-helper"), args);

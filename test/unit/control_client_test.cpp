@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "child_process.hpp"
-#include "linux/control_client.hpp"
-#include "linux/control_protocol.hpp"
+#include "control_client.hpp"
+#include "control_protocol.hpp"
 #include "segment_header.hpp"
 #include "shmkit/error.hpp"
 

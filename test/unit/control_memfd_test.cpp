@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "child_process.hpp"
-#include "linux/memfd_mapping.hpp"
+#include "memfd_mapping.hpp"
 #include "shmkit/error.hpp"
 
 using namespace shmkit;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "linux/control_protocol.hpp"
+#include "control_protocol.hpp"
 #include "shmkit/error.hpp"
 
 using namespace shmkit;

@@ -46,7 +46,6 @@ BOOST_DATA_TEST_CASE(create_then_open_sees_same_objects, bdata::make(test_backen
   TempSegment t(backend);
   BOOST_TEST(t->name() == t.name);
   BOOST_TEST(t->backend() == backend);
-  BOOST_TEST(t->writable());
   BOOST_TEST(t->size() == std::size_t{1} << 20);
   BOOST_TEST(t->free_memory() > 900u * 1024);
   BOOST_TEST(t->free_memory() < t->size());

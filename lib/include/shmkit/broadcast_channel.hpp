@@ -31,6 +31,7 @@
 namespace shmkit {
 
 class Segment;
+class SegmentView;
 
 class BroadcastWriter {
  public:
@@ -87,6 +88,9 @@ class BroadcastReader {
   // resource_limit (register_reader and every registration record taken),
   // permission_denied (register_reader on a read-only mapping).
   BroadcastReader(Segment& segment, std::string_view name, const ReaderOptions& options = {});
+  // Through a read-only view: options.register_reader must be false (a registered reader writes
+  // its record in the channel), else Error(permission_denied).
+  BroadcastReader(const SegmentView& view, std::string_view name, const ReaderOptions& options = {});
   BroadcastReader(BroadcastReader&& other) noexcept;
   BroadcastReader& operator=(BroadcastReader&& other) noexcept;
   BroadcastReader(const BroadcastReader&) = delete;

@@ -23,10 +23,14 @@
 namespace shmkit {
 
 class Segment;
+class SegmentView;
 
 // The channel's shared header as tools see it (published count, writer state, readers and how
 // far behind they are). Error(not_found), type_mismatch (not a channel), corrupt.
 ChannelStatus channel_status(Segment& segment, std::string_view name,
+                             std::chrono::nanoseconds stall_threshold = std::chrono::seconds(1));
+// The same through a read-only view (only reads).
+ChannelStatus channel_status(const SegmentView& view, std::string_view name,
                              std::chrono::nanoseconds stall_threshold = std::chrono::seconds(1));
 
 // Destroys channel `name` (either kind); false if there is none. Every handle on it must be gone.

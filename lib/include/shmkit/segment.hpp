@@ -1,6 +1,7 @@
 // shmkit::Segment: a managed shared-memory segment that holds named objects.
 //
-// One API over every backend (Backend below). A segment starts with shmkit's header (magic,
+// One API over every backend (shmkit/backend.hpp); what a backend offers beyond it is a handle
+// (handle<MemfdHandle>(), handle<FileSession>()). A segment starts with shmkit's header (magic,
 // format, layout fingerprint, creator), followed by a Boost.Interprocess segment manager that
 // allocates named objects and container memory. open() validates the header before trusting
 // anything else in the mapping.
@@ -21,38 +22,21 @@
 #include <utility>
 #include <vector>
 
-#include <boost/interprocess/exceptions.hpp>
-
 #include <tuple>
 
+#include <boost/interprocess/exceptions.hpp>
+
 #include "shmkit/allocator.hpp"
+#include "shmkit/backend.hpp"
+#include "shmkit/backend_handle.hpp"
 #include "shmkit/control_server.hpp"
 #include "shmkit/detail/object_tag.hpp"
 #include "shmkit/error.hpp"
 
 namespace shmkit {
 
-// Backend::automatic is the one portable spelling: memfd on Linux, named everywhere else. Name
-// a segment once and open it by that name on either; see docs/backends-memfd.md for memfd.
-enum class Backend : std::uint8_t {
-  automatic = 0,  // memfd where the platform has it (Linux), named elsewhere
-  named = 1,      // a named shared-memory object (POSIX shm_open, Windows native): opened by name
-  memfd = 2,      // Linux: an anonymous sealed memfd, handed over a Unix socket (ControlServer)
-  file = 3,       // a memory-mapped regular file: survives restarts; the name is its path
-};
-const char* to_string(Backend b) noexcept;
-
 // Segment::flush(): wait until the data is on disk, or only schedule the write-back.
 enum class Flush : std::uint8_t { sync = 0, async = 1 };
-
-// How open()/attach() map a segment. A read_only view is enforced by the kernel: the segment is
-// mapped PROT_READ from a read-only fd (named: opened O_RDONLY; memfd: the control server sends
-// a copy reopened O_RDONLY), so neither a stray write nor mprotect can change it. On such a view
-// find() and objects() take no lock (they validate against the segment's object epoch instead),
-// broadcast readers work with ReaderOptions::register_reader = false, and construct(), destroy()
-// and allocator() throw Error(permission_denied). docs/reliability.md.
-enum class Access : std::uint8_t { read_write = 0, read_only = 1 };
-const char* to_string(Access a) noexcept;
 
 // Advice for large segments, applied to this process's mapping by create() and open()/attach().
 struct MemoryAdvice {
@@ -73,9 +57,6 @@ struct SegmentOptions {
   // How long open() waits for a segment whose creator is still initializing it (memfd: bounds
   // the connect and the whole handshake).
   std::chrono::milliseconds open_timeout{2000};
-  // open()/attach(): read_only maps a kernel-enforced read-only view (named and memfd backends;
-  // the file backend: Error(unsupported)). create() requires read_write.
-  Access access = Access::read_write;
   // create(), named backend: if a segment of this name exists but is stale (its creator died,
   // told apart from pid reuse by the process start time, and no live process maps it), remove
   // it and create afresh. A segment any live process uses is never touched: Error(already_exists).
@@ -89,7 +70,7 @@ struct SegmentOptions {
   // `permissions` and `abstract_namespace` are taken from the fields above).
   ControlServerOptions control;
   // create(): serve on a thread of the server's own. False: the application drives
-  // control_server()->handle_events() from its own event loop (poll control_server()->fd()).
+  // handle<MemfdHandle>()->server()->handle_events() from its own event loop (poll its fd()).
   bool serve_on_thread = true;
 
   // ---- all backends ----
@@ -118,7 +99,7 @@ struct SegmentInfo {
   std::chrono::system_clock::time_point created;
   bool creator_alive = false;  // the creating process (same pid and start time) still runs
 
-  // ---- File backend (defaults on the others); docs/persistence.md ----
+  // ---- File backend (defaults on the others); docs/persistence.md, shmkit/file_session.hpp ----
   // False: when this process opened the file, a process that had it open earlier had ended
   // without closing it (killed, crashed, power lost): data may be half-updated.
   bool opened_clean = true;
@@ -131,19 +112,24 @@ struct SegmentInfo {
   std::uint32_t attached = 0;          // processes that have it open now (plus any that died)
 };
 
+namespace detail {
+struct SegmentAccess;
+class Attachment;
+}  // namespace detail
+
+// A writable mapping of a segment: find, construct and destroy named objects, allocate. Opening
+// read-only gives a SegmentView (shmkit/segment_view.hpp) instead, whose lookups are const.
 class Segment {
  public:
   // Creates a segment of `size` bytes (header and allocator bookkeeping included).
-  // Throws Error(already_exists) if the name is taken, Error(invalid_argument) for a bad name.
+  // Throws Error(already_exists) if the name is taken, Error(invalid_argument) for a bad name,
+  // Error(unsupported) for a backend this build does not have (the message says why).
   static Segment create(std::string_view name, std::size_t size, const SegmentOptions& options = {});
   // Opens an existing segment and validates its header: Error(not_found), incompatible_format,
   // corrupt, too_small, timeout (creator still initializing after options.open_timeout).
   static Segment open(std::string_view name, const SegmentOptions& options = {});
   // Opens the segment, or creates it if there is none; safe when several processes race.
   static Segment open_or_create(std::string_view name, std::size_t size, const SegmentOptions& options = {});
-  // memfd: attaches to the segment served at `socket_path` without knowing its name (name()
-  // then comes from the header, at most 63 characters). Errors as for open().
-  static Segment attach(std::string_view socket_path, const SegmentOptions& options = {});
   // Removes the name (named/file backends); processes that have it mapped keep their mapping.
   // Returns false if there was nothing to remove. memfd: the kernel frees the segment with its
   // last process, so there is nothing to remove but a stale socket file at the default path
@@ -183,7 +169,6 @@ class Segment {
   std::vector<ObjectInfo> objects() const;
 
   // ---- Memory ----
-  // Error(permission_denied) on a read-only view (allocating would write the segment).
   Allocator<void> allocator() const {
     require_writable("allocator()");
     return Allocator<void>(manager_);
@@ -196,47 +181,39 @@ class Segment {
   // ---- Identity ----
   const std::string& name() const noexcept;
   Backend backend() const noexcept;
-  bool writable() const noexcept;
   SegmentInfo info() const;
   // What of SegmentOptions::memory took effect for this process's mapping.
   MemoryAdvice memory_advice() const noexcept;
 
-  // ---- Persistence (file backend) ----
-  // Writes the segment's changed pages to its file (msync); a no-op on other backends.
-  // Flush::sync returns once they are on disk. Closing (destroying the Segment) flushes too.
+  // ---- Persistence ----
+  // Writes the segment's changed pages to its backing store (file backend: msync; a no-op on
+  // the others). Flush::sync returns once they are on disk. Closing flushes too.
   void flush(Flush mode = Flush::sync);
-  // False if this open found that an earlier process never closed the file (SegmentInfo).
-  bool opened_clean() const noexcept;
 
-  // ---- Control channel (memfd backend) ----
-  // The creator's server handing the segment out: attached clients (pid, uid), attach/detach
-  // callbacks, a pollable fd. nullptr for segments this process opened, and for other backends.
-  ControlServer* control_server() const noexcept;
-  // The socket clients attach at ('@name' for the abstract namespace); empty for other backends.
-  const std::string& socket_path() const noexcept;
-  // An opener's connection to the server: poll it for POLLRDHUP/POLLHUP (or add it to epoll) to
-  // learn the moment the server has gone. -1 for the creator and for other backends. The fd is
-  // the Segment's: do not read, write or close it.
-  int control_fd() const noexcept;
-  // False once the server this process attached to has hung up (its creator exited or died).
-  // The mapping stays valid: the memory lives until the last process unmaps it. No new process
-  // can attach any more. True for the creator and for other backends.
-  bool server_alive() const noexcept;
+  // ---- What the backend offers beyond this API ----
+  // segment.handle<MemfdHandle>() (shmkit/memfd_handle.hpp), segment.handle<FileSession>()
+  // (shmkit/file_session.hpp); nullptr when the segment is of another backend.
+  template <class Handle>
+  Handle* handle() const noexcept {
+    static_assert(std::is_base_of_v<BackendHandle, Handle>, "a backend's handle type (shmkit/*_handle.hpp)");
+    return dynamic_cast<Handle*>(backend_handle());
+  }
+
   // The Boost segment manager, for code that wants Boost.Interprocess directly. Named objects
   // made or removed through it bypass the object epoch: read-only views may not see them safely.
-  // On a read-only view every call that locks (allocation, find) faults: use find() instead.
   detail::SegmentManager& manager() const noexcept { return *manager_; }
 
-  struct Impl;  // backend-specific state (src/segment.cpp)
+  struct Impl;  // src/core/segment.cpp
 
  private:
-  explicit Segment(std::unique_ptr<Impl> impl);
-  // Applies options.memory; a refusal (mlock) undoes what create() made.
-  Segment(std::unique_ptr<Impl> impl, const SegmentOptions& options, bool created);
+  friend struct detail::SegmentAccess;
+  explicit Segment(std::unique_ptr<Impl> impl) noexcept;
+  BackendHandle* backend_handle() const noexcept;
+  bool writable() const noexcept;
   std::string object_name(std::string_view name) const;
   void require_writable(std::string_view what) const;
   // The named object's block (first ObjectUnit) and its size in units, or {nullptr, 0}. Takes the
-  // manager's lock on a writable view; on a read-only view walks the index without a lock,
+  // manager's lock on a writable mapping; on a read-only one walks the index without a lock,
   // bounds-checking every offset and validating the walk against the object epoch.
   std::pair<void*, std::size_t> find_block(const std::string& name) const;
   // Writers bracket every change to the named-object index (seqlock, odd while changing).

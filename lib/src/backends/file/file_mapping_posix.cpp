@@ -1,0 +1,252 @@
+// File backend: a shmkit segment in a regular file, mapped MAP_SHARED (POSIX). See file_mapping.hpp
+// for the session protocol and docs/persistence.md for what is promised after a crash.
+#include "file_mapping.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "boost_internals.hpp"
+#include "boot_id.hpp"
+#include "file_space.hpp"
+#include "file_state.hpp"
+#include "segment_header.hpp"
+#include "shmkit/error.hpp"
+#include "unique_fd.hpp"
+
+namespace shmkit::detail {
+namespace {
+
+// ---- File descriptor and session lock ----
+
+enum class LockKind { shared, exclusive };
+
+// Non-blocking; false if another process holds a conflicting lock. OFD locks (Linux) belong to
+// the open file, not the process: two opens in one process are two sessions' members, and a
+// lock converts from exclusive to shared atomically. flock elsewhere (conversion not atomic).
+bool try_lock(int fd, LockKind kind) {
+  for (;;) {
+#ifdef F_OFD_SETLK
+    struct flock fl {};
+    fl.l_type = kind == LockKind::exclusive ? F_WRLCK : F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return true;
+    const char* what = "fcntl(F_OFD_SETLK) on a file segment";
+#else
+    if (::flock(fd, (kind == LockKind::exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) return true;
+    const char* what = "flock on a file segment";
+#endif
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EACCES || errno == EWOULDBLOCK) return false;
+    throw_os_error(what, errno);
+  }
+}
+
+class FileMapping final : public Mapping {
+ public:
+  FileMapping(UniqueFd fd, void* data, std::size_t size, bool first, bool writable = true) : fd_(std::move(fd)) {
+    set(data, size, writable);
+    report_.first_in_session = first;
+  }
+  ~FileMapping() override {
+    end_session();
+    ::munmap(data(), size());
+  }
+
+  int fd() const noexcept { return fd_.get(); }
+  FileSessionReport& report() noexcept { return report_; }
+  const FileSessionReport& report() const noexcept { return report_; }
+  void mark_attached() noexcept { attached_ = true; }
+
+ private:
+  // Orderly close: everything written reaches the disk before the file says "nobody attached".
+  void end_session() noexcept {
+    if (!attached_) return;
+    FileState& file = file_state(*reinterpret_cast<SegmentHeader*>(data()));
+    ::msync(data(), size(), MS_SYNC);
+    if (file.writers.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      file.last_clean_close_unix_ns = static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count());
+    ::msync(data(), kManagerOffset, MS_SYNC);
+  }
+
+  UniqueFd fd_;  // closing it releases the session lock, also when the process dies
+  FileSessionReport report_;
+  bool attached_ = false;
+};
+
+}  // namespace
+
+void validate_path(const std::string& path) {
+  if (path.empty() || path.size() > 4000 || path.find('\0') != std::string::npos)
+    throw Error(Errc::invalid_argument, "file segment path '" + path + "' must have 1 to 4000 characters and no NUL");
+}
+
+namespace {
+
+[[noreturn]] void throw_open_error(const std::string& path, int err) {
+  if (err == ENOENT) throw Error(Errc::not_found, "no file segment at '" + path + "'");
+  if (err == EISDIR) throw Error(Errc::invalid_argument, "'" + path + "' is a directory, not a file segment");
+  if (err == EACCES || err == EPERM)
+    throw Error(Errc::permission_denied, "cannot open file segment '" + path + "' for reading and writing", err);
+  throw_os_error("cannot open file segment '" + path + "'", err);
+}
+
+void* map_file(int fd, std::size_t size, const std::string& path, bool writable = true) {
+  void* p = ::mmap(nullptr, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) throw_os_error("cannot map file segment '" + path + "'", errno);
+  return p;
+}
+
+bool any_nonzero(const std::uint8_t (&id)[16]) {
+  return std::any_of(std::begin(id), std::end(id), [](std::uint8_t b) { return b != 0; });
+}
+
+}  // namespace
+
+std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_t size, unsigned permissions,
+                                             const std::function<void(Mapping&)>& format) {
+  validate_path(path);
+  if (::access(path.c_str(), F_OK) == 0)
+    throw Error(Errc::already_exists, "file segment '" + path + "' already exists: open it, or remove it first");
+  // Built under a private name in the same directory, then linked into place: an opener finds
+  // either no file or a complete one, and a crash during create leaves only the private file.
+  static std::atomic<unsigned> counter{0};
+  const std::string tmp = path + ".shmkit-new-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, permissions & 0777));
+  if (fd.get() < 0) throw_open_error(path, errno);
+  struct Unlinker {
+    const std::string& p;
+    ~Unlinker() { ::unlink(p.c_str()); }
+  } unlink_tmp{tmp};
+  if (::fchmod(fd.get(), permissions & 0777) != 0) throw_os_error("cannot set the mode of '" + path + "'", errno);
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+    throw_os_error("cannot size file segment '" + path + "' to " + std::to_string(size) + " bytes", errno);
+  // Reserve the blocks now: a full disk is an error here, not a SIGBUS on some later write.
+  const int rc = reserve_file_space(fd.get(), size);
+  if (rc != 0 && rc != EOPNOTSUPP)
+    throw Error(rc == ENOSPC ? Errc::out_of_memory : errc_from_errno(rc),
+                "cannot reserve " + std::to_string(size) + " bytes on disk for file segment '" + path + "'", rc);
+  if (!try_lock(fd.get(), LockKind::exclusive))
+    throw Error(Errc::busy, "file segment '" + path + "': its private file is locked by another process");
+  void* data = map_file(fd.get(), size, path);
+  auto mapping = std::make_unique<FileMapping>(std::move(fd), data, size, true);
+  format(*mapping);
+  if (::msync(mapping->data(), size, MS_SYNC) != 0) throw_os_error("cannot write file segment '" + path + "'", errno);
+  if (::link(tmp.c_str(), path.c_str()) != 0) {
+    if (errno == EEXIST)
+      throw Error(Errc::already_exists, "file segment '" + path + "' already exists: open it, or remove it first");
+    throw_os_error("cannot put file segment '" + path + "' in place (link)", errno);
+  }
+  return mapping;
+}
+
+// The size of the segment file behind `fd`, checked to be a regular file that can hold one.
+std::size_t checked_file_size(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_os_error("cannot stat file segment '" + path + "'", errno);
+  if (!S_ISREG(st.st_mode)) throw Error(Errc::invalid_argument, "'" + path + "' is not a regular file");
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (size < kManagerOffset + 1024)
+    throw Error(Errc::too_small, "file '" + path + "' is " + std::to_string(size) +
+                                     " bytes: too small to be a shmkit segment (truncated, or not made by shmkit)");
+  return size;
+}
+
+std::unique_ptr<Mapping> peek_file_mapping(const std::string& path) {
+  validate_path(path);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) throw_open_error(path, errno);
+  const std::size_t size = checked_file_size(fd.get(), path);
+  void* data = map_file(fd.get(), size, path, false);
+  return std::make_unique<FileMapping>(std::move(fd), data, size, false, false);
+}
+
+std::unique_ptr<Mapping> open_file_mapping(const std::string& path, DeadlineNs deadline) {
+  validate_path(path);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (fd.get() < 0) throw_open_error(path, errno);
+  const std::size_t size = checked_file_size(fd.get(), path);
+  // Alone (exclusive) starts a session; otherwise join it (shared). Neither: someone is starting
+  // a session right now, which takes moments.
+  bool first = false;
+  std::chrono::microseconds pause{50};
+  for (;;) {
+    if (try_lock(fd.get(), LockKind::exclusive)) {
+      first = true;
+      break;
+    }
+    if (try_lock(fd.get(), LockKind::shared)) break;
+    if (steady_now_ns() >= deadline)
+      throw Error(Errc::timeout, "file segment '" + path + "' stayed locked by a process starting a session; "
+                                 "try again or raise SegmentOptions::open_timeout");
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds{5000});
+  }
+  void* data = map_file(fd.get(), size, path);
+  return std::make_unique<FileMapping>(std::move(fd), data, size, first);
+}
+
+const FileSessionReport& begin_file_session(Mapping& mapping, SegmentManager& manager) {
+  auto& fm = dynamic_cast<FileMapping&>(mapping);
+  FileState& file = file_state(*reinterpret_cast<SegmentHeader*>(mapping.data()));
+  FileSessionReport& r = fm.report();
+  if (r.first_in_session) {
+    // Nobody else has the file: every count left in it belongs to processes that are gone.
+    r.clean = file.writers.load(std::memory_order_acquire) == 0;
+    if (!r.clean) ++file.unclean_sessions;
+    std::uint8_t boot[16];
+    current_boot_id(boot);
+    r.other_boot = any_nonzero(boot) && any_nonzero(file.boot_id) && std::memcmp(boot, file.boot_id, sizeof boot) != 0;
+    // Alone, any held lock word is stale: from another boot it names a thread that no longer
+    // exists (waiting would hang; no kernel reports it dead), and a copied or restored file can
+    // carry one from this boot. Re-create both; one that was held poisons the allocator.
+    const bool held_a = manager_lock(manager).reinitialize_stale();
+    const bool held_b = allocator_lock(manager).reinitialize_stale();
+    r.stale_lock_poisoned = held_a || held_b;
+    std::memcpy(file.boot_id, boot, sizeof boot);
+    file.writers.store(0, std::memory_order_relaxed);
+    file.sessions.fetch_add(1, std::memory_order_relaxed);
+  }
+  file.writers.fetch_add(1, std::memory_order_acq_rel);
+  fm.mark_attached();
+  // On disk, the file says "in use" before this process changes a byte of it.
+  if (::msync(mapping.data(), kManagerOffset, MS_SYNC) != 0)
+    throw_os_error("cannot write the header of a file segment", errno);
+  if (r.first_in_session && !try_lock(fm.fd(), LockKind::shared))
+    throw Error(Errc::system, "cannot turn the exclusive session lock of a file segment into a shared one");
+  return r;
+}
+
+const FileSessionReport* file_session_report(const Mapping& mapping) noexcept {
+  const auto* fm = dynamic_cast<const FileMapping*>(&mapping);
+  return fm != nullptr ? &fm->report() : nullptr;
+}
+
+void flush_mapping(Mapping& mapping, bool synchronous) {
+  if (dynamic_cast<FileMapping*>(&mapping) == nullptr) return;
+  if (::msync(mapping.data(), mapping.size(), synchronous ? MS_SYNC : MS_ASYNC) != 0)
+    throw_os_error("msync of a file segment failed", errno);
+}
+
+bool remove_file_segment(const std::string& path) {
+  validate_path(path);
+  if (::unlink(path.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw_os_error("cannot remove file segment '" + path + "'", errno);
+}
+
+}  // namespace shmkit::detail

@@ -1,0 +1,40 @@
+// memfd backend's platform layer (internal, Linux): an anonymous, sealed memfd mapped shared.
+// The segment has no name in any file system; other processes get its fd over the control
+// socket (control_server.cpp / control_client.cpp) and validate it before mapping.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "unique_fd.hpp"
+#include "mapping.hpp"
+
+namespace shmkit::detail {
+
+class MemfdMapping final : public Mapping {
+ public:
+  // Takes ownership of the fd and of the mapping [data, data + size).
+  MemfdMapping(UniqueFd fd, void* data, std::size_t size, bool writable) noexcept;
+  ~MemfdMapping() override;
+
+  // The memfd (owned): what a ControlServer passes to clients.
+  int fd() const noexcept { return fd_.get(); }
+
+ private:
+  UniqueFd fd_;
+};
+
+// memfd_create(name, MFD_CLOEXEC|MFD_ALLOW_SEALING|MFD_NOEXEC_SEAL) (without MFD_NOEXEC_SEAL on
+// kernels before 6.3), sized to `size`, sealed F_SEAL_SHRINK|F_SEAL_GROW then F_SEAL_SEAL, mapped
+// MAP_SHARED read-write. `name` only labels /proc/<pid>/fd links ("memfd:<name>"), at most 249 bytes.
+std::unique_ptr<MemfdMapping> create_memfd_mapping(const std::string& name, std::size_t size);
+
+// Validates a received fd before mapping it: a memfd (F_GET_SEALS works and it has no name),
+// sealed at least F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL (so nobody can truncate it under us),
+// opened and not write-sealed as `writable` needs, of exactly `expected_size` bytes.
+// Throws Error(protocol_error) for a wrong kind of fd or missing seals, too_small / corrupt for
+// a size mismatch, permission_denied when it cannot be mapped writable. Closes the fd on error.
+std::unique_ptr<MemfdMapping> map_received_memfd(UniqueFd fd, std::size_t expected_size, bool writable);
+
+}  // namespace shmkit::detail

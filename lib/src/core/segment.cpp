@@ -1,0 +1,373 @@
+// Portable Segment logic: header, segment manager and named objects over any backend's mapping.
+// Backends (lib/src/backends/*) make, open and remove the mappings; nothing here knows which.
+#include "shmkit/segment.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "backend.hpp"
+#include "boost_internals.hpp"
+#include "mapping.hpp"
+#include "memory_advice.hpp"
+#include "process_identity.hpp"
+#include "segment_access.hpp"
+#include "segment_header.hpp"
+#include "shmkit/detail/segment_manager.hpp"
+#include "shmkit/segment_view.hpp"
+
+namespace shmkit {
+
+using detail::Mapping;
+using detail::SegmentHeader;
+using detail::SegmentManager;
+
+struct Segment::Impl {
+  std::unique_ptr<detail::Attachment> attachment;
+  std::string name;
+  Backend backend = Backend::named;
+  MemoryAdvice memory;  // what SegmentOptions::memory achieved
+
+  Mapping& mapping() const noexcept { return attachment->mapping(); }
+  SegmentHeader& header() const noexcept { return *reinterpret_cast<SegmentHeader*>(mapping().data()); }
+  SegmentManager* manager() const noexcept {
+    return reinterpret_cast<SegmentManager*>(mapping().data() + detail::kManagerOffset);
+  }
+};
+
+namespace {
+
+// Lays out a fresh segment in `mapping`: header, then the segment manager; publishes it ready.
+void format_segment(Mapping& mapping, std::string_view name, Backend backend) {
+  auto* h = ::new (mapping.data()) SegmentHeader{};
+  detail::write_header(*h, name, backend, mapping.size());
+  ::new (mapping.data() + detail::kManagerOffset) SegmentManager(mapping.size() - detail::kManagerOffset);
+  // Release: an opener that sees ready also sees the header and the manager fully written.
+  h->state.store(detail::kReady, std::memory_order_release);
+}
+
+using detail::Walk;
+
+// Runs `walk` (returns Walk) until it ran while no writer changed the index. Error(timeout) if a
+// writer keeps the index changing for two seconds (one that died inside construct()/destroy()
+// leaves it so: its segment manager lock is poisoned too); Error(corrupt) for a walk that found
+// out-of-bounds offsets while nothing was changing.
+template <class F>
+void validated_walk(const SegmentHeader& h, const std::string& segment, F&& walk) {
+  const detail::DeadlineNs give_up = detail::deadline_after(std::chrono::seconds(2));
+  std::chrono::microseconds pause{1};
+  for (int attempt = 0;; ++attempt) {
+    const std::uint64_t before = h.object_epoch.load(std::memory_order_acquire);
+    if ((before & 1) == 0) {
+      const Walk status = walk();
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (h.object_epoch.load(std::memory_order_relaxed) == before) {
+        if (status == Walk::done) return;
+        throw Error(Errc::corrupt, "segment '" + segment + "': its named-object index points outside the segment "
+                                   "(damaged by a stray write?): recreate the segment");
+      }
+    }
+    if (detail::steady_now_ns() >= give_up)
+      throw Error(Errc::timeout, "segment '" + segment + "': its named-object index has been changing for 2 s "
+                                 "(a writer stuck, or killed inside construct()/destroy()): if its writer died, "
+                                 "recreate the segment");
+    if (attempt < 16) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds{1000});
+    }
+  }
+}
+
+std::pair<void*, std::size_t> lockless_find(const Mapping& mapping, const std::string& segment, const std::string& key) {
+  const auto& h = *reinterpret_cast<const SegmentHeader*>(mapping.data());
+  const auto& manager = *reinterpret_cast<const SegmentManager*>(mapping.data() + detail::kManagerOffset);
+  std::pair<void*, std::size_t> result{nullptr, 0};
+  validated_walk(h, segment, [&] {
+    detail::IndexEntry e;
+    const Walk status = detail::find_in_index(manager, mapping.data(), mapping.size(), key, e);
+    result = {e.value, e.value_bytes / sizeof(detail::ObjectUnit)};
+    return status;
+  });
+  return result;
+}
+
+ObjectInfo describe_object(std::string_view name, const void* value, std::size_t value_bytes) {
+  ObjectInfo info;
+  info.name.assign(name);
+  const auto* tag = static_cast<const detail::ObjectTag*>(value);
+  if (value != nullptr && value_bytes >= sizeof(detail::ObjectTag) &&
+      reinterpret_cast<std::uintptr_t>(tag) % alignof(detail::ObjectTag) == 0 && tag->magic == detail::kObjectMagic) {
+    info.count = tag->count;
+    info.bytes = tag->count * tag->element_size;
+    info.type.assign(tag->type_name, strnlen(tag->type_name, sizeof tag->type_name));
+  } else {
+    info.type = "(not made by shmkit)";
+  }
+  return info;
+}
+
+std::vector<ObjectInfo> lockless_objects(const Mapping& mapping, const std::string& segment) {
+  const auto& h = *reinterpret_cast<const SegmentHeader*>(mapping.data());
+  const auto& manager = *reinterpret_cast<const SegmentManager*>(mapping.data() + detail::kManagerOffset);
+  std::vector<ObjectInfo> out;
+  validated_walk(h, segment, [&] {
+    out.clear();
+    return detail::visit_index(manager, mapping.data(), mapping.size(), [&](const detail::IndexEntry& e) {
+      out.push_back(describe_object(e.name, e.value, e.value_bytes));
+    });
+  });
+  std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+// Undoes a create() whose memory advice was refused: nothing half-made stays behind.
+void remove_quietly(const std::string& name, Backend backend) noexcept {
+  try {
+    detail::backend_for(backend).remove(name);
+  } catch (...) {
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+void throw_segment_full(std::size_t bytes, const SegmentManager* manager) {
+  // The header sits a fixed distance before the manager: it names the segment for the message.
+  const auto* h = reinterpret_cast<const SegmentHeader*>(reinterpret_cast<const std::byte*>(manager) - kManagerOffset);
+  throw Error(Errc::out_of_memory, "segment '" + std::string(h->name, strnlen(h->name, sizeof h->name)) +
+                                       "' has no room for " + std::to_string(bytes) + " more bytes (" +
+                                       std::to_string(manager->get_free_memory()) +
+                                       " free): create a larger segment or free objects");
+}
+
+Segment SegmentAccess::make(std::unique_ptr<Attachment> attachment, std::string name, Backend backend,
+                             const SegmentOptions& options, bool created) {
+  auto impl = std::make_unique<Segment::Impl>();
+  impl->attachment = std::move(attachment);
+  impl->name = std::move(name);
+  impl->backend = backend;
+  const MemoryAdvice& want = options.memory;
+  if (want.prefault || want.huge_pages || want.lock) {
+    try {
+      Mapping& m = impl->mapping();
+      impl->memory = apply_memory_advice(m.data(), m.size(), m.writable(), want, impl->name);
+    } catch (...) {
+      if (created) {
+        const std::string n = impl->name;
+        impl.reset();
+        remove_quietly(n, backend);
+      }
+      throw;
+    }
+  }
+  return Segment(std::move(impl));
+}
+
+Segment SegmentAccess::open(std::string_view name, const SegmentOptions& options, bool read_only) {
+  const SegmentBackend& backend = backend_for(options.backend);
+  const std::string n(name);
+  backend.validate_name(n);
+  auto attachment = backend.open(n, options, deadline_after(options.open_timeout), read_only);
+  return make(std::move(attachment), n, backend.id(), options, false);
+}
+
+Mapping& SegmentAccess::mapping(const Segment& s) noexcept { return s.impl_->mapping(); }
+
+}  // namespace detail
+
+Segment::Segment(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)), manager_(impl_->manager()) {}
+Segment::Segment(Segment&&) noexcept = default;
+Segment& Segment::operator=(Segment&&) noexcept = default;
+Segment::~Segment() = default;
+
+Segment Segment::create(std::string_view name, std::size_t size, const SegmentOptions& options) {
+  const detail::SegmentBackend& backend = detail::backend_for(options.backend);
+  const std::string n(name);
+  backend.validate_name(n);
+  if (size < min_size)
+    throw Error(Errc::too_small, "segment size " + std::to_string(size) + " is below the minimum of " +
+                                     std::to_string(min_size) + " bytes");
+  const Backend id = backend.id();
+  auto attachment = backend.create(n, size, options, [&](Mapping& m) { format_segment(m, n, id); });
+  return detail::SegmentAccess::make(std::move(attachment), n, id, options, true);
+}
+
+Segment Segment::open(std::string_view name, const SegmentOptions& options) {
+  return detail::SegmentAccess::open(name, options, false);
+}
+
+SegmentView SegmentView::open(std::string_view name, const SegmentOptions& options) {
+  return detail::SegmentAccess::make_view(detail::SegmentAccess::open(name, options, true));
+}
+
+Segment Segment::open_or_create(std::string_view name, std::size_t size, const SegmentOptions& options) {
+  // Either call may lose a race with another process (created meanwhile, or removed meanwhile):
+  // go round again, a bounded number of times.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return create(name, size, options);
+    } catch (const Error& e) {
+      if (e.errc() != Errc::already_exists || attempt >= 8) throw;
+    }
+    try {
+      return open(name, options);
+    } catch (const Error& e) {
+      if (e.errc() != Errc::not_found || attempt >= 8) throw;
+    }
+  }
+}
+
+bool Segment::remove(std::string_view name, Backend backend) {
+  const detail::SegmentBackend& b = detail::backend_for(backend);
+  const std::string n(name);
+  b.validate_name(n);
+  return b.remove(n);
+}
+
+std::string Segment::object_name(std::string_view name) const {
+  if (name.empty() || name.size() > 255 || name.find('\0') != std::string_view::npos)
+    throw Error(Errc::invalid_argument, "object name '" + std::string(name) +
+                                            "' must have 1 to 255 characters and no NUL");
+  return std::string(name);
+}
+
+std::pair<void*, std::size_t> Segment::find_block(const std::string& name) const {
+  if (!writable()) return lockless_find(impl_->mapping(), impl_->name, name);
+  auto [found, units] = manager_->find<detail::ObjectUnit>(name.c_str());
+  return {found, units};
+}
+
+void Segment::begin_index_change() const noexcept {
+  // Odd while changing; never even-to-even, even after a writer died halfway (odd left behind).
+  auto& epoch = impl_->header().object_epoch;
+  epoch.store((epoch.load(std::memory_order_relaxed) + 2) | 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // the odd value is seen before any change
+}
+
+void Segment::end_index_change() const noexcept {
+  auto& epoch = impl_->header().object_epoch;
+  epoch.store(epoch.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+void Segment::require_writable(std::string_view what) const {
+  if (!writable())
+    throw Error(Errc::permission_denied,
+                std::string(what) + " on segment '" + impl_->name + "': this process mapped it read-only");
+}
+
+void Segment::throw_exists(std::string_view name) const {
+  throw Error(Errc::already_exists, "segment '" + impl_->name + "' already holds an object named '" +
+                                        std::string(name) + "': use find() or find_or_construct()");
+}
+
+void Segment::throw_no_room(std::string_view name, std::size_t bytes) const {
+  throw Error(Errc::out_of_memory, "segment '" + impl_->name + "' has no room for object '" + std::string(name) +
+                                       "' (" + std::to_string(bytes) + " bytes; " +
+                                       std::to_string(manager_->get_free_memory()) +
+                                       " free): create a larger segment or free objects");
+}
+
+std::size_t Segment::block_units(const detail::TypeIdentity& type, std::size_t count) {
+  // Elements aligned beyond the block's 8 bytes need slack, placed at run time (the mapping base
+  // is page-aligned, so an offset aligned in this process is aligned in every process).
+  const std::size_t slack = type.align > alignof(detail::ObjectUnit) ? type.align - alignof(detail::ObjectUnit) : 0;
+  if (count > (SIZE_MAX - 4096) / std::max<std::size_t>(type.size, 1))
+    throw Error(Errc::invalid_argument, "object of " + std::to_string(count) + " elements is too large");
+  const std::size_t bytes = sizeof(detail::ObjectTag) + slack + type.size * count;
+  return std::max<std::size_t>(1, (bytes + sizeof(detail::ObjectUnit) - 1) / sizeof(detail::ObjectUnit));
+}
+
+void* Segment::init_tag(void* block, const detail::TypeIdentity& type, std::size_t count) noexcept {
+  auto* tag = ::new (block) detail::ObjectTag{};
+  const auto base = reinterpret_cast<std::uintptr_t>(block);
+  const std::size_t align = std::max<std::size_t>(type.align, alignof(detail::ObjectTag));
+  const std::uintptr_t first = (base + sizeof(detail::ObjectTag) + align - 1) / align * align;
+  tag->magic = detail::kObjectMagic;
+  tag->type_hash = type.hash;
+  tag->element_size = static_cast<std::uint32_t>(type.size);
+  tag->element_align = static_cast<std::uint32_t>(type.align);
+  tag->count = count;
+  tag->value_offset = static_cast<std::uint32_t>(first - base);
+  std::memcpy(tag->type_name, type.name.data(), std::min(type.name.size(), sizeof tag->type_name - 1));
+  return reinterpret_cast<void*>(first);
+}
+
+void* Segment::checked_value(void* block, std::size_t units, std::string_view name,
+                             const detail::TypeIdentity& want) const {
+  const auto* tag = static_cast<const detail::ObjectTag*>(block);
+  const std::size_t block_bytes = units * sizeof(detail::ObjectUnit);
+  const std::string where = "object '" + std::string(name) + "' in segment '" + impl_->name + "'";
+  if (block_bytes < sizeof(detail::ObjectTag) || tag->magic != detail::kObjectMagic)
+    throw Error(Errc::type_mismatch, where + " was not made by shmkit (no object tag): reach it through manager()");
+  if (tag->state.load(std::memory_order_acquire) != detail::kObjectReady)
+    throw Error(Errc::corrupt, where + " was never finished: its creator died while constructing it");
+  if (tag->type_hash != want.hash || tag->element_size != want.size || tag->element_align != want.align) {
+    char stored[sizeof tag->type_name + 1] = {};
+    std::memcpy(stored, tag->type_name, sizeof tag->type_name);
+    throw Error(Errc::type_mismatch, where + " is a " + stored + " (" + std::to_string(tag->element_size) +
+                                         " bytes), not a " + std::string(want.name) + " (" +
+                                         std::to_string(want.size) + " bytes)");
+  }
+  if (tag->value_offset < sizeof(detail::ObjectTag) || tag->value_offset > block_bytes ||
+      tag->count > (block_bytes - tag->value_offset) / std::max<std::size_t>(want.size, 1) ||
+      (reinterpret_cast<std::uintptr_t>(block) + tag->value_offset) % want.align != 0)
+    throw Error(Errc::corrupt, where + ": its tag's offset or count lies outside its block");
+  return static_cast<std::byte*>(block) + tag->value_offset;
+}
+
+std::vector<ObjectInfo> Segment::objects() const {
+  if (!writable()) return lockless_objects(impl_->mapping(), impl_->name);
+  std::vector<ObjectInfo> out;
+  auto body = [&] {
+    for (auto it = manager_->named_begin(); it != manager_->named_end(); ++it) {
+      const std::string name(it->name(), it->name_length());
+      auto [block, units] = manager_->find_no_lock<detail::ObjectUnit>(name.c_str());
+      out.push_back(describe_object(name, block, units * sizeof(detail::ObjectUnit)));
+    }
+  };
+  manager_->atomic_func(body);
+  std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+std::size_t Segment::size() const noexcept { return impl_->mapping().size(); }
+std::size_t Segment::free_memory() const noexcept { return manager_->get_free_memory(); }
+
+bool Segment::contains(const void* p, std::size_t n) const noexcept {
+  const auto* b = reinterpret_cast<const std::byte*>(p);
+  const std::byte* base = impl_->mapping().data();
+  const std::size_t size = impl_->mapping().size();
+  return b >= base && n <= size && static_cast<std::size_t>(b - base) <= size - n;
+}
+
+const std::string& Segment::name() const noexcept { return impl_->name; }
+Backend Segment::backend() const noexcept { return impl_->backend; }
+void Segment::flush(Flush mode) { impl_->attachment->flush(mode); }
+bool Segment::writable() const noexcept { return impl_->mapping().writable(); }
+BackendHandle* Segment::backend_handle() const noexcept { return impl_->attachment->handle(); }
+MemoryAdvice Segment::memory_advice() const noexcept { return impl_->memory; }
+
+SegmentInfo Segment::info() const {
+  const SegmentHeader& h = impl_->header();
+  SegmentInfo info;
+  info.name = impl_->name;
+  info.backend = impl_->backend;
+  info.format_version = h.format_version;
+  info.boost_version = h.layout.boost_version;
+  info.size = h.total_size;
+  info.free_memory = free_memory();
+  info.creator_pid = h.creator_pid;
+  info.creator_uid = h.creator_uid;
+  info.creator_start_time = h.creator_start_time;
+  info.created = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(h.created_unix_ns)));
+  info.creator_alive = detail::process_alive(h.creator_pid, h.creator_start_time);
+  impl_->attachment->describe(info);
+  return info;
+}
+
+}  // namespace shmkit
