@@ -1,5 +1,5 @@
 # Linux memfd backend platform layer and the control channel (Unix socket + SCM_RIGHTS).
-if(NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
+if(NOT SHMKIT_PLATFORM STREQUAL "linux")
   return()
 endif()
 

@@ -13,7 +13,7 @@ function(shmkit_fuzz_setup target)
   shmkit_warnings(${target})
 endfunction()
 
-if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+if(SHMKIT_PLATFORM STREQUAL "linux")
   foreach(t ${SHMKIT_FUZZ_TARGETS})
     add_executable(shmkit-fuzz-replay-${t} ${SHMKIT_FUZZ_DIR}/fuzz_${t}.cpp ${SHMKIT_FUZZ_DIR}/replay_main.cpp)
     shmkit_fuzz_setup(shmkit-fuzz-replay-${t})

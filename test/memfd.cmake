@@ -1,10 +1,13 @@
 # shmkit::Segment on the Linux memfd backend: served by its creator, attached over the socket.
 # (The foundation's segment tests run on memfd too: see support/backends.hpp.)
-if(NOT CMAKE_SYSTEM_NAME STREQUAL "Linux")
+if(NOT SHMKIT_PLATFORM STREQUAL "linux")
   return()
 endif()
 
 shmkit_add_helper(shmkit-test-memfd-helper helpers/memfd_helper.cpp)
 
 shmkit_add_test(memfd_segment_test SOURCES integration/memfd_segment_test.cpp LABELS integration TIMEOUT 600
+                HELPERS shmkit-test-memfd-helper)
+# adopt_memfd: a segment handed over by fd inheritance, nobody serving it; fds that are not one.
+shmkit_add_test(memfd_adopt_test SOURCES integration/memfd_adopt_test.cpp LABELS integration TIMEOUT 120
                 HELPERS shmkit-test-memfd-helper)

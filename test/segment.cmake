@@ -1,4 +1,5 @@
-# Foundation: Segment API (named backend), containers, interprocess sync.
+# Foundation: Segment API, containers, interprocess sync, on every backend of test_backends()
+# (support/backends.hpp).
 shmkit_add_helper(shmkit-test-segment-helper helpers/segment_helper.cpp)
 
 shmkit_add_test(segment_xproc_test SOURCES integration/segment_xproc_test.cpp LABELS integration TIMEOUT 300
@@ -22,7 +23,7 @@ foreach(kind static shared)
                    -P ${CMAKE_CURRENT_SOURCE_DIR}/consumer/run.cmake)
   set_tests_properties(consumer_${kind} PROPERTIES LABELS consumer TIMEOUT 900)
 endforeach()
-if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+if(SHMKIT_PLATFORM STREQUAL "linux")
   shmkit_add_test(segment_directory_test SOURCES unit/segment_directory_test.cpp LABELS unit TIMEOUT 60)
 endif()
 shmkit_add_test(memory_advice_test SOURCES unit/memory_advice_test.cpp LABELS unit TIMEOUT 60)

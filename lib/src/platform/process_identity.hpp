@@ -12,6 +12,8 @@ struct ProcessIdentity {
 };
 
 ProcessIdentity current_process() noexcept;
+// This process's pid, cheaply (cached where the platform allows; hot paths ask on every lock).
+std::int32_t current_pid() noexcept;
 
 // Start time of `pid`, or 0 if it does not exist (or the platform cannot tell).
 std::uint64_t process_start_time(std::int32_t pid) noexcept;

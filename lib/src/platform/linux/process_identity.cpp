@@ -46,6 +46,8 @@ StatFields read_stat(std::int32_t pid) noexcept {
 
 std::uint64_t process_start_time(std::int32_t pid) noexcept { return read_stat(pid).start_time; }
 
+std::int32_t current_pid() noexcept { return static_cast<std::int32_t>(::getpid()); }
+
 ProcessIdentity current_process() noexcept {
   ProcessIdentity id;
   id.pid = static_cast<std::int32_t>(::getpid());
