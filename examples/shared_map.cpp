@@ -4,18 +4,78 @@
 //                                        child (this program again, with --child) and waits
 //   shmkit-example-shared-map --child    the child: opens the segment by name, reads and changes
 //                                        the map, and signals the parent through a Condition
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#define NOMINMAX
+#include <windows.h>
+#else
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+extern char** environ;
+#endif
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 #include "shmkit/shmkit.hpp"
 
 namespace {
+
+// This program again, as `<self> --child <name>`: a new process (exec, not just fork), which
+// maps the segment afresh, at an address of its own. wait() returns its exit code.
+#ifdef _WIN32
+int current_pid() { return static_cast<int>(GetCurrentProcessId()); }
+
+class ChildProcess {
+ public:
+  ChildProcess(const char*, const std::string& name) {
+    char self[MAX_PATH];
+    const DWORD n = GetModuleFileNameA(nullptr, self, MAX_PATH);
+    if (n == 0 || n == MAX_PATH) throw std::runtime_error("GetModuleFileName failed");
+    std::string command = "\"" + std::string(self) + "\" --child " + name;
+    STARTUPINFOA si{};
+    si.cb = sizeof si;
+    if (!CreateProcessA(self, command.data(), nullptr, nullptr, FALSE, 0, nullptr, nullptr, &si, &info_))
+      throw std::runtime_error("CreateProcess failed: error " + std::to_string(GetLastError()));
+  }
+  int wait() {
+    WaitForSingleObject(info_.hProcess, INFINITE);
+    DWORD code = 1;
+    GetExitCodeProcess(info_.hProcess, &code);
+    CloseHandle(info_.hThread);
+    CloseHandle(info_.hProcess);
+    return static_cast<int>(code);
+  }
+
+ private:
+  PROCESS_INFORMATION info_{};
+};
+#else
+int current_pid() { return static_cast<int>(getpid()); }
+
+class ChildProcess {
+ public:
+  ChildProcess(const char* self, const std::string& name) {
+    std::string flag = "--child", arg = name, program = self;
+    char* argv[] = {program.data(), flag.data(), arg.data(), nullptr};
+    if (const int e = posix_spawn(&pid_, self, nullptr, nullptr, argv, environ); e != 0)
+      throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(e));
+  }
+  int wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+#endif
 
 using Readings = shmkit::map<shmkit::string, shmkit::vector<int>>;
 
@@ -35,7 +95,7 @@ int child(const std::string& name) {
   }
   std::lock_guard lock(handshake->mutex);
   for (auto& [sensor, values] : *readings) {
-    std::printf("child  (pid %d) reads  %-12s %zu values, first %d\n", getpid(), sensor.c_str(), values.size(),
+    std::printf("child  (pid %d) reads  %-12s %zu values, first %d\n", current_pid(), sensor.c_str(), values.size(),
                 values.empty() ? 0 : values.front());
     values.push_back(-1);  // mark: the child was here
   }
@@ -46,7 +106,7 @@ int child(const std::string& name) {
 }
 
 int parent(const char* self) {
-  const std::string name = "shmkit-example-" + std::to_string(getpid());
+  const std::string name = "shmkit-example-" + std::to_string(current_pid());
   shmkit::Segment segment = shmkit::Segment::create(name, 1 << 20);
   auto& readings = segment.construct<Readings>("readings");
   auto& handshake = segment.construct<Handshake>("handshake");
@@ -56,16 +116,11 @@ int parent(const char* self) {
     readings.emplace("temperature", std::initializer_list<int>{21, 22, 23});
     readings.emplace("pressure", std::initializer_list<int>{1013, 1012});
   }
-  std::printf("parent (pid %d) made segment '%s' (%zu bytes, %zu free)\n", getpid(), name.c_str(), segment.size(),
+  std::printf("parent (pid %d) made segment '%s' (%zu bytes, %zu free)\n", current_pid(), name.c_str(), segment.size(),
               segment.free_memory());
 
-  std::fflush(stdout);  // or the child inherits unwritten output
-  const pid_t pid = fork();
-  if (pid == 0) {
-    // exec, not just fork: the child maps the segment afresh, at an address of its own.
-    execl(self, self, "--child", name.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  std::fflush(stdout);  // before the child's output
+  ChildProcess child_process(self, name);
   bool done;
   {
     std::unique_lock lock(handshake.mutex);
@@ -76,10 +131,9 @@ int parent(const char* self) {
       std::printf("\n");
     }
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
+  const int child_exit = child_process.wait();
   shmkit::Segment::remove(name);
-  const bool ok = done && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  const bool ok = done && child_exit == 0;
   std::printf("%s\n", ok ? "demo: OK, both processes shared the map" : "demo: FAILED");
   return ok ? 0 : 1;
 }
@@ -89,7 +143,7 @@ int parent(const char* self) {
 int main(int argc, char** argv) try {
   if (argc == 3 && std::strcmp(argv[1], "--child") == 0) return child(argv[2]);
   return parent(argv[0]);
-} catch (const shmkit::Error& e) {
+} catch (const std::exception& e) {  // shmkit::Error, or starting the child failed
   std::fprintf(stderr, "error: %s\n", e.what());
   return 1;
 }

@@ -76,7 +76,7 @@ struct Guarded {
 struct Args {
   double duration = 20;
   int readers = 3;
-  std::string backend = "memfd";
+  std::string backend = shmkit::to_string(shmkit::resolve_backend(shmkit::Backend::automatic));
   std::uint64_t seed = 0;
   std::string role;  // "", writer, reader
   std::string segment;

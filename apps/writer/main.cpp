@@ -83,9 +83,9 @@ int run(const Settings& s) {
     throw std::invalid_argument("--size " + std::to_string(size) + " cannot hold " + std::to_string(s.slots) +
                                 " slots of " + std::to_string(s.frame_size) + " bytes: give at least " +
                                 apps::format_bytes(static_cast<double>(ring_bytes + (1 << 20))));
-  // A named segment left by a writer that crashed (creator dead, nobody maps it) is reclaimed;
-  // a live one makes create() fail with already_exists.
-  if (s.backend == Backend::named) remove_if_stale(s.name);
+  // A named segment left by a writer that crashed (creator dead, nobody maps it) is reclaimed
+  // where the platform can tell; a live one makes create() fail with already_exists.
+  options.reclaim_stale = true;
   Segment segment = Segment::create(s.name, size, options);
   // A named segment outlives us unless removed: remove it on every way out of run().
   struct Remover {

@@ -29,12 +29,6 @@ using namespace shmkit::test;
 
 namespace {
 
-Backend parse_backend(const char* s) {
-  if (std::strcmp(s, "memfd") == 0) return Backend::memfd;
-  if (std::strcmp(s, "file") == 0) return Backend::file;
-  return Backend::named;
-}
-
 WaitStrategy parse_strategy(const std::string& s) {
   if (s == "busy") return WaitStrategy::busy_poll();
   if (s == "block") return WaitStrategy::block();
@@ -307,7 +301,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s <command> <backend> <segment> <channel> <child-index> [args...]\n", argv[0]);
     return kExitUsage;
   }
-  Args a{argv[1], parse_backend(argv[2]), argv[3], argv[4], std::atoi(argv[5]), {}};
+  // The backend as to_string() spells it (the registry's names): every backend of the build.
+  const std::optional<Backend> backend = backend_from_string(argv[2]);
+  if (!backend) {
+    std::fprintf(stderr, "%s: unknown backend '%s'\n", argv[0], argv[2]);
+    return kExitUsage;
+  }
+  Args a{argv[1], *backend, argv[3], argv[4], std::atoi(argv[5]), {}};
   for (int i = 6; i < argc; ++i) a.rest.emplace_back(argv[i]);
   try {
     return run(a);

@@ -25,4 +25,20 @@ struct Board {
 inline constexpr std::uint64_t kPatternWords = 512 * 1024;  // 4 MiB
 inline constexpr std::uint64_t pattern(std::uint64_t i) { return i * 0x9E3779B97F4A7C15ULL; }
 
+// What the adopt_memfd tests' creator leaves in its segment (values[i] == adopt_value(i)), and
+// what the adopting child writes back (values[i] == adopted_value(i), its pid, a vector it
+// allocates in the adopted segment: kAdoptedItems numbers adopted_value(0..)).
+inline constexpr std::uint64_t kAdoptMagic = 0x61646f70742d6d66ULL;
+inline constexpr std::size_t kAdoptValues = 1000;
+inline constexpr std::size_t kAdoptedItems = 5000;
+inline constexpr std::uint64_t adopt_value(std::uint64_t i) { return i * 7 + 3; }
+inline constexpr std::uint64_t adopted_value(std::uint64_t i) { return i * 11 + 5; }
+using AdoptedItems = shmkit::vector<std::uint64_t>;
+
+struct AdoptRecord {
+  std::uint64_t magic = kAdoptMagic;
+  std::uint64_t values[kAdoptValues] = {};
+  std::atomic<std::int32_t> child_pid{0};
+};
+
 }  // namespace shmkit::test

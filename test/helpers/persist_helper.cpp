@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -26,12 +27,6 @@ namespace {
 int fail(const std::string& what) {
   std::fprintf(stderr, "persist helper: %s\n", what.c_str());
   return 2;
-}
-
-Backend parse_backend(const char* s) {
-  if (std::strcmp(s, "memfd") == 0) return Backend::memfd;
-  if (std::strcmp(s, "file") == 0) return Backend::file;
-  return Backend::named;
 }
 
 // Bounded wait for a flag another process sets; the flag is the event, the clock only a bound.
@@ -165,7 +160,13 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   try {
     SegmentOptions options;
-    options.backend = parse_backend(argv[2]);
+    // The backend as to_string() spells it (the registry's names): every backend of the build.
+    const std::optional<Backend> backend = backend_from_string(argv[2]);
+    if (!backend) {
+      std::fprintf(stderr, "persist helper: unknown backend '%s'\n", argv[2]);
+      return 4;
+    }
+    options.backend = *backend;
     Segment seg = Segment::open(argv[3], options);
     if (command == "pool" && argc == 5) return pool(seg, std::strtoull(argv[4], nullptr, 10));
     if (command == "park" && argc == 4) return park(seg);

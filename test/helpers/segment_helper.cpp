@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 
@@ -23,15 +24,15 @@ int fail(const char* what) {
   return 2;
 }
 
-SegmentOptions parse_backend(const std::string& arg) {
+// "<backend>[:<socket-path>]", the backend as to_string() spells it (the registry's names, and
+// "automatic"); nullopt for a name no backend has.
+std::optional<SegmentOptions> parse_backend(const std::string& arg) {
   SegmentOptions options;
   const auto colon = arg.find(':');
-  const std::string backend = arg.substr(0, colon);
+  const std::optional<Backend> backend = backend_from_string(arg.substr(0, colon));
+  if (!backend) return std::nullopt;
+  options.backend = *backend;
   if (colon != std::string::npos) options.socket_path = arg.substr(colon + 1);
-  if (backend == "memfd") options.backend = Backend::memfd;
-  else if (backend == "file") options.backend = Backend::file;
-  else if (backend == "automatic") options.backend = Backend::automatic;
-  else options.backend = Backend::named;
   return options;
 }
 
@@ -158,8 +159,12 @@ int main(int argc, char** argv) {
   if (argc < 4) return 4;
   const std::string command = argv[1];
   try {
-    const SegmentOptions options = parse_backend(argv[2]);
-    Segment seg = Segment::open(argv[3], options);
+    const std::optional<SegmentOptions> options = parse_backend(argv[2]);
+    if (!options) {
+      std::fprintf(stderr, "helper: unknown backend in '%s'\n", argv[2]);
+      return 4;
+    }
+    Segment seg = Segment::open(argv[3], *options);
     if (command == "edit-map") return edit_map(seg);
     if (command == "edit-tree") return edit_tree(seg);
     if (command == "produce" && argc == 5) return produce(seg, std::strtoull(argv[4], nullptr, 10));

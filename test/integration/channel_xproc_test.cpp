@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "asymmetric_fence.hpp"
 #include "await.hpp"
 #include "channel_fixture.hpp"
 #include "shmkit/detail/channel_layout.hpp"
@@ -45,6 +46,15 @@ std::int64_t now_ns() { return detail::steady_now_ns(); }
 bool kernel_has_membarrier() {
   const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0U, 0);
   return cmds > 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0;
+}
+
+// Light fences need the platform's process-wide barrier (Linux membarrier); the portable platform
+// has none, and its writers keep full fences on every frame: nothing for a reader to switch.
+bool writer_uses_full_fences_only(const detail::ChannelHeader& h) {
+  if (detail::enable_light_fences()) return false;
+  BOOST_TEST(h.writer.light_fences.load() == 0u);
+  BOOST_TEST(h.wait.full_fences.load() == 0u);
+  return true;
 }
 
 // The process sleeps (state S in /proc/<pid>/stat). A single-threaded reader that is counted as
@@ -86,6 +96,7 @@ BOOST_DATA_TEST_CASE(reader_without_membarrier_turns_writer_to_full_fences, bdat
   Fixture f(backend);
   auto w = BroadcastWriter::create(*f.seg, "ch", config(16, 64));
   auto& h = *reinterpret_cast<detail::ChannelHeader*>(f.seg->find_array<detail::BroadcastStorage>("ch").first);
+  if (writer_uses_full_fences_only(h)) return;
   const bool kernel_has_it = kernel_has_membarrier();
   BOOST_TEST(h.writer.light_fences.load() == (kernel_has_it ? 1u : 0u));
   BOOST_TEST(h.wait.full_fences.load() == 0u);
@@ -128,6 +139,7 @@ BOOST_DATA_TEST_CASE(sleeping_reader_gets_full_fences_until_readers_stop_sleepin
   Fixture f(backend);
   auto w = BroadcastWriter::create(*f.seg, "ch", config(16, 64));
   auto& h = *reinterpret_cast<detail::ChannelHeader*>(f.seg->find_array<detail::BroadcastStorage>("ch").first);
+  if (writer_uses_full_fences_only(h)) return;
   const bool light = kernel_has_membarrier();
   BOOST_TEST(h.writer.light_fences.load() == (light ? 1u : 0u));
   std::array<std::byte, 64> buf{};

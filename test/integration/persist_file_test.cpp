@@ -12,14 +12,17 @@
 #include <fstream>
 #include <iterator>
 #include <thread>
+#include <vector>
 
 #include "../helpers/persist_types.hpp"
 #include "child_process.hpp"
 #include "await.hpp"
 #include "file_state.hpp"
+#include "platform.hpp"
 #include "segment_header.hpp"
 #include "shmkit/file_session.hpp"
 #include "shmkit/containers.hpp"
+#include "shmkit/segment_view.hpp"
 
 using namespace shmkit;
 using namespace shmkit::test;
@@ -77,6 +80,15 @@ void fake_other_boot(const std::string& path) {
   std::uint8_t other[16];
   std::memset(other, 0xAB, sizeof other);
   write_at(path, offsetof(detail::SegmentHeader, backend_state) + offsetof(detail::FileState, boot_id), other, sizeof other);
+}
+
+// The file's header page (its FileState included) as it is on disk now.
+std::vector<char> header_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes(detail::kManagerOffset);
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  BOOST_REQUIRE(in.good());
+  return bytes;
 }
 
 void copy_file_bytes(const std::string& from, const std::string& to) {
@@ -209,6 +221,7 @@ BOOST_AUTO_TEST_CASE(create_open_remove_lifecycle) {
 }
 
 BOOST_AUTO_TEST_CASE(file_from_another_boot_opens_and_reports_it) {
+  if (!kLinuxPlatform) return;  // no boot id there: a reboot cannot be told (docs/platforms.md)
   TempFile f;
   {
     Segment seg = Segment::create(f.path, 1 << 20, file_options());
@@ -248,9 +261,76 @@ BOOST_AUTO_TEST_CASE(stale_held_manager_lock_never_hangs_open) {
       Segment s = Segment::open(*image, file_options());
       const SegmentInfo info = s.info();
       BOOST_TEST(!info.opened_clean);  // two processes had it open when the image was taken
-      BOOST_TEST(info.opened_after_reboot == (image == &image_other_boot.path));
+      BOOST_TEST(info.opened_after_reboot == (kLinuxPlatform && image == &image_other_boot.path));
       BOOST_CHECK_EXCEPTION(s.find<FileRecord>("record"), Error,
                             [](const Error& e) { return e.errc() == Errc::corrupt; });
     }
   }
+}
+
+// A read-only view of a file segment is a peek: it takes no part in the file's session. A writer
+// killed with SIGKILL leaves the file "in use"; peeking at it (three times) sees the data and
+// changes nothing, so the next read-write open is still told the last session ended uncleanly.
+BOOST_AUTO_TEST_CASE(peeks_after_kill_minus_9_leave_the_crash_report) {
+  TempFile f;
+  Segment::create(f.path, 1 << 20, file_options());
+  run_helper("file-fill", f.path, {std::to_string(kNumbers)});
+  ChildProcess writer = helper("file-update-forever", f.path);
+  {
+    // Watching the writer is a peek too: it must not join the writer's session.
+    const SegmentView watch = SegmentView::open(f.path, file_options());
+    const FileRecord* r = watch.find<FileRecord>("record");
+    BOOST_REQUIRE(r != nullptr);
+    BOOST_REQUIRE(await([&] { return r->updates.load() > 1000; }));
+    BOOST_TEST(watch.info().attached == 1u);  // the writer only
+  }
+  writer.kill(SIGKILL);
+  BOOST_TEST(writer.wait(30s).signal == SIGKILL);
+
+  const std::vector<char> header_after_kill = header_bytes(f.path);
+  for (int peek = 0; peek < 3; ++peek) {
+    BOOST_TEST_CONTEXT("peek " << peek) {
+      const SegmentView v = SegmentView::open(f.path, file_options());
+      const FileSession* session = v.handle<FileSession>();
+      BOOST_REQUIRE(session != nullptr);
+      BOOST_TEST(session->peek());
+      const SegmentInfo info = v.info();
+      BOOST_TEST(info.sessions == 3u);  // create, fill, the killed writer: a peek adds none
+      BOOST_TEST(info.unclean_sessions == 0u);  // nobody has been told of the kill yet
+      BOOST_TEST(info.attached == 1u);  // the killed writer's count stays for the next session
+      const auto* numbers = v.find<shmkit::vector<std::uint64_t>>("numbers");
+      BOOST_REQUIRE(numbers != nullptr);
+      BOOST_TEST(numbers->size() == kNumbers);
+      BOOST_TEST((*numbers)[kNumbers - 1] == file_value(kNumbers - 1));
+      const auto* greeting = v.find<shmkit::string>("greeting");
+      BOOST_REQUIRE(greeting != nullptr);
+      BOOST_TEST(std::string_view(greeting->data(), greeting->size()) == "written by another process");
+      const FileRecord* r = v.find<FileRecord>("record");
+      BOOST_REQUIRE(r != nullptr);
+      BOOST_TEST(r->updates.load() > 1000u);
+      BOOST_TEST(v.objects().size() == 3u);
+    }
+  }
+  // Byte for byte: the peeks wrote nothing to the header (session counts, boot id, writers).
+  BOOST_TEST((header_bytes(f.path) == header_after_kill), "a peek changed the file's header");
+
+  {
+    Segment seg = Segment::open(f.path, file_options());
+    BOOST_TEST(!seg.handle<FileSession>()->opened_clean());  // the crash report survived the peeks
+    BOOST_TEST(!seg.handle<FileSession>()->peek());
+    const SegmentInfo info = seg.info();
+    BOOST_TEST(!info.opened_clean);
+    BOOST_TEST(info.sessions == 4u);
+    BOOST_TEST(info.unclean_sessions == 1u);
+    BOOST_TEST(info.attached == 1u);  // this process alone: the dead writer's count was cleared
+  }
+  // Closed in good order; peeks in between still change nothing: the next open is clean.
+  for (int peek = 0; peek < 3; ++peek) {
+    const SegmentView v = SegmentView::open(f.path, file_options());
+    BOOST_TEST(v.handle<FileSession>()->peek());
+  }
+  Segment seg = Segment::open(f.path, file_options());
+  BOOST_TEST(seg.handle<FileSession>()->opened_clean());
+  BOOST_TEST(seg.info().sessions == 5u);
+  BOOST_TEST(seg.info().unclean_sessions == 1u);
 }

@@ -63,6 +63,13 @@ bool shm_entry_exists(const std::string& name) {
   return ::stat(("/dev/shm/" + name).c_str(), &st) == 0;
 }
 
+// What a segment of `backend` named `name` leaves in the file system: /dev/shm/<name>, or the file.
+bool segment_entry_exists(Backend backend, const std::string& name) {
+  struct stat st {};
+  if (name_is_path(backend)) return ::stat(name.c_str(), &st) == 0;
+  return shm_entry_exists(name);
+}
+
 template <class F>
 Errc error_of(F&& f) {
   try {
@@ -83,15 +90,15 @@ BOOST_DATA_TEST_CASE(read_only_view_for_another_uid, bdata::make(test_backends()
     BOOST_TEST_MESSAGE("needs root to run a child as uid " << kNobody << ": skipped");
     return;
   }
-  const std::string name = unique_name("shmkit-ro");
+  const std::string name = unique_name("shmkit-ro", backend);
   SegmentOptions o = options_for(backend);
   std::string socket = "-";
-  if (backend == Backend::named) {
-    o.permissions = 0644;  // others may open it, read-only
-  } else {
+  if (backend == Backend::memfd) {
     socket = "@" + name;  // abstract: only the policy guards it
     o.socket_path = socket;
     o.control.policy.allow_uid_read_only(kNobody);
+  } else {
+    o.permissions = 0644;  // others may open it (the shm object, the file), read-only
   }
   {
     Segment seg = Segment::create(name, 1 << 20, o);
@@ -217,24 +224,24 @@ BOOST_AUTO_TEST_CASE(reclaim_stale_after_kill_9) {
 }
 
 BOOST_DATA_TEST_CASE(file_size_limit, bdata::make(test_backends()), backend) {
-  const std::string name = unique_name("shmkit-fsize");
+  const std::string name = unique_name("shmkit-fsize", backend);
   const ExitStatus st = helper({"limit-fsize", to_string(backend), name}).wait(120s);
   BOOST_TEST(st.ok(), st.describe());
-  BOOST_TEST(!shm_entry_exists(name));
+  BOOST_TEST(!segment_entry_exists(backend, name));
 }
 
 BOOST_DATA_TEST_CASE(address_space_limit, bdata::make(test_backends()), backend) {
-  const std::string name = unique_name("shmkit-as");
+  const std::string name = unique_name("shmkit-as", backend);
   const ExitStatus st = helper({"limit-as", to_string(backend), name}).wait(120s);
   BOOST_TEST(st.ok(), st.describe());
-  BOOST_TEST(!shm_entry_exists(name));
+  BOOST_TEST(!segment_entry_exists(backend, name));
 }
 
 BOOST_DATA_TEST_CASE(fd_limit, bdata::make(test_backends()), backend) {
-  const std::string name = unique_name("shmkit-nofile");
+  const std::string name = unique_name("shmkit-nofile", backend);
   const ExitStatus st = helper({"limit-nofile", to_string(backend), name}).wait(120s);
   BOOST_TEST(st.ok(), st.describe());
-  BOOST_TEST(!shm_entry_exists(name));
+  BOOST_TEST(!segment_entry_exists(backend, name));
 }
 
 BOOST_AUTO_TEST_CASE(full_dev_shm) {

@@ -15,7 +15,7 @@
 namespace shmkit::test {
 
 struct ChannelFixture {
-  ChannelFixture(Backend b, const std::string& prefix, std::size_t size) : seg(b, unique_name(prefix), size) {
+  ChannelFixture(Backend b, const std::string& prefix, std::size_t size) : seg(b, size, prefix) {
     control = &seg->construct<ChannelTestControl>("control");
   }
   // Runs `shmkit-test-channel-helper <command> <backend> <segment> ch <index> <extra...>`.

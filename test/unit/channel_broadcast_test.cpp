@@ -42,7 +42,7 @@ std::vector<WaitStrategy> strategies() {
 }  // namespace
 
 BOOST_DATA_TEST_CASE(publish_then_read_in_order, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(8, 64));
   BroadcastReader r(*s, "ch", {});
   std::array<std::byte, 64> buf{};
@@ -63,7 +63,7 @@ BOOST_DATA_TEST_CASE(publish_then_read_in_order, bdata::make(test_backends()), b
 }
 
 BOOST_DATA_TEST_CASE(batch_publishes_in_order_with_one_timestamp, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(8, 64, Checksum::crc32c));
   BroadcastReader r(*s, "ch", {});
   std::vector<std::array<std::byte, 64>> bufs(8);
@@ -117,7 +117,7 @@ BOOST_DATA_TEST_CASE(batch_publishes_in_order_with_one_timestamp, bdata::make(te
 }
 
 BOOST_DATA_TEST_CASE(every_reader_sees_every_frame, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(16, 32));
   BroadcastReader a(*s, "ch", {}), b(*s, "ch", {});
   for (int i = 0; i < 10; ++i) w.publish(bytes_of(std::to_string(i)));
@@ -127,7 +127,7 @@ BOOST_DATA_TEST_CASE(every_reader_sees_every_frame, bdata::make(test_backends())
 }
 
 BOOST_DATA_TEST_CASE(lapped_reader_is_told_what_it_lost, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(8, 64));
   BroadcastReader r(*s, "ch", {});
   std::array<std::byte, 64> buf{};
@@ -153,7 +153,7 @@ BOOST_DATA_TEST_CASE(lapped_reader_is_told_what_it_lost, bdata::make(test_backen
 }
 
 BOOST_DATA_TEST_CASE(late_joiner_starts_where_asked, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(8, 16));
   for (int i = 0; i < 20; ++i) w.publish(bytes_of(std::to_string(i)));
   std::array<std::byte, 16> buf{};
@@ -171,7 +171,7 @@ BOOST_DATA_TEST_CASE(late_joiner_starts_where_asked, bdata::make(test_backends()
 }
 
 BOOST_DATA_TEST_CASE(zero_copy_loan_and_peek, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(4, 256, Checksum::crc32c));
   BroadcastReader r(*s, "ch", {});
   {
@@ -205,7 +205,7 @@ BOOST_DATA_TEST_CASE(zero_copy_loan_and_peek, bdata::make(test_backends()), back
 }
 
 BOOST_DATA_TEST_CASE(close_reaches_reader_after_drain, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   std::optional<BroadcastWriter> w(BroadcastWriter::create(*s, "ch", config(8, 16)));
   BroadcastReader r(*s, "ch", reader_options(WaitStrategy::block()));
   w->publish(bytes_of("a"));
@@ -230,7 +230,7 @@ BOOST_DATA_TEST_CASE(close_reaches_reader_after_drain, bdata::make(test_backends
 
 BOOST_DATA_TEST_CASE(timeouts_fire_for_every_strategy, bdata::make(test_backends()) * bdata::make(strategies()),
                      backend, strategy) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(8, 16));
   BroadcastReader r(*s, "ch", reader_options(strategy));
   std::array<std::byte, 16> buf{};
@@ -245,7 +245,7 @@ BOOST_DATA_TEST_CASE(timeouts_fire_for_every_strategy, bdata::make(test_backends
 
 BOOST_DATA_TEST_CASE(blocked_reader_wakes_on_publish, bdata::make(test_backends()) * bdata::make(strategies()),
                      backend, strategy) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(8, 16));
   BroadcastReader r(*s, "ch", reader_options(strategy));
   std::atomic<int> got{-1};
@@ -266,7 +266,7 @@ BOOST_DATA_TEST_CASE(blocked_reader_wakes_on_publish, bdata::make(test_backends(
 }
 
 BOOST_DATA_TEST_CASE(writer_state_alive_stalled_closed, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   std::optional<BroadcastWriter> w(BroadcastWriter::create(*s, "ch", config(8, 16)));
   BroadcastReader r(*s, "ch", {});
   BOOST_TEST(r.writer_state(10s) == PeerState::alive);
@@ -281,7 +281,7 @@ BOOST_DATA_TEST_CASE(writer_state_alive_stalled_closed, bdata::make(test_backend
 }
 
 BOOST_DATA_TEST_CASE(one_live_writer_at_a_time, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(8, 16));
   try {
     auto w2 = BroadcastWriter::attach(*s, "ch");
@@ -293,7 +293,7 @@ BOOST_DATA_TEST_CASE(one_live_writer_at_a_time, bdata::make(test_backends()), ba
 }
 
 BOOST_DATA_TEST_CASE(checksum_catches_a_flipped_bit, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(8, 128, Checksum::crc32c));
   BroadcastReader r(*s, "ch", {});
   std::array<std::byte, 128> buf{};
@@ -314,7 +314,7 @@ BOOST_DATA_TEST_CASE(checksum_catches_a_flipped_bit, bdata::make(test_backends()
 }
 
 BOOST_DATA_TEST_CASE(argument_errors, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   expect_errc(Errc::invalid_argument, [&] { BroadcastWriter::create(*s, "bad", config(3, 16)); });
   expect_errc(Errc::invalid_argument, [&] { BroadcastWriter::create(*s, "bad", config(1, 16)); });
   expect_errc(Errc::invalid_argument, [&] { BroadcastWriter::create(*s, "bad", config(8, 0)); });
@@ -331,8 +331,8 @@ BOOST_DATA_TEST_CASE(argument_errors, bdata::make(test_backends()), backend) {
   auto q = QueueWriter::create(*s, "queue", config(8, 16));
   expect_errc(Errc::type_mismatch, [&] { (void)BroadcastReader(*s, "queue", {}); });
   expect_errc(Errc::type_mismatch, [&] { (void)QueueReader(*s, "ch", {}); });
-#if !defined(__linux__)
-  expect_errc(Errc::unsupported, [&] { (void)r.notification_fd(); });  // eventfd is Linux-only
+#if defined(_WIN32)
+  expect_errc(Errc::unsupported, [&] { (void)r.notification_fd(); });  // no pollable fd on Windows
 #endif
   FrameLoan l = w.loan();
   expect_errc(Errc::invalid_argument, [&] { w.loan(); });
@@ -340,7 +340,7 @@ BOOST_DATA_TEST_CASE(argument_errors, bdata::make(test_backends()), backend) {
 }
 
 BOOST_DATA_TEST_CASE(registration_table_lists_readers, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   ChannelConfig cfg = config(8, 16);
   cfg.max_readers = 2;
   auto w = BroadcastWriter::create(*s, "ch", cfg);
@@ -373,7 +373,7 @@ BOOST_DATA_TEST_CASE(registration_table_lists_readers, bdata::make(test_backends
 // Many threads: a writer lapping a tiny ring and readers copying out: never a torn frame, and
 // delivered + lost adds up. (Under ThreadSanitizer this also checks the seqlock is race-free.)
 BOOST_DATA_TEST_CASE(threaded_lapping_never_tears, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 4 << 20);
+  ScratchSegment s(backend, 4 << 20, "shmkit-bc");
   constexpr std::uint64_t kFrames = 200'000;
   auto w = BroadcastWriter::create(*s, "ch", config(4, 512, Checksum::crc32c));
   std::atomic<int> ready{0};
@@ -406,10 +406,10 @@ BOOST_DATA_TEST_CASE(threaded_lapping_never_tears, bdata::make(test_backends()),
   BOOST_TEST(total_delivered.load() + total_lost.load() == 2 * kFrames);
 }
 
-#if defined(__linux__)
+#if !defined(_WIN32)
 // notification_fd(): readable when frames arrive and when the writer closes; quiet otherwise.
 BOOST_DATA_TEST_CASE(notification_fd_for_event_loops, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-bc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(64, 16));
   w.publish(bytes_of("before"));
   BroadcastReader r(*s, "ch", reader_options(WaitStrategy::block(), StartAt::next));

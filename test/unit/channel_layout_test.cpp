@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(documented_offsets) {
 BOOST_DATA_TEST_CASE(scribbled_config_is_corrupt_on_open, bdata::make(test_backends()), backend) {
   for (const Scribble& sc : config_scribbles()) {
     BOOST_TEST_CONTEXT("scribbled: " << sc.what) {
-      ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+      ScratchSegment s(backend, 1 << 20, "shmkit-cl");
       std::optional<BroadcastWriter> w(BroadcastWriter::create(*s, "ch", config(8, 64)));
       w->publish(bytes_of("x"));
       ChannelHeader& h = header_of<detail::BroadcastStorage>(*s, "ch");
@@ -105,7 +105,7 @@ BOOST_DATA_TEST_CASE(scribbled_config_is_corrupt_on_open, bdata::make(test_backe
 }
 
 BOOST_DATA_TEST_CASE(other_layout_version_is_incompatible, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-cl");
   auto w = QueueWriter::create(*s, "q", config(8, 64));
   header_of<detail::QueueStorage>(*s, "q").config.layout_version = 99;
   BOOST_TEST(errc_of([&] { QueueReader r(*s, "q"); }) == Errc::incompatible_format);
@@ -115,7 +115,7 @@ BOOST_DATA_TEST_CASE(broadcast_scribbles_after_open_are_corrupt, bdata::make(tes
   std::array<std::byte, 64> buf{};
   // `published` far ahead of anything written.
   {
-    ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+    ScratchSegment s(backend, 1 << 20, "shmkit-cl");
     auto w = BroadcastWriter::create(*s, "ch", config(8, 64));
     BroadcastReader r(*s, "ch", {});
     w.publish(bytes_of("x"));
@@ -125,7 +125,7 @@ BOOST_DATA_TEST_CASE(broadcast_scribbles_after_open_are_corrupt, bdata::make(tes
   }
   // A slot's version behind what `published` announces.
   {
-    ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+    ScratchSegment s(backend, 1 << 20, "shmkit-cl");
     auto w = BroadcastWriter::create(*s, "ch", config(8, 64));
     BroadcastReader r(*s, "ch", {});
     w.publish(bytes_of("x"));
@@ -134,7 +134,7 @@ BOOST_DATA_TEST_CASE(broadcast_scribbles_after_open_are_corrupt, bdata::make(tes
   }
   // A frame claiming more bytes than a slot holds (copy-out and in place).
   for (bool peek : {false, true}) {
-    ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+    ScratchSegment s(backend, 1 << 20, "shmkit-cl");
     auto w = BroadcastWriter::create(*s, "ch", config(8, 64));
     BroadcastReader r(*s, "ch", {});
     w.publish(bytes_of("x"));
@@ -144,7 +144,7 @@ BOOST_DATA_TEST_CASE(broadcast_scribbles_after_open_are_corrupt, bdata::make(tes
   }
   // A slot version far ahead (looks like a lap) while `published` says otherwise.
   {
-    ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+    ScratchSegment s(backend, 1 << 20, "shmkit-cl");
     auto w = BroadcastWriter::create(*s, "ch", config(8, 64));
     BroadcastReader r(*s, "ch", {});
     slot_of<detail::BroadcastStorage>(*s, "ch", 0).version.store(1000);
@@ -155,14 +155,14 @@ BOOST_DATA_TEST_CASE(broadcast_scribbles_after_open_are_corrupt, bdata::make(tes
 BOOST_DATA_TEST_CASE(queue_scribbles_after_open_are_corrupt, bdata::make(test_backends()), backend) {
   std::array<std::byte, 64> buf{};
   {
-    ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+    ScratchSegment s(backend, 1 << 20, "shmkit-cl");
     auto w = QueueWriter::create(*s, "q", config(8, 64));
     QueueReader r(*s, "q");
     header_of<detail::QueueStorage>(*s, "q").writer.published.store(1000);
     BOOST_TEST(errc_of([&] { (void)r.try_read(buf); }) == Errc::corrupt);
   }
   {
-    ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+    ScratchSegment s(backend, 1 << 20, "shmkit-cl");
     auto w = QueueWriter::create(*s, "q", config(8, 64));
     QueueReader r(*s, "q");
     BOOST_REQUIRE(w.try_publish(bytes_of("x")));
@@ -170,7 +170,7 @@ BOOST_DATA_TEST_CASE(queue_scribbles_after_open_are_corrupt, bdata::make(test_ba
     BOOST_TEST(errc_of([&] { (void)r.try_read(buf); }) == Errc::corrupt);
   }
   {
-    ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+    ScratchSegment s(backend, 1 << 20, "shmkit-cl");
     auto w = QueueWriter::create(*s, "q", config(8, 64));
     QueueReader r(*s, "q");
     BOOST_REQUIRE(w.try_publish(bytes_of("x")));
@@ -178,7 +178,7 @@ BOOST_DATA_TEST_CASE(queue_scribbles_after_open_are_corrupt, bdata::make(test_ba
     BOOST_TEST(errc_of([&] { (void)r.try_read(buf); }) == Errc::corrupt);
   }
   {  // The reader's count ahead of the writer's: the writer notices when it looks.
-    ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+    ScratchSegment s(backend, 1 << 20, "shmkit-cl");
     auto w = QueueWriter::create(*s, "q", config(2, 64));
     BOOST_REQUIRE(w.try_publish(bytes_of("x")));
     BOOST_REQUIRE(w.try_publish(bytes_of("x")));
@@ -192,7 +192,7 @@ BOOST_DATA_TEST_CASE(queue_scribbles_after_open_are_corrupt, bdata::make(test_ba
 BOOST_DATA_TEST_CASE(random_scribbles_never_crash, bdata::make(test_backends()), backend) {
   std::uint64_t rng = 42;
   for (int round = 0; round < 300; ++round) {
-    ScratchSegment s(backend, unique_name("shmkit-cl"), 1 << 20);
+    ScratchSegment s(backend, 1 << 20, "shmkit-cl");
     auto w = BroadcastWriter::create(*s, "ch", config(4, 64));
     for (std::uint64_t i = 0; i < 6; ++i) w.publish(bytes_of("frame"));
     auto [lines, count] = s->find_array<detail::BroadcastStorage>("ch");

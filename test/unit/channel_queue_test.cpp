@@ -34,7 +34,7 @@ std::vector<WaitStrategy> strategies() {
 }  // namespace
 
 BOOST_DATA_TEST_CASE(fifo_across_wraparound, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-q");
   auto w = QueueWriter::create(*s, "q", config(4, 64, Checksum::crc32c));
   QueueReader r(*s, "q");
   std::array<std::byte, 64> buf{};
@@ -56,7 +56,7 @@ BOOST_DATA_TEST_CASE(fifo_across_wraparound, bdata::make(test_backends()), backe
 
 BOOST_DATA_TEST_CASE(full_queue_fails_fast_or_times_out, bdata::make(test_backends()) * bdata::make(strategies()),
                      backend, strategy) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-q");
   WriterOptions wo;
   wo.wait = strategy;
   auto w = QueueWriter::create(*s, "q", config(4, 16), wo);
@@ -80,7 +80,7 @@ BOOST_DATA_TEST_CASE(full_queue_fails_fast_or_times_out, bdata::make(test_backen
 
 BOOST_DATA_TEST_CASE(blocked_writer_wakes_when_reader_releases, bdata::make(test_backends()) * bdata::make(strategies()),
                      backend, strategy) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-q");
   WriterOptions wo;
   wo.wait = strategy;
   auto w = QueueWriter::create(*s, "q", config(4, 16), wo);
@@ -101,7 +101,7 @@ BOOST_DATA_TEST_CASE(blocked_writer_wakes_when_reader_releases, bdata::make(test
 
 BOOST_DATA_TEST_CASE(blocked_reader_wakes_on_publish, bdata::make(test_backends()) * bdata::make(strategies()),
                      backend, strategy) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-q");
   auto w = QueueWriter::create(*s, "q", config(8, 16));
   ReaderOptions ro;
   ro.wait = strategy;
@@ -121,7 +121,7 @@ BOOST_DATA_TEST_CASE(blocked_reader_wakes_on_publish, bdata::make(test_backends(
 
 // publish_batch: in order, one timestamp, all or none (room for the whole batch or nothing).
 BOOST_DATA_TEST_CASE(batch_is_published_whole_or_not_at_all, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-q");
   auto w = QueueWriter::create(*s, "q", config(8, 64, Checksum::crc32c));
   QueueReader r(*s, "q");
   std::vector<std::array<std::byte, 64>> bufs(8);
@@ -165,7 +165,7 @@ BOOST_DATA_TEST_CASE(batch_is_published_whole_or_not_at_all, bdata::make(test_ba
 }
 
 BOOST_DATA_TEST_CASE(batch_argument_errors_publish_nothing, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-q");
   auto w = QueueWriter::create(*s, "q", config(4, 16));
   QueueReader r(*s, "q");
   std::array<std::byte, 17> big{};
@@ -187,7 +187,7 @@ BOOST_DATA_TEST_CASE(batch_argument_errors_publish_nothing, bdata::make(test_bac
 
 BOOST_DATA_TEST_CASE(blocked_batch_waits_for_room_for_all_of_it, bdata::make(test_backends()) * bdata::make(strategies()),
                      backend, strategy) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-q");
   WriterOptions wo;
   wo.wait = strategy;
   auto w = QueueWriter::create(*s, "q", config(4, 16), wo);
@@ -214,7 +214,7 @@ BOOST_DATA_TEST_CASE(blocked_batch_waits_for_room_for_all_of_it, bdata::make(tes
 // frames it then takes without looking at each slot's version first): every frame still
 // arrives once, in order, whole, also across wrap-arounds and when it catches up.
 BOOST_DATA_TEST_CASE(reader_far_behind_takes_every_frame_in_order, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 4 << 20);
+  ScratchSegment s(backend, 4 << 20, "shmkit-q");
   auto w = QueueWriter::create(*s, "q", config(256, 64, Checksum::crc32c));
   QueueReader r(*s, "q");
   std::array<std::byte, 64> buf{};
@@ -239,7 +239,7 @@ BOOST_DATA_TEST_CASE(reader_far_behind_takes_every_frame_in_order, bdata::make(t
 }
 
 BOOST_DATA_TEST_CASE(zero_copy_loan_and_peek, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-q");
   auto w = QueueWriter::create(*s, "q", config(2, 4096, Checksum::crc32c));
   QueueReader r(*s, "q");
   for (std::uint64_t i = 0; i < 2; ++i) {
@@ -261,7 +261,7 @@ BOOST_DATA_TEST_CASE(zero_copy_loan_and_peek, bdata::make(test_backends()), back
 }
 
 BOOST_DATA_TEST_CASE(close_reaches_reader_after_drain, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-q");
   std::optional<QueueWriter> w(QueueWriter::create(*s, "q", config(8, 16)));
   ReaderOptions ro;
   ro.wait = WaitStrategy::block();
@@ -275,7 +275,7 @@ BOOST_DATA_TEST_CASE(close_reaches_reader_after_drain, bdata::make(test_backends
 }
 
 BOOST_DATA_TEST_CASE(reader_reattaches_where_it_stopped, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-q");
   auto w = QueueWriter::create(*s, "q", config(8, 16));
   for (int i = 0; i < 6; ++i) BOOST_REQUIRE(w.try_publish(bytes_of(std::to_string(i))));
   std::array<std::byte, 16> buf{};
@@ -303,7 +303,7 @@ BOOST_DATA_TEST_CASE(reader_reattaches_where_it_stopped, bdata::make(test_backen
 // Exactly once, in order, between two threads, with the writer often finding the ring full.
 BOOST_DATA_TEST_CASE(threaded_exactly_once, bdata::make(test_backends()) * bdata::make(strategies()), backend,
                      strategy) {
-  ScratchSegment s(backend, unique_name("shmkit-q"), 4 << 20);
+  ScratchSegment s(backend, 4 << 20, "shmkit-q");
   constexpr std::uint64_t kFrames = 100'000;
   WriterOptions wo;
   wo.wait = strategy;
@@ -334,9 +334,9 @@ BOOST_DATA_TEST_CASE(threaded_exactly_once, bdata::make(test_backends()) * bdata
   BOOST_TEST(received.load() == kFrames);
 }
 
-#if defined(__linux__)
+#if !defined(_WIN32)
 BOOST_DATA_TEST_CASE(notification_fd_for_event_loops, bdata::make(test_backends()), backend) {
-  ScratchSegment s(backend, unique_name("shmkit-qc"), 1 << 20);
+  ScratchSegment s(backend, 1 << 20, "shmkit-qc");
   auto w = QueueWriter::create(*s, "ch", config(8, 16));
   QueueReader r(*s, "ch");
   pollfd p{r.notification_fd(), POLLIN, 0};

@@ -40,7 +40,7 @@ Refusal open_refusal(const std::string& name, Backend backend) {
 
 // Creates a segment, lets `scribble` damage its header, and returns what open() says.
 Refusal open_after(Backend backend, const std::function<void(detail::SegmentHeader&)>& scribble) {
-  const std::string name = unique_name("shmkit-header");
+  const std::string name = unique_name("shmkit-header", backend);
   std::optional<Segment> s = Segment::create(name, 1 << 20, options_for(backend));
   s->construct<int>("x", 1);
   auto* h = reinterpret_cast<detail::SegmentHeader*>(reinterpret_cast<std::byte*>(&s->manager()) -

@@ -69,12 +69,12 @@ BOOST_DATA_TEST_CASE(create_then_open_sees_same_objects, bdata::make(test_backen
 }
 
 BOOST_DATA_TEST_CASE(missing_segment_is_not_found, bdata::make(test_backends()), backend) {
-  BOOST_TEST(errc_of([&] { Segment::open(unique_name("shmkit-missing"), options_for(backend)); }) ==
+  BOOST_TEST(errc_of([&] { Segment::open(unique_name("shmkit-missing", backend), options_for(backend)); }) ==
              Errc::not_found);
 }
 
 BOOST_DATA_TEST_CASE(removed_segment_is_gone, bdata::make(test_backends()), backend) {
-  const std::string name = unique_name("shmkit-removed");
+  const std::string name = unique_name("shmkit-removed", backend);
   { Segment s = Segment::create(name, Segment::min_size, options_for(backend)); }
   Segment::remove(name, backend);
   BOOST_TEST(errc_of([&] { Segment::open(name, options_for(backend)); }) == Errc::not_found);
@@ -91,7 +91,7 @@ BOOST_DATA_TEST_CASE(create_twice_is_already_exists, bdata::make(test_backends()
 }
 
 BOOST_DATA_TEST_CASE(open_or_create_creates_once, bdata::make(test_backends()), backend) {
-  const std::string name = unique_name("shmkit-ooc");
+  const std::string name = unique_name("shmkit-ooc", backend);
   {
     Segment a = Segment::open_or_create(name, 1 << 20, options_for(backend));
     a.construct<int>("n", 7);
@@ -105,9 +105,17 @@ BOOST_DATA_TEST_CASE(open_or_create_creates_once, bdata::make(test_backends()), 
 BOOST_DATA_TEST_CASE(bad_arguments_are_refused, bdata::make(test_backends()), backend) {
   const auto o = options_for(backend);
   BOOST_TEST(errc_of([&] { Segment::create("", 1 << 20, o); }) == Errc::invalid_argument);
-  BOOST_TEST(errc_of([&] { Segment::create("has/slash", 1 << 20, o); }) == Errc::invalid_argument);
-  BOOST_TEST(errc_of([&] { Segment::create(std::string(300, 'a'), 1 << 20, o); }) == Errc::invalid_argument);
-  BOOST_TEST(errc_of([&] { Segment::create(unique_name("shmkit-tiny"), 4096, o); }) == Errc::too_small);
+  if (name_is_path(backend)) {
+    // The name is a path: '/' and 300 characters are fine; a NUL or 4001 characters are not.
+    BOOST_TEST(errc_of([&] { Segment::create(scratch_dir() + std::string("/a\0b", 4), 1 << 20, o); }) ==
+               Errc::invalid_argument);
+    BOOST_TEST(errc_of([&] { Segment::create(scratch_dir() + "/" + std::string(4001, 'a'), 1 << 20, o); }) ==
+               Errc::invalid_argument);
+  } else {
+    BOOST_TEST(errc_of([&] { Segment::create("has/slash", 1 << 20, o); }) == Errc::invalid_argument);
+    BOOST_TEST(errc_of([&] { Segment::create(std::string(300, 'a'), 1 << 20, o); }) == Errc::invalid_argument);
+  }
+  BOOST_TEST(errc_of([&] { Segment::create(unique_name("shmkit-tiny", backend), 4096, o); }) == Errc::too_small);
   TempSegment t(backend);
   BOOST_TEST(errc_of([&] { t->construct<int>("", 1); }) == Errc::invalid_argument);
 }

@@ -24,9 +24,9 @@ namespace shmkit {
 //
 // Read-only peers (a monitoring client of another uid, say) are listed in read_only_uids /
 // read_only_gids: they get a read-only fd (the memfd reopened O_RDONLY) and map the segment
-// PROT_READ, so the kernel refuses any write by them; they must open with
-// SegmentOptions::access = Access::read_only (a read-write request from them is refused,
-// access_denied). Any allowed peer may ask for read-only access. docs/reliability.md.
+// PROT_READ, so the kernel refuses any write by them; they must open a SegmentView
+// (SegmentView::open, attach_memfd_read_only): a read-write request from them is refused
+// (access_denied). Any allowed peer may ask for read-only access. docs/reliability.md.
 struct AccessPolicy {
   bool allow_same_user = true;
   std::vector<std::uint32_t> uids;

@@ -1,4 +1,4 @@
-// Elsewhere: no eventfd. notification_fd() reports unsupported; use a blocking read on a thread.
+// Windows: no fd an event loop can poll. notification_fd() reports unsupported; use a blocking read on a thread.
 #include "channel_internal.hpp"
 
 namespace shmkit::detail {
@@ -9,8 +9,8 @@ void NotifierDeleter::operator()(Notifier* n) const noexcept { delete n; }
 
 NotifierPtr start_notifier(const ChannelView& view, std::uint64_t, std::chrono::milliseconds) {
   throw Error(Errc::unsupported, "channel '" + view.name +
-                                     "': notification_fd() needs Linux (eventfd); on this platform wait with a "
-                                     "blocking read() on a thread of your own");
+                                     "': notification_fd() needs a pollable fd (eventfd on Linux, a pipe on other POSIX "
+                                     "systems), which Windows lacks: wait with a blocking read() on a thread of your own");
 }
 
 int notifier_fd(const Notifier&) noexcept { return -1; }

@@ -6,6 +6,9 @@
 #include "shmkit/detail/frame_clock.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
+#ifdef _WIN32
+#include <intrin.h>  // before <cpuid.h>, whose __cpuid macro would break mingw-w64's __cpuid declaration
+#endif
 #include <cpuid.h>
 #include <x86intrin.h>
 #define SHMKIT_FRAME_CLOCK_TSC 1

@@ -59,8 +59,9 @@ class SegmentBackend {
   virtual std::unique_ptr<Attachment> open(const std::string& name, const SegmentOptions& options, DeadlineNs deadline,
                                            bool read_only) const = 0;
   virtual bool remove(const std::string& name) const = 0;
-  // The backend's segments on this host, for tools; empty where it cannot tell.
-  virtual std::vector<SegmentListing> list() const { return {}; }
+  // The backend's segments on this host, for tools. Default: Error(unsupported) (no host-wide
+  // place to look, as for files anywhere on disk).
+  virtual std::vector<SegmentListing> list() const;
   // Removes `name` if it is stale (creator dead, nobody maps it). Default: Error(unsupported).
   virtual bool remove_if_stale(const std::string& name) const;
 };

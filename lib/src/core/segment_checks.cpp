@@ -88,6 +88,10 @@ bool SegmentBackend::remove_if_stale(const std::string&) const {
                                      "' cannot tell stale segments from live ones on this platform");
 }
 
+std::vector<SegmentListing> SegmentBackend::list() const {
+  throw Error(Errc::unsupported, std::string("backend '") + to_string(id()) + "' has no host-wide list of segments");
+}
+
 void SegmentBackend::validate_name(std::string_view name) const { validate_segment_name(name); }
 
 const SegmentBackend& backend_for(Backend b) {

@@ -551,7 +551,7 @@ struct ControlServer::Impl {
     if (!read_only && !c.read_write)
       return refuse(c, ctl::RefuseCode::access_denied,
                     "uid " + std::to_string(c.info.uid) + " gid " + std::to_string(c.info.gid) +
-                        " may attach read-only only: open with SegmentOptions::access = Access::read_only");
+                        " may attach read-only only: open a SegmentView (SegmentView::open, attach_memfd_read_only)");
     if (read_only && !read_only_fd) {
       // A new open file description, read-only: a peer holding it can neither map it writable
       // nor mprotect its mapping writable. The memfd is mode 0600, so a peer of another uid

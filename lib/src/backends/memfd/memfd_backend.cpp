@@ -184,6 +184,7 @@ std::unique_ptr<MemfdAttachment> adopt(int fd, bool read_only) {
   UniqueFd own(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
   if (!own) {
     const int e = errno;
+    if (e == EBADF) throw Error(Errc::invalid_argument, "adopt_memfd: fd " + std::to_string(fd) + " is not open", e);
     throw Error(errc_from_errno(e), "adopt_memfd: cannot duplicate fd " + std::to_string(fd), e);
   }
   struct stat st {};

@@ -1,6 +1,6 @@
 # The named backend: a named shared-memory object, opened by name, on every platform.
 shmkit_backend(named ID 1 AUTOMATIC
-  DOC "a named shared-memory object (POSIX shm_open; Windows native, kernel-refcounted): opened by name"
+  DOC "a named shared-memory object (POSIX shm_open, or Windows native and kernel-refcounted), opened by name"
   SOURCES named_backend.cpp
   SOURCES_posix named_mapping_posix.cpp
   SOURCES_windows named_mapping_windows.cpp

@@ -10,8 +10,9 @@
 // one process apart (recursive locking) and, through a process-local table of live tags, lets a
 // waiter in the holder's own process see that the holding thread ended. Limits, unlike robust
 // pthreads: a thread that ends holding a lock while its process lives on is seen only by waiters
-// of that process (others see it when the process ends); a lock still held by thread_local
-// destructors that run after ours counts as abandoned; no fairness (every unlock wakes all).
+// of that process (others see it when the process ends); a lock still held by code that runs at
+// thread exit after our callback (thread_exit.hpp) counts as abandoned; no fairness (every unlock
+// wakes all).
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "process_identity.hpp"
 #include "shmkit/detail/native_sync.hpp"
 #include "shmkit/error.hpp"
+#include "thread_exit.hpp"
 #include "word_wait.hpp"
 
 namespace shmkit::detail {
@@ -72,34 +74,41 @@ bool tag_live(std::uint32_t tag) noexcept {
   return false;
 }
 
-struct TagRegistration {
-  std::atomic<std::uint32_t>* slot = nullptr;
-  TagRegistration() {
-    std::uint32_t tag;
-    do tag = g_next_tag.fetch_add(1, std::memory_order_relaxed) & kTagMask;  // after 2^24 threads: skip live ones
-    while (tag == 0 || tag_live(tag));
-    for (TagChunk* c = &g_live_tags;;) {
-      for (auto& s : c->slot) {
-        std::uint32_t empty = 0;
-        if (s.compare_exchange_strong(empty, tag, std::memory_order_acq_rel)) {
-          slot = &s;
-          t_tag = tag;
-          return;
+// A thread's tag is released when the thread ends (thread_exit.hpp; not a thread_local
+// destructor, which mingw-w64 may run after freeing its storage): a lock the thread still holds
+// is then abandoned, and a waiter takes it as owner_died. The slot comes as the argument.
+void release_tag(void* slot) noexcept {
+  static_cast<std::atomic<std::uint32_t>*>(slot)->store(0, std::memory_order_release);
+}
+
+// First use in a thread: claims a tag and a slot for it, and arranges the release.
+void register_tag() {
+  std::uint32_t tag;
+  do tag = g_next_tag.fetch_add(1, std::memory_order_relaxed) & kTagMask;  // after 2^24 threads: skip live ones
+  while (tag == 0 || tag_live(tag));
+  for (TagChunk* c = &g_live_tags;;) {
+    for (auto& s : c->slot) {
+      std::uint32_t empty = 0;
+      if (s.compare_exchange_strong(empty, tag, std::memory_order_acq_rel)) {
+        try {
+          at_thread_exit(release_tag, &s);
+        } catch (...) {
+          release_tag(&s);
+          throw;
         }
+        t_tag = tag;
+        return;
       }
-      TagChunk* n = c->next.load(std::memory_order_acquire);
-      if (n == nullptr) {
-        auto* fresh = new TagChunk{};
-        if (c->next.compare_exchange_strong(n, fresh, std::memory_order_acq_rel)) n = fresh;
-        else delete fresh;  // another thread appended first; n is its chunk
-      }
-      c = n;
     }
+    TagChunk* n = c->next.load(std::memory_order_acquire);
+    if (n == nullptr) {
+      auto* fresh = new TagChunk{};
+      if (c->next.compare_exchange_strong(n, fresh, std::memory_order_acq_rel)) n = fresh;
+      else delete fresh;  // another thread appended first; n is its chunk
+    }
+    c = n;
   }
-  // The thread ends: a lock it still holds is abandoned, and a waiter takes it as owner_died.
-  ~TagRegistration() { slot->store(0, std::memory_order_release); }
-};
-thread_local TagRegistration t_registration;
+}
 
 std::uint32_t start_hash(std::uint64_t start_time) noexcept {
   if (start_time == 0) return 0;  // unknown
@@ -128,7 +137,7 @@ Word this_process_bits() noexcept {
 
 // This thread's owner word.
 Word my_word() {
-  if (t_tag == 0) (void)t_registration.slot;  // first use in this thread registers its tag
+  if (t_tag == 0) register_tag();
   return this_process_bits() | t_tag;
 }
 
