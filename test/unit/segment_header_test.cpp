@@ -3,6 +3,9 @@
 #define BOOST_TEST_MODULE segment_header
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#if defined(_WIN32)
+#include <boost/interprocess/windows_shared_memory.hpp>
+#endif
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <cstring>
@@ -54,16 +57,27 @@ Refusal open_after(Backend backend, const std::function<void(detail::SegmentHead
 
 bool says(const Refusal& r, const std::string& text) { return r.message.find(text) != std::string::npos; }
 
-// A named shared-memory object that shmkit did not make.
+// A named shared-memory object that shmkit did not make: a POSIX shm object or, on Windows, a
+// section (what the named backend uses there), which lives only while this object holds it.
 struct ForeignObject {
   ForeignObject(std::size_t size, char fill) : name(unique_name("shmkit-foreign")) {
+#if defined(_WIN32)
+    section.emplace(bip::create_only, name.c_str(), bip::read_write, size);
+    bip::mapped_region r(*section, bip::read_write);
+#else
     bip::shared_memory_object o(bip::create_only, name.c_str(), bip::read_write);
     o.truncate(static_cast<bip::offset_t>(size));
     bip::mapped_region r(o, bip::read_write);
+#endif
     std::memset(r.get_address(), fill, r.get_size());
   }
+#if defined(_WIN32)
+  std::string name;
+  std::optional<bip::windows_shared_memory> section;
+#else
   ~ForeignObject() { bip::shared_memory_object::remove(name.c_str()); }
   std::string name;
+#endif
 };
 
 }  // namespace fixtures

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <thread>
+#include <unordered_map>
 
 #include "backend.hpp"
 #include "boost_internals.hpp"
@@ -23,11 +25,35 @@ using detail::Mapping;
 using detail::SegmentHeader;
 using detail::SegmentManager;
 
+namespace {
+
+// The full names of this process's Segment mappings, by segment manager: an allocation that
+// fails deep inside a container (throw_segment_full) names its segment in full, where the header
+// keeps only the first 63 characters (file segments are named by paths, often longer than that).
+struct MappingNames {
+  std::mutex mutex;
+  std::unordered_map<const SegmentManager*, std::string> names;
+};
+MappingNames& mapping_names() {
+  static MappingNames* const names = new MappingNames;  // never destroyed: usable at exit
+  return *names;
+}
+
+}  // namespace
+
 struct Segment::Impl {
   std::unique_ptr<detail::Attachment> attachment;
   std::string name;
   Backend backend = Backend::named;
   MemoryAdvice memory;  // what SegmentOptions::memory achieved
+  bool in_mapping_names = false;
+
+  ~Impl() {
+    if (!in_mapping_names) return;
+    MappingNames& m = mapping_names();
+    const std::lock_guard lock(m.mutex);
+    m.names.erase(manager());
+  }
 
   Mapping& mapping() const noexcept { return attachment->mapping(); }
   SegmentHeader& header() const noexcept { return *reinterpret_cast<SegmentHeader*>(mapping().data()); }
@@ -138,8 +164,13 @@ namespace detail {
 void throw_segment_full(std::size_t bytes, const SegmentManager* manager) {
   // The header sits a fixed distance before the manager: it names the segment for the message.
   const auto* h = reinterpret_cast<const SegmentHeader*>(reinterpret_cast<const std::byte*>(manager) - kManagerOffset);
-  throw Error(Errc::out_of_memory, "segment '" + std::string(h->name, strnlen(h->name, sizeof h->name)) +
-                                       "' has no room for " + std::to_string(bytes) + " more bytes (" +
+  std::string name(h->name, strnlen(h->name, sizeof h->name));
+  {
+    MappingNames& m = mapping_names();
+    const std::lock_guard lock(m.mutex);
+    if (const auto it = m.names.find(manager); it != m.names.end()) name = it->second;
+  }
+  throw Error(Errc::out_of_memory, "segment '" + name + "' has no room for " + std::to_string(bytes) + " more bytes (" +
                                        std::to_string(manager->get_free_memory()) +
                                        " free): create a larger segment or free objects");
 }
@@ -179,7 +210,15 @@ Mapping& SegmentAccess::mapping(const Segment& s) noexcept { return s.impl_->map
 
 }  // namespace detail
 
-Segment::Segment(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)), manager_(impl_->manager()) {}
+Segment::Segment(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)), manager_(impl_->manager()) {
+  try {
+    MappingNames& m = mapping_names();
+    const std::lock_guard lock(m.mutex);
+    m.names.insert_or_assign(manager_, impl_->name);
+    impl_->in_mapping_names = true;
+  } catch (...) {  // out of memory: messages fall back to the header's (maybe shortened) name
+  }
+}
 Segment::Segment(Segment&&) noexcept = default;
 Segment& Segment::operator=(Segment&&) noexcept = default;
 Segment::~Segment() = default;

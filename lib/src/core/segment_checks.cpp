@@ -50,6 +50,9 @@ void validate_segment_name(std::string_view name) {
 
 void await_ready_header(const Mapping& mapping, std::string_view name, DeadlineNs deadline) {
   const SegmentHeader& h = header_of(mapping, name);
+  // Creators size the mapping before they format it: one this small is no segment being made,
+  // whatever its bytes say (a Windows section is whole pages, so a tiny foreign one has a header).
+  if (mapping.size() < kManagerOffset + 1024) validate_header(h, mapping.size(), name);
   std::chrono::microseconds pause{20};
   while (!header_is_ready(h)) {
     const bool looks_ours = h.magic == 0 || h.magic == kSegmentMagic;

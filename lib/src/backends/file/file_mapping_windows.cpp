@@ -31,8 +31,13 @@
 //    renamed; Windows allows renaming a file in use, not deleting it.
 //  * Space: SetEndOfFile allocates the file's clusters on NTFS, so a full disk is an error at
 //    create, like posix_fallocate.
-//  * remove_file_segment: DeleteFile fails while any process has the file open or mapped (POSIX
-//    unlink does not): that is Error(busy) here. Close every Segment on it first.
+//  * remove_file_segment: as POSIX unlink, the name goes at once and mappings live on. DeleteFile
+//    alone would leave the name of a file in use until its last handle closes ("delete pending":
+//    a second remove, or a create at the same path, would still meet it; under Wine a second
+//    DeleteFile even succeeds). So the file is first renamed to a private name beside it, which
+//    Windows allows while it is open and mapped (every shmkit handle shares delete), then
+//    deleted: Windows removes it when its last handle closes. A program that has the file open
+//    without sharing delete makes it Error(busy).
 //  * permissions (POSIX mode bits) are not translated: the file gets the directory's inherited
 //    ACL, as any file a program creates.
 //  * flush: FlushViewOfFile writes the dirty pages; synchronous adds FlushFileBuffers, which
@@ -407,18 +412,29 @@ void flush_mapping(Mapping& mapping, bool synchronous) {
 
 bool remove_file_segment(const std::string& path) {
   validate_path(path);
-  if (::DeleteFileA(path.c_str())) return true;
-  const DWORD code = ::GetLastError();
+  static std::atomic<unsigned> removals{0};
+  const std::string doomed = path + ".shmkit-removed-" + std::to_string(::GetCurrentProcessId()) + "-" +
+                             std::to_string(removals.fetch_add(1, std::memory_order_relaxed));
+  DWORD code = 0;
+  if (::MoveFileExA(path.c_str(), doomed.c_str(), 0)) {
+    if (::DeleteFileA(doomed.c_str())) return true;
+    code = ::GetLastError();
+    // Not deletable after all (opened meanwhile without sharing delete): the name goes back.
+    if (!::MoveFileExA(doomed.c_str(), path.c_str(), 0))
+      throw_windows_error("cannot remove file segment '" + path + "': it is left renamed to '" + doomed + "'", code);
+  } else {
+    code = ::GetLastError();
+  }
   if (code == ERROR_FILE_NOT_FOUND || code == ERROR_PATH_NOT_FOUND) return false;
   if (code == ERROR_SHARING_VIOLATION || code == ERROR_USER_MAPPED_FILE || code == ERROR_ACCESS_DENIED) {
-    // In use, or not ours to delete: a handle that shares nothing can be had only when nobody
-    // else has the file open.
+    // Open without sharing delete (another program), or not ours to delete: a handle that shares
+    // nothing can be had only when nobody else has the file open.
     const HANDLE probe = ::CreateFileA(path.c_str(), GENERIC_READ, 0, nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
     const DWORD probe_code = probe == INVALID_HANDLE_VALUE ? ::GetLastError() : 0;
     if (probe != INVALID_HANDLE_VALUE) ::CloseHandle(probe);
     if (code != ERROR_ACCESS_DENIED || probe_code == ERROR_SHARING_VIOLATION)
-      throw Error(Errc::busy, "cannot remove file segment '" + path + "': a process has it open (Windows deletes "
-                              "no file in use): close every Segment on it first (" + windows_error_text(code) + ")");
+      throw Error(Errc::busy, "cannot remove file segment '" + path + "': a process has it open without sharing "
+                              "delete (not a shmkit Segment): close it first (" + windows_error_text(code) + ")");
   }
   throw_windows_error("cannot remove file segment '" + path + "'", code);
 }

@@ -1,7 +1,6 @@
 // The memfd backend (Linux): a sealed memfd served by an owned ControlServer, received from one
 // over its socket, or adopted from an fd the application received by its own means.
 #include <fcntl.h>
-#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +18,7 @@
 #include "shmkit/control_server.hpp"
 #include "shmkit/error.hpp"
 #include "shmkit/memfd_handle.hpp"
+#include "directory.hpp"
 #include "unique_fd.hpp"
 
 namespace shmkit::detail {
@@ -96,17 +96,6 @@ std::unique_ptr<ClientAttachment> attach_at(std::string_view name, const std::st
   auto out = std::make_unique<ClientAttachment>(std::move(attached.mapping), path, std::move(attached.control_socket));
   validate_attached(out->mapping(), name.empty() ? std::string_view(path) : name, name, "came over a control socket");
   return out;
-}
-
-std::vector<std::string> directory_entries(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (const dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-  }
-  ::closedir(d);
-  return names;
 }
 
 bool socket_answers(const std::string& path) {

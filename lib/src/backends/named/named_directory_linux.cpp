@@ -2,7 +2,6 @@
 // maps them.
 #include "named_directory.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -17,6 +16,7 @@
 #include <thread>
 
 #include "named_mapping.hpp"
+#include "directory.hpp"
 #include "unique_fd.hpp"
 #include "process_identity.hpp"
 #include "segment_header.hpp"
@@ -26,17 +26,6 @@ namespace shmkit::detail {
 namespace {
 
 constexpr const char* kShmDir = "/dev/shm";
-
-std::vector<std::string> directory_entries(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (const dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-  }
-  ::closedir(d);
-  return names;
-}
 
 // Pids of live processes that map `path` (a line of /proc/<pid>/maps ends with it). Processes
 // whose maps we may not read are not seen: callers treat "unknown" conservatively.
