@@ -3,6 +3,8 @@
 //   shmkit-test-platform-helper <command> <backend> <segment> [n] [id]
 // Every wait has a timeout. Exit codes: 0 success, 2 check failed (details on stderr),
 // 3 shmkit::Error, 4 usage, 5 not killed when the test should have killed it.
+#include <unistd.h>  // getpid (mingw-w64 has it too)
+
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -12,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "platform_types.hpp"
 
@@ -57,6 +60,8 @@ int containers(Segment& seg, Control& c, std::uint64_t n, std::uint64_t id) {
       if (it->second[j] != static_cast<int>(k * 100 + j)) return fail("key-" + std::to_string(k) + ": wrong value");
   }
   index->emplace("child", std::initializer_list<int>{static_cast<int>(id), static_cast<int>(n)});
+  c.child_pid = static_cast<std::int64_t>(getpid());
+  c.child_control_at = reinterpret_cast<std::uintptr_t>(&c);
   return 0;
 }
 
@@ -210,6 +215,16 @@ int main(int argc, char** argv) {
     options.backend = *backend;
     Segment seg = Segment::open(argv[3], options);
     auto* control = seg.find<Control>("control");
+    // Work through a mapping at another address than the test's: where the OS maps the segment
+    // at the same place (Wine does, having no ASLR for views), this takes another view and keeps
+    // the first, so that only offsets can work.
+    std::vector<Segment> spacers;
+    while (control != nullptr && reinterpret_cast<std::uintptr_t>(control) == control->parent_control_at) {
+      if (spacers.size() == 4) return fail("every view of the segment is at the test's address");
+      spacers.push_back(std::move(seg));
+      seg = Segment::open(argv[3], options);
+      control = seg.find<Control>("control");
+    }
     if (control == nullptr) return fail("control not found");
     Control& c = *control;
     if (command == "push") return push(seg, c, n, id);

@@ -26,6 +26,9 @@ struct Control {
   std::uint64_t turns = 0;       // condition case: under mutex
   std::uint64_t a = 0;           // under rw (readers check a == b) or under mutex (owner-died case)
   std::uint64_t b = 0;
+  std::uint64_t parent_control_at = 0;  // where this Control is mapped in the test's process
+  std::int64_t child_pid = 0;           // containers case: the child's process id ...
+  std::uint64_t child_control_at = 0;   // ... and where the Control it works on is mapped there
 };
 
 // Locked push_backs: id << 32 | i.

@@ -2,10 +2,13 @@
 // every backend of test_backends() (named and file everywhere): containers, Mutex, Condition,
 // SharedMutex, Semaphore, a queue and a broadcast channel with blocking waits, Snapshot, and a
 // child killed while holding a Mutex. Children are shmkit-test-platform-helper, started by exec or
-// CreateProcess (support/child_process.hpp), so each maps the segment at an address of its own.
+// CreateProcess (support/child_process.hpp), and each works on the segment at an address of its
+// own (platform_helper.cpp makes sure it differs from this process's).
 // Public API only. Processes synchronize through the shared objects; every wait has a timeout,
 // which is a failure guard, never the synchronization.
 #define BOOST_TEST_MODULE platform_xproc
+#include <unistd.h>  // getpid (mingw-w64 has it too)
+
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -41,6 +44,7 @@ struct XprocSegment {
       : backend(b), name(unique_name(prefix, b)) {
     segment.emplace(Segment::create(name, 4 << 20, options_for(b)));
     control = &segment->construct<Control>("control");
+    control->parent_control_at = reinterpret_cast<std::uintptr_t>(control);  // children map it elsewhere
   }
   ~XprocSegment() {
     segment.reset();
@@ -101,6 +105,8 @@ BOOST_DATA_TEST_CASE(mutex_guards_pushes_from_two_processes, bdata::make(test_ba
 }
 
 // A map of vectors built here is read in the child and extended there; the change shows here.
+// The child is another process (its pid is the one ChildProcess started, not ours), working on
+// the segment at another address than this process.
 BOOST_DATA_TEST_CASE(containers_are_shared_both_ways, bdata::make(test_backends()), backend) {
   constexpr std::uint64_t kKeys = 50;
   XprocSegment s(backend);
@@ -122,6 +128,12 @@ BOOST_DATA_TEST_CASE(containers_are_shared_both_ways, bdata::make(test_backends(
   BOOST_TEST(it->second.size() == 2u);
   BOOST_TEST(it->second[0] == 7);
   BOOST_TEST(it->second[1] == static_cast<int>(kKeys));
+  BOOST_TEST(s.control->child_pid == static_cast<std::int64_t>(child.pid()));
+  BOOST_TEST(s.control->child_pid != static_cast<std::int64_t>(getpid()));
+  BOOST_TEST(s.control->child_control_at != s.control->parent_control_at);
+  BOOST_TEST_MESSAGE("Control mapped at 0x" << std::hex << reinterpret_cast<std::uintptr_t>(s.control)
+                                            << " here, 0x" << s.control->child_control_at << " in child "
+                                            << std::dec << s.control->child_pid);
 }
 
 // Ping-pong through one Condition: this process takes the even turns, the child the odd ones;
