@@ -41,6 +41,10 @@ std::unique_ptr<Mapping> peek_file_mapping(const std::string& path);
 // Called once the header is validated: starts this process's part of the session (the report
 // says what the file's state was), counts it as attached, and lets later openers in.
 const FileSessionReport& begin_file_session(Mapping& mapping, SegmentManager& manager);
+// The header's half of begin_file_session, the same on every OS (file_session_start.cpp): a
+// first process counts an unclean session, records this boot, repairs stale locks; every process
+// counts itself attached.
+void record_session_start(Mapping& mapping, SegmentManager& manager, FileSessionReport& report);
 // This open's report; nullptr for mappings of other backends.
 const FileSessionReport* file_session_report(const Mapping& mapping) noexcept;
 // msync: synchronous (returns when the data is on disk) or scheduled. No-op for other backends.

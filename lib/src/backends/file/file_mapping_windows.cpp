@@ -60,8 +60,6 @@
 #include <cstring>
 #include <thread>
 
-#include "boost_internals.hpp"
-#include "boot_id.hpp"
 #include "file_state.hpp"
 #include "segment_header.hpp"
 #include "shmkit/error.hpp"
@@ -273,9 +271,6 @@ HANDLE open_existing(const std::string& path, bool writable) {
   return h;
 }
 
-bool any_nonzero(const std::uint8_t (&id)[16]) {
-  return std::any_of(std::begin(id), std::end(id), [](std::uint8_t b) { return b != 0; });
-}
 
 }  // namespace
 
@@ -363,25 +358,8 @@ std::unique_ptr<Mapping> open_file_mapping(const std::string& path, DeadlineNs d
 
 const FileSessionReport& begin_file_session(Mapping& mapping, SegmentManager& manager) {
   auto& fm = dynamic_cast<FileMapping&>(mapping);
-  FileState& file = file_state(*reinterpret_cast<SegmentHeader*>(mapping.data()));
   FileSessionReport& r = fm.report();
-  if (r.first_in_session) {
-    // Nobody else has the file: every count left in it belongs to processes that are gone.
-    r.clean = file.writers.load(std::memory_order_acquire) == 0;
-    if (!r.clean) ++file.unclean_sessions;
-    std::uint8_t boot[16];
-    current_boot_id(boot);
-    r.other_boot = any_nonzero(boot) && any_nonzero(file.boot_id) && std::memcmp(boot, file.boot_id, sizeof boot) != 0;
-    // Alone, any held lock word is stale (see file_mapping_posix.cpp): re-create both; one that
-    // was held poisons the allocator.
-    const bool held_a = manager_lock(manager).reinitialize_stale();
-    const bool held_b = allocator_lock(manager).reinitialize_stale();
-    r.stale_lock_poisoned = held_a || held_b;
-    std::memcpy(file.boot_id, boot, sizeof boot);
-    file.writers.store(0, std::memory_order_relaxed);
-    file.sessions.fetch_add(1, std::memory_order_relaxed);
-  }
-  file.writers.fetch_add(1, std::memory_order_acq_rel);
+  record_session_start(mapping, manager, r);
   fm.mark_attached();
   // On disk, the file says "in use" before this process changes a byte of it.
   if (!flush_view(mapping.data(), kManagerOffset, fm.file(), true))
