@@ -10,6 +10,9 @@ else()
     ${_p}/portable/futex_wait.cpp ${_p}/portable/asymmetric_fence.cpp ${_p}/portable/native_sync.cpp
     ${_p}/portable/memory_advice.cpp ${_p}/portable/file_space.cpp ${_p}/portable/boot_id.cpp
     ${_p}/${SHMKIT_OS}/process_identity.cpp ${_p}/${SHMKIT_OS}/thread_exit.cpp)
+  if(SHMKIT_OS STREQUAL "windows")
+    list(APPEND SHMKIT_PLATFORM_SOURCES ${_p}/windows/windows_error.cpp)
+  endif()
   if(SHMKIT_OS STREQUAL "posix")
     list(APPEND SHMKIT_PLATFORM_SOURCES ${_p}/posix/event_signal.cpp ${_p}/posix/directory.cpp)
   endif()

@@ -61,6 +61,7 @@
 #include <thread>
 
 #include "file_state.hpp"
+#include "windows_error.hpp"
 #include "segment_header.hpp"
 #include "shmkit/error.hpp"
 
@@ -69,21 +70,6 @@ namespace {
 
 // ---- Windows errors ----
 
-std::string windows_error_text(DWORD code) {
-  char* text = nullptr;
-  const DWORD n = ::FormatMessageA(
-      FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code,
-      MAKELANGID(LANG_NEUTRAL, SUBLANG_DEFAULT), reinterpret_cast<LPSTR>(&text), 0, nullptr);
-  std::string out = "Windows error " + std::to_string(code);
-  if (n != 0 && text != nullptr) {
-    std::string msg(text, n);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r' || msg.back() == ' ' || msg.back() == '.'))
-      msg.pop_back();
-    out += ": " + msg;
-  }
-  if (text != nullptr) ::LocalFree(text);
-  return out;
-}
 
 Errc errc_of_windows(DWORD code) {
   switch (code) {

@@ -52,6 +52,7 @@
 #include <string>
 
 #include "named_mapping.hpp"
+#include "windows_error.hpp"
 #include "shmkit/detail/deadline.hpp"
 #include "shmkit/error.hpp"
 
@@ -81,22 +82,6 @@ class WindowsNamedMapping final : public Mapping {
   std::optional<bip::mapped_region> region_;
 };
 
-// "Windows error 8: Not enough memory resources are available to process this command."
-std::string windows_error_text(unsigned long code) {
-  char* text = nullptr;
-  const DWORD n = ::FormatMessageA(
-      FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
-      static_cast<DWORD>(code), MAKELANGID(LANG_NEUTRAL, SUBLANG_DEFAULT), reinterpret_cast<LPSTR>(&text), 0, nullptr);
-  std::string out = "Windows error " + std::to_string(code);
-  if (n != 0 && text != nullptr) {
-    std::string msg(text, n);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r' || msg.back() == ' ' || msg.back() == '.'))
-      msg.pop_back();
-    out += ": " + msg;
-  }
-  if (text != nullptr) ::LocalFree(text);
-  return out;
-}
 
 // What a Windows error from CreateFileMapping / OpenFileMapping / MapViewOfFile means here.
 Errc errc_of_windows(unsigned long code) {
