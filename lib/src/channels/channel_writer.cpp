@@ -260,7 +260,7 @@ Errc WriterCore::await_room(std::chrono::nanoseconds timeout, std::uint64_t fram
 std::byte* WriterCore::begin_frame() noexcept {
   std::byte* slot = view_.slot(next_);
   // The slot's lines for writing before the first store: their fetches overlap rather than wait
-  // in turn behind the store buffer's head (64 B one-way latency 158-161 -> 151-158 ns).
+  // in turn behind the store buffer's head.
   prefetch_for_write(slot);
   if (view_.kind == ChannelKind::broadcast) {
     // Odd version first: a reader copying the frame this slot held will see it change. Release

@@ -1,9 +1,8 @@
 // Handing a published frame's cache lines to the shared cache (internal). A reader's core that
 // loads a line another core just wrote snoops that core's private cache; x86 CLDEMOTE lets the
-// writer push the lines to the shared L3 first, where the reader finds them sooner (a 64 B
-// frame's one-way latency 215 -> 155 ns on a Sapphire Rapids VM, the cache-line floor 110).
-// It costs the writer too: a 64 B frame (two lines) 20.2 -> 24.6 ns alone, but with a reader
-// keeping up the rate gains (28 -> 34 M/s, one publish per frame). CLDEMOTE is a hint: CPUs
+// writer push the lines to the shared L3 first, where the reader finds them sooner (lower
+// one-way latency; docs/benchmarks.md has the figures). It costs the writer an instruction per
+// line, repaid when a reader keeps up with the frames. CLDEMOTE is a hint: CPUs
 // without it (older Intel, AMD) execute it as a NOP. Other architectures: nothing.
 #pragma once
 

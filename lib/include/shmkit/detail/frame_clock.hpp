@@ -5,8 +5,8 @@
 
 namespace shmkit::detail {
 
-// Reading CLOCK_MONOTONIC costs 25 ns here and, in the publish path, about 40 (the vDSO's
-// serialising rdtsc waits for the frame's loads): as much as the rest of a 64-byte publish. So
+// Reading CLOCK_MONOTONIC in the publish path costs as much as the rest of a 64-byte publish
+// (the vDSO's serialising rdtsc waits for the frame's loads). So
 // when frames follow each other within kReuseNs (judged by the cycle counter, which costs a
 // third of that and does not serialise), a frame takes the previous frame's reading: a frame's
 // timestamp is the steady clock at its publish or at most kReuseNs earlier. now() is defined in

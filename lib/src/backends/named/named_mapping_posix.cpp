@@ -65,8 +65,8 @@ std::string limit_hint(int native) {
 // Sizes the new object with ftruncate itself, not shared_memory_object::truncate(): newer Boost's
 // (1.81; not 1.74) posix_fallocate()s the whole object first, and reserve_space's second fallocate
 // over pages an earlier fallocate left uninitialized makes tmpfs zero every one of them
-// (mm/shmem.c, SGP_FALLOC): create cleared the whole segment (1 GiB: ~0.4 s, not ~0.1 s) and
-// mincore() saw every page resident. One reservation, reserve_space's, on every Boost version.
+// (mm/shmem.c, SGP_FALLOC): create would clear the whole segment, several times slower, and
+// leave every page resident. One reservation, reserve_space's, on every Boost version.
 void set_size(bip::shared_memory_object& object, std::size_t size) {
   const int fd = object.get_mapping_handle().handle;
   while (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
