@@ -60,7 +60,7 @@ BOOST_DATA_TEST_CASE(create_then_open_sees_same_objects, bdata::make(test_backen
 
   const SegmentInfo info = other.info();
   BOOST_TEST(info.name == t.name);
-  BOOST_TEST(info.format_version == 1u);
+  BOOST_TEST(info.format_version == 2u);
   BOOST_TEST(info.creator_pid == ::getpid());
   BOOST_TEST(info.creator_uid == ::getuid());
   BOOST_TEST(info.creator_alive);
@@ -178,9 +178,11 @@ BOOST_DATA_TEST_CASE(wrong_type_is_type_mismatch, bdata::make(test_backends()), 
   BOOST_TEST(errc_of([&] { t->find_or_construct<Point>("counter"); }) == Errc::type_mismatch);
   BOOST_TEST(errc_of([&] { t->destroy<Point>("counter"); }) == Errc::type_mismatch);
   BOOST_TEST(*t->find<std::int32_t>("counter") == 1);  // untouched
-  // An object Boost made directly (no shmkit tag) is reported, not misread.
+  // An object Boost made directly is not in shmkit's directory: not found, never misread, and
+  // its name stays taken.
   t->manager().construct<std::uint64_t>("raw")(5u);
-  BOOST_TEST(errc_of([&] { t->find<std::uint64_t>("raw"); }) == Errc::type_mismatch);
+  BOOST_TEST(t->find<std::uint64_t>("raw") == nullptr);
+  BOOST_TEST(errc_of([&] { t->construct<std::uint64_t>("raw", 1u); }) == Errc::already_exists);
 }
 
 BOOST_DATA_TEST_CASE(nested_containers_across_views, bdata::make(test_backends()), backend) {
