@@ -215,7 +215,8 @@ class Segment {
   void require_writable(std::string_view what) const;
   // The named object's block (first ObjectUnit) and its size in units, or {nullptr, 0}: a
   // lock-free lookup in the segment's object directory (docs/format.md), on any mapping.
-  std::pair<void*, std::size_t> find_block(const std::string& name) const;
+  // The name is checked as object_name() checks it; no copy is made.
+  std::pair<void*, std::size_t> find_block(std::string_view name) const;
   // Under the segment manager's lock: list a constructed object in the directory (throws
   // Error(out_of_memory) if the directory cannot grow), or take it out before destroying it.
   void publish_object(const std::string& name, void* block, std::size_t units) const;
@@ -320,8 +321,7 @@ T* Segment::find(std::string_view name) {
 template <class T>
 std::pair<T*, std::size_t> Segment::find_array(std::string_view name) {
   constexpr detail::TypeIdentity type = detail::type_identity<T>();
-  const std::string n = object_name(name);
-  auto [found, units] = find_block(n);
+  auto [found, units] = find_block(name);
   if (found == nullptr) return {nullptr, 0};
   T* first = static_cast<T*>(checked_value(found, units, name, type));
   return {first, static_cast<std::size_t>(reinterpret_cast<detail::ObjectTag*>(found)->count)};

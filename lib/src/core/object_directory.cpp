@@ -63,8 +63,8 @@ enum class Read { done, inconsistent };
 template <class F>
 void validated_read(const std::byte* base, std::string_view segment, F&& read) {
   const auto& h = *reinterpret_cast<const SegmentHeader*>(base);
-  const DeadlineNs give_up = deadline_after(std::chrono::seconds(2));
-  const DeadlineNs check_writer = deadline_after(std::chrono::milliseconds(1));
+  // Deadlines are taken only once a first attempt failed: the common read costs no clock call.
+  DeadlineNs give_up = 0, check_writer = 0;
   std::chrono::microseconds pause{1};
   for (int attempt = 0;; ++attempt) {
     const std::uint64_t before = h.object_epoch.load(std::memory_order_acquire);
@@ -77,7 +77,13 @@ void validated_read(const std::byte* base, std::string_view segment, F&& read) {
                                        "': its object directory points outside the segment or holds a malformed "
                                        "entry (damaged by a stray write?): recreate the segment");
       }
-    } else if (steady_now_ns() >= check_writer) {
+    }
+    const DeadlineNs now = steady_now_ns();
+    if (attempt == 0) {
+      give_up = now + std::chrono::nanoseconds(std::chrono::seconds(2)).count();
+      check_writer = now + std::chrono::nanoseconds(std::chrono::milliseconds(1)).count();
+    }
+    if ((before & 1) != 0 && now >= check_writer) {
       // A writer killed inside its change leaves the epoch odd for good: its death says so.
       const std::int32_t pid = h.directory_writer_pid;
       const std::uint64_t start = h.directory_writer_start_time;
@@ -85,7 +91,7 @@ void validated_read(const std::byte* base, std::string_view segment, F&& read) {
         throw Error(Errc::corrupt, "segment '" + std::string(segment) + "': process " + std::to_string(pid) +
                                        " died while changing its object directory: recreate the segment");
     }
-    if (steady_now_ns() >= give_up)
+    if (now >= give_up && attempt > 0)
       throw Error(Errc::timeout, "segment '" + std::string(segment) +
                                      "': its object directory has been changing for 2 s (a writer stopped "
                                      "inside construct() or destroy()?): try again, or recreate the segment");

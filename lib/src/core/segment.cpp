@@ -192,13 +192,15 @@ bool Segment::remove(std::string_view name, Backend backend) {
 }
 
 std::string Segment::object_name(std::string_view name) const {
-  if (name.empty() || name.size() > 255 || name.find('\0') != std::string_view::npos)
-    throw Error(Errc::invalid_argument, "object name '" + std::string(name) +
-                                            "' must have 1 to 255 characters and no NUL");
+  if (name.empty() || name.size() > detail::kMaxObjectName || name.find('\0') != std::string_view::npos)
+    throw Error(Errc::invalid_argument, "object name '" + std::string(name) + "' must have 1 to " +
+                                            std::to_string(detail::kMaxObjectName) + " characters and no NUL");
   return std::string(name);
 }
 
-std::pair<void*, std::size_t> Segment::find_block(const std::string& name) const {
+std::pair<void*, std::size_t> Segment::find_block(std::string_view name) const {
+  if (name.empty() || name.size() > detail::kMaxObjectName || name.find('\0') != std::string_view::npos)
+    object_name(name);  // throws the error
   // Lock-free on every mapping: the directory is readable without the segment manager's lock.
   const Mapping& m = impl_->mapping();
   const detail::FoundObject found = detail::directory_find(m.data(), m.size(), impl_->name, name);
@@ -264,22 +266,23 @@ void* Segment::checked_value(void* block, std::size_t units, std::string_view na
                              const detail::TypeIdentity& want) const {
   const auto* tag = static_cast<const detail::ObjectTag*>(block);
   const std::size_t block_bytes = units * sizeof(detail::ObjectUnit);
-  const std::string where = "object '" + std::string(name) + "' in segment '" + impl_->name + "'";
+  // Built only on the way to an error: the lookup that succeeds allocates nothing here.
+  auto where = [&] { return "object '" + std::string(name) + "' in segment '" + impl_->name + "'"; };
   if (block_bytes < sizeof(detail::ObjectTag) || tag->magic != detail::kObjectMagic)
-    throw Error(Errc::type_mismatch, where + " was not made by shmkit (no object tag): reach it through manager()");
+    throw Error(Errc::type_mismatch, where() + " was not made by shmkit (no object tag): reach it through manager()");
   if (tag->state.load(std::memory_order_acquire) != detail::kObjectReady)
-    throw Error(Errc::corrupt, where + " was never finished: its creator died while constructing it");
+    throw Error(Errc::corrupt, where() + " was never finished: its creator died while constructing it");
   if (tag->type_hash != want.hash || tag->element_size != want.size || tag->element_align != want.align) {
     char stored[sizeof tag->type_name + 1] = {};
     std::memcpy(stored, tag->type_name, sizeof tag->type_name);
-    throw Error(Errc::type_mismatch, where + " is a " + stored + " (" + std::to_string(tag->element_size) +
+    throw Error(Errc::type_mismatch, where() + " is a " + stored + " (" + std::to_string(tag->element_size) +
                                          " bytes), not a " + std::string(want.name) + " (" +
                                          std::to_string(want.size) + " bytes)");
   }
   if (tag->value_offset < sizeof(detail::ObjectTag) || tag->value_offset > block_bytes ||
       tag->count > (block_bytes - tag->value_offset) / std::max<std::size_t>(want.size, 1) ||
       (reinterpret_cast<std::uintptr_t>(block) + tag->value_offset) % want.align != 0)
-    throw Error(Errc::corrupt, where + ": its tag's offset or count lies outside its block");
+    throw Error(Errc::corrupt, where() + ": its tag's offset or count lies outside its block");
   return static_cast<std::byte*>(block) + tag->value_offset;
 }
 
