@@ -136,8 +136,9 @@ class Segment {
   // left by a creator that crashed; a live server's socket is never removed (false).
   static bool remove(std::string_view name, Backend backend = Backend::named);
 
-  // Smallest size create() accepts.
-  static constexpr std::size_t min_size = 64 * 1024;
+  // Smallest size create() accepts: the header's page and one page for the allocator, its
+  // bookkeeping and a few small objects (sizes ported from Boost.Interprocess code fit).
+  static constexpr std::size_t min_size = 8 * 1024;
 
   Segment(Segment&&) noexcept;
   Segment& operator=(Segment&&) noexcept;
