@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <thread>
 
@@ -11,6 +12,14 @@
 #include "shmkit/error.hpp"
 
 namespace shmkit::detail {
+
+// docs/format.md §6 documents the tag byte by byte for foreign readers: keep them in step.
+static_assert(offsetof(ObjectTag, magic) == 0 && offsetof(ObjectTag, type_hash) == 8 &&
+              offsetof(ObjectTag, element_size) == 16 && offsetof(ObjectTag, element_align) == 20 &&
+              offsetof(ObjectTag, count) == 24 && offsetof(ObjectTag, value_offset) == 32 &&
+              offsetof(ObjectTag, state) == 36 && offsetof(ObjectTag, type_name) == 40 &&
+              sizeof(ObjectTag) == 128);
+
 namespace {
 
 // Bytes compared as unsigned, then the shorter first: the order of std::string and of a C memcmp.
