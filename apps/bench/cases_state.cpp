@@ -36,6 +36,7 @@
 #include "shmkit/containers.hpp"
 #include "shmkit/mutex.hpp"
 #include "shmkit/segment.hpp"
+#include "shmkit/segment_view.hpp"
 
 namespace shmkit::bench {
 
@@ -170,12 +171,20 @@ void map_cases(const Settings& s, Results& out, std::size_t n) {
   }
 }
 
+// Find by name through shmkit's object directory, on a writable segment and on a read-only view,
+// against Boost's own named index (locked, as Segment::find did before the directory) in the
+// same rounds, so the ratio compares like with like.
 void find_by_name(const Settings& s, Results& out) {
-  Result r{.id = "state/find-by-name", .group = "state", .metric = Metric::time,
-           .label = "Segment::find<T>(name), 1000 objects"};
-  if (!selected(s, r.id)) return;
+  const char* ids[3] = {"state/find-by-name", "state/find-by-name/view", "state/find-by-name/boost-index"};
+  const char* labels[3] = {"Segment::find<T>(name), 1000 objects (object directory)",
+                           "SegmentView::find<T>(name), 1000 objects (object directory)",
+                           "Boost index find (segment manager lock), 1000 objects"};
+  bool any = false;
+  for (const char* id : ids) any = any || selected(s, id);
+  if (!any) return;
   const std::string seg_name = s.tag + "-names";
   Segment::remove(seg_name);
+  std::vector<double> samples[3];
   {
     Segment seg = Segment::create(seg_name, 8u << 20);
     std::vector<std::string> names;
@@ -183,20 +192,35 @@ void find_by_name(const Settings& s, Results& out) {
       names.push_back("sensor/" + std::to_string(i * 7919) + "/value");
       seg.construct<std::uint64_t>(names.back(), std::uint64_t(i));
     }
-    std::vector<double> samples;
+    const SegmentView view = SegmentView::open(seg_name);
     std::uint64_t sum = 0;
     const int rounds = s.quick ? 20 : 100;
     for (int round = 0; round < rounds; ++round) {
-      const std::int64_t t0 = now_ns();
+      std::int64_t t0 = now_ns();
       for (const auto& n : names) sum += *seg.find<std::uint64_t>(n);
-      samples.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(names.size()));
+      samples[0].push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(names.size()));
+      t0 = now_ns();
+      for (const auto& n : names) sum += *view.find<std::uint64_t>(n);
+      samples[1].push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(names.size()));
+      t0 = now_ns();
+      for (const auto& n : names) sum += seg.manager().find<shmkit::detail::ObjectUnit>(n.c_str()).second;
+      samples[2].push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(names.size()));
     }
     asm volatile("" : : "r"(sum));
-    r.latency = summarize(samples);
-    r.note = "ns per find; p99/max over rounds of 1000 finds";
   }
   Segment::remove(seg_name);
-  out.add(r);
+  const double boost_median = median_of(samples[2]);
+  for (int i = 0; i < 3; ++i) {
+    Result r{.id = ids[i], .group = "state", .metric = Metric::time, .label = labels[i]};
+    r.latency = summarize(samples[i]);
+    r.note = "ns per find; p99/max over rounds of 1000 finds";
+    if (i < 2 && boost_median > 0) {
+      r.extra["vs_boost_index"] = median_of(samples[i]) / boost_median;
+      r.note += "; " + std::to_string(median_of(samples[i]) / boost_median).substr(0, 4) +
+                "x the Boost index lookup in the same rounds";
+    }
+    if (selected(s, ids[i])) out.add(r);
+  }
 }
 
 // Child: creates the segment (memfd: serves it on its own thread) and waits for `stop`.

@@ -155,6 +155,23 @@ int hold_robust_lock(Segment& seg) {
 
 }  // namespace
 
+// Constructs and destroys "obj-<k>" (value k) for ever, counting steps in "progress", until killed.
+int churn_objects(Segment& seg) {
+  auto* progress = seg.find<std::atomic<std::uint64_t>>("progress");
+  if (progress == nullptr) return fail("progress not found");
+  for (std::uint64_t i = 0; i < (std::uint64_t{1} << 40); ++i) {
+    const std::uint64_t k = i % 40;
+    const std::string name = "obj-" + std::to_string(k);
+    if (seg.find<std::uint64_t>(name) != nullptr) {
+      if (!seg.destroy<std::uint64_t>(name)) return fail("destroy of a found object failed");
+    } else {
+      seg.construct<std::uint64_t>(name, k);
+    }
+    progress->store(i + 1, std::memory_order_release);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 4) return 4;
   const std::string command = argv[1];
@@ -172,6 +189,7 @@ int main(int argc, char** argv) {
     if (command == "write-records" && argc == 5) return write_records(seg, std::strtoull(argv[4], nullptr, 10));
     if (command == "read-records") return read_records(seg);
     if (command == "hold-robust-lock") return hold_robust_lock(seg);
+    if (command == "churn-objects") return churn_objects(seg);
     return 4;
   } catch (const shmkit::Error& e) {
     std::fprintf(stderr, "helper: shmkit error %s: %s\n", to_string(e.errc()), e.what());

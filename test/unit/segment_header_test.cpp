@@ -98,7 +98,13 @@ BOOST_DATA_TEST_CASE(other_byte_order_is_incompatible, bdata::make(test_backends
 BOOST_DATA_TEST_CASE(newer_format_is_incompatible, bdata::make(test_backends()), backend) {
   const Refusal r = open_after(backend, [](auto& h) { h.format_version = 3; });
   BOOST_TEST(r.errc == Errc::incompatible_format);
-  BOOST_TEST(says(r, "has format 3; this build reads format 1"));
+  BOOST_TEST(says(r, "has format 3; this build reads format 2"));
+}
+
+BOOST_DATA_TEST_CASE(format_1_segment_is_incompatible_naming_both, bdata::make(test_backends()), backend) {
+  const Refusal r = open_after(backend, [](auto& h) { h.format_version = 1; });
+  BOOST_TEST(r.errc == Errc::incompatible_format);
+  BOOST_TEST(says(r, "has format 1; this build reads format 2"));
 }
 
 BOOST_DATA_TEST_CASE(other_boost_is_incompatible, bdata::make(test_backends()), backend) {
@@ -122,6 +128,9 @@ BOOST_DATA_TEST_CASE(inconsistent_sizes_are_refused, bdata::make(test_backends()
   BOOST_TEST(header.errc == Errc::corrupt);
   const Refusal manager = open_after(backend, [](auto& h) { h.manager_offset = 8; });
   BOOST_TEST(manager.errc == Errc::corrupt);
+  const Refusal maximum = open_after(backend, [](auto& h) { h.max_size = h.total_size - 1; });
+  BOOST_TEST(maximum.errc == Errc::corrupt);
+  BOOST_TEST(says(maximum, "maximum size"));
 }
 
 BOOST_AUTO_TEST_CASE(foreign_object_is_refused) {
@@ -153,7 +162,9 @@ BOOST_AUTO_TEST_CASE(zeroed_object_times_out_then_reports) {
 }
 
 BOOST_AUTO_TEST_CASE(header_layout_is_fixed) {
-  BOOST_TEST(sizeof(detail::SegmentHeader) == 304u);
+  BOOST_TEST(sizeof(detail::SegmentHeader) == 384u);
+  BOOST_TEST(offsetof(detail::SegmentHeader, max_size) == 0x130u);
+  BOOST_TEST(offsetof(detail::SegmentHeader, directory_offset) == 0x138u);
   BOOST_TEST(offsetof(detail::SegmentHeader, format_version) == 0x0Cu);
   BOOST_TEST(offsetof(detail::SegmentHeader, creator_pid) == 0x30u);
   BOOST_TEST(detail::kManagerOffset == 4096u);

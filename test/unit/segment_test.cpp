@@ -15,6 +15,7 @@
 #include "shmkit/containers.hpp"
 #include "shmkit/mutex.hpp"
 #include "shmkit/segment.hpp"
+#include "shmkit/segment_view.hpp"
 
 using namespace shmkit;
 using namespace shmkit::test;
@@ -60,7 +61,7 @@ BOOST_DATA_TEST_CASE(create_then_open_sees_same_objects, bdata::make(test_backen
 
   const SegmentInfo info = other.info();
   BOOST_TEST(info.name == t.name);
-  BOOST_TEST(info.format_version == 1u);
+  BOOST_TEST(info.format_version == 2u);
   BOOST_TEST(info.creator_pid == ::getpid());
   BOOST_TEST(info.creator_uid == ::getuid());
   BOOST_TEST(info.creator_alive);
@@ -178,9 +179,11 @@ BOOST_DATA_TEST_CASE(wrong_type_is_type_mismatch, bdata::make(test_backends()), 
   BOOST_TEST(errc_of([&] { t->find_or_construct<Point>("counter"); }) == Errc::type_mismatch);
   BOOST_TEST(errc_of([&] { t->destroy<Point>("counter"); }) == Errc::type_mismatch);
   BOOST_TEST(*t->find<std::int32_t>("counter") == 1);  // untouched
-  // An object Boost made directly (no shmkit tag) is reported, not misread.
+  // An object Boost made directly is not in shmkit's directory: not found, never misread, and
+  // its name stays taken.
   t->manager().construct<std::uint64_t>("raw")(5u);
-  BOOST_TEST(errc_of([&] { t->find<std::uint64_t>("raw"); }) == Errc::type_mismatch);
+  BOOST_TEST(t->find<std::uint64_t>("raw") == nullptr);
+  BOOST_TEST(errc_of([&] { t->construct<std::uint64_t>("raw", 1u); }) == Errc::already_exists);
 }
 
 BOOST_DATA_TEST_CASE(nested_containers_across_views, bdata::make(test_backends()), backend) {
@@ -268,6 +271,31 @@ BOOST_DATA_TEST_CASE(full_segment_is_out_of_memory_and_stays_usable, bdata::make
   BOOST_TEST(w.back() == 999u);
   auto& m = s.construct<shmkit::Mutex>("lock");
   { std::lock_guard<shmkit::Mutex> g(m); }
+}
+
+// The smallest segment holds named objects and a container; sizes Boost.Interprocess's own
+// tests use (10 to 32 KiB) work as they are.
+BOOST_DATA_TEST_CASE(small_segments_hold_objects, bdata::make(test_backends()), backend) {
+  for (const std::size_t size : {Segment::min_size, std::size_t{10 * 1024}, std::size_t{32 * 1024}}) {
+    const std::string name = unique_name("shmkit-small", backend);
+    {
+      Segment s = Segment::create(name, size, options_for(backend));
+      BOOST_TEST(s.size() == size);
+      s.construct<std::uint64_t>("a", 41u);
+      s.construct_array<std::uint32_t>("b", 16, 7u);
+      auto& v = s.construct<shmkit::vector<int>>("v");
+      for (int i = 0; i < 64; ++i) v.push_back(i);
+      const SegmentView view = SegmentView::open(name, options_for(backend));
+      BOOST_TEST(*view.find<std::uint64_t>("a") == 41u);
+      BOOST_TEST(view.find_array<std::uint32_t>("b").second == 16u);
+      BOOST_TEST(view.find<shmkit::vector<int>>("v")->back() == 63);
+      BOOST_TEST(view.objects().size() == 3u);
+    }
+    Segment::remove(name, backend);
+  }
+  BOOST_TEST(errc_of([&] {
+               Segment::create(unique_name("shmkit-small", backend), Segment::min_size - 1, options_for(backend));
+             }) == Errc::too_small);
 }
 
 BOOST_DATA_TEST_CASE(object_names_are_checked, bdata::make(test_backends()), backend) {

@@ -136,8 +136,9 @@ class Segment {
   // left by a creator that crashed; a live server's socket is never removed (false).
   static bool remove(std::string_view name, Backend backend = Backend::named);
 
-  // Smallest size create() accepts.
-  static constexpr std::size_t min_size = 64 * 1024;
+  // Smallest size create() accepts: the header's page and one page for the allocator, its
+  // bookkeeping and a few small objects (sizes ported from Boost.Interprocess code fit).
+  static constexpr std::size_t min_size = 8 * 1024;
 
   Segment(Segment&&) noexcept;
   Segment& operator=(Segment&&) noexcept;
@@ -200,7 +201,8 @@ class Segment {
   }
 
   // The Boost segment manager, for code that wants Boost.Interprocess directly. Named objects
-  // made or removed through it bypass the object epoch: read-only views may not see them safely.
+  // made through it are not in shmkit's object directory: find() and objects() do not see them
+  // (construct() still refuses their names).
   detail::SegmentManager& manager() const noexcept { return *manager_; }
 
   struct Impl;  // src/core/segment.cpp
@@ -212,20 +214,14 @@ class Segment {
   bool writable() const noexcept;
   std::string object_name(std::string_view name) const;
   void require_writable(std::string_view what) const;
-  // The named object's block (first ObjectUnit) and its size in units, or {nullptr, 0}. Takes the
-  // manager's lock on a writable mapping; on a read-only one walks the index without a lock,
-  // bounds-checking every offset and validating the walk against the object epoch.
-  std::pair<void*, std::size_t> find_block(const std::string& name) const;
-  // Writers bracket every change to the named-object index (seqlock, odd while changing).
-  void begin_index_change() const noexcept;
-  void end_index_change() const noexcept;
-  struct IndexChange {
-    const Segment& s;
-    explicit IndexChange(const Segment& segment) noexcept : s(segment) { s.begin_index_change(); }
-    ~IndexChange() { s.end_index_change(); }
-    IndexChange(const IndexChange&) = delete;
-    IndexChange& operator=(const IndexChange&) = delete;
-  };
+  // The named object's block (first ObjectUnit) and its size in units, or {nullptr, 0}: a
+  // lock-free lookup in the segment's object directory (docs/format.md), on any mapping.
+  // The name is checked as object_name() checks it; no copy is made.
+  std::pair<void*, std::size_t> find_block(std::string_view name) const;
+  // Under the segment manager's lock: list a constructed object in the directory (throws
+  // Error(out_of_memory) if the directory cannot grow), or take it out before destroying it.
+  void publish_object(const std::string& name, void* block, std::size_t units) const;
+  void withdraw_object(const std::string& name) const noexcept;
   [[noreturn]] void throw_exists(std::string_view name) const;
   [[noreturn]] void throw_no_room(std::string_view name, std::size_t bytes) const;
   // Validates the tag of a found object against the requested type; returns the first element.
@@ -272,7 +268,6 @@ T* Segment::emplace(std::string_view name, std::size_t count, IfExists if_exists
       result = static_cast<T*>(checked_value(found, units, name, type));
       return;
     }
-    const IndexChange change(*this);  // read-only views retry their lookups until it ends
     const std::size_t want = block_units(type, count);
     detail::ObjectUnit* block =
         manager_->template construct<detail::ObjectUnit>(n.c_str(), std::nothrow)[want]();
@@ -286,12 +281,13 @@ T* Segment::emplace(std::string_view name, std::size_t count, IfExists if_exists
         else
           ::new (static_cast<void*>(first + built)) T(args...);
       }
+      reinterpret_cast<detail::ObjectTag*>(block)->state.store(detail::kObjectReady, std::memory_order_release);
+      publish_object(n, block, want);  // only now can lookups find it
     } catch (...) {
       while (built > 0) first[--built].~T();
       manager_->template destroy<detail::ObjectUnit>(n.c_str());
       throw;
     }
-    reinterpret_cast<detail::ObjectTag*>(block)->state.store(detail::kObjectReady, std::memory_order_release);
     result = first;
   };
   try {
@@ -326,8 +322,7 @@ T* Segment::find(std::string_view name) {
 template <class T>
 std::pair<T*, std::size_t> Segment::find_array(std::string_view name) {
   constexpr detail::TypeIdentity type = detail::type_identity<T>();
-  const std::string n = object_name(name);
-  auto [found, units] = find_block(n);
+  auto [found, units] = find_block(name);
   if (found == nullptr) return {nullptr, 0};
   T* first = static_cast<T*>(checked_value(found, units, name, type));
   return {first, static_cast<std::size_t>(reinterpret_cast<detail::ObjectTag*>(found)->count)};
@@ -343,7 +338,7 @@ bool Segment::destroy(std::string_view name) {
     auto [found, units] = manager_->template find_no_lock<detail::ObjectUnit>(n.c_str());
     if (found == nullptr) return;
     T* first = static_cast<T*>(checked_value(found, units, name, type));
-    const IndexChange change(*this);
+    withdraw_object(n);  // lookups stop finding it before it is torn down
     for (std::size_t i = reinterpret_cast<detail::ObjectTag*>(found)->count; i > 0; --i) first[i - 1].~T();
     destroyed = manager_->template destroy<detail::ObjectUnit>(n.c_str());
   };

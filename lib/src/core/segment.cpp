@@ -10,8 +10,8 @@
 #include <unordered_map>
 
 #include "backend.hpp"
-#include "boost_internals.hpp"
 #include "mapping.hpp"
+#include "object_directory.hpp"
 #include "memory_advice.hpp"
 #include "process_identity.hpp"
 #include "segment_access.hpp"
@@ -71,82 +71,6 @@ void format_segment(Mapping& mapping, std::string_view name, Backend backend) {
   ::new (mapping.data() + detail::kManagerOffset) SegmentManager(mapping.size() - detail::kManagerOffset);
   // Release: an opener that sees ready also sees the header and the manager fully written.
   h->state.store(detail::kReady, std::memory_order_release);
-}
-
-using detail::Walk;
-
-// Runs `walk` (returns Walk) until it ran while no writer changed the index. Error(timeout) if a
-// writer keeps the index changing for two seconds (one that died inside construct()/destroy()
-// leaves it so: its segment manager lock is poisoned too); Error(corrupt) for a walk that found
-// out-of-bounds offsets while nothing was changing.
-template <class F>
-void validated_walk(const SegmentHeader& h, const std::string& segment, F&& walk) {
-  const detail::DeadlineNs give_up = detail::deadline_after(std::chrono::seconds(2));
-  std::chrono::microseconds pause{1};
-  for (int attempt = 0;; ++attempt) {
-    const std::uint64_t before = h.object_epoch.load(std::memory_order_acquire);
-    if ((before & 1) == 0) {
-      const Walk status = walk();
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (h.object_epoch.load(std::memory_order_relaxed) == before) {
-        if (status == Walk::done) return;
-        throw Error(Errc::corrupt, "segment '" + segment + "': its named-object index points outside the segment "
-                                   "(damaged by a stray write?): recreate the segment");
-      }
-    }
-    if (detail::steady_now_ns() >= give_up)
-      throw Error(Errc::timeout, "segment '" + segment + "': its named-object index has been changing for 2 s "
-                                 "(a writer stuck, or killed inside construct()/destroy()): if its writer died, "
-                                 "recreate the segment");
-    if (attempt < 16) {
-      std::this_thread::yield();
-    } else {
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::microseconds{1000});
-    }
-  }
-}
-
-std::pair<void*, std::size_t> lockless_find(const Mapping& mapping, const std::string& segment, const std::string& key) {
-  const auto& h = *reinterpret_cast<const SegmentHeader*>(mapping.data());
-  const auto& manager = *reinterpret_cast<const SegmentManager*>(mapping.data() + detail::kManagerOffset);
-  std::pair<void*, std::size_t> result{nullptr, 0};
-  validated_walk(h, segment, [&] {
-    detail::IndexEntry e;
-    const Walk status = detail::find_in_index(manager, mapping.data(), mapping.size(), key, e);
-    result = {e.value, e.value_bytes / sizeof(detail::ObjectUnit)};
-    return status;
-  });
-  return result;
-}
-
-ObjectInfo describe_object(std::string_view name, const void* value, std::size_t value_bytes) {
-  ObjectInfo info;
-  info.name.assign(name);
-  const auto* tag = static_cast<const detail::ObjectTag*>(value);
-  if (value != nullptr && value_bytes >= sizeof(detail::ObjectTag) &&
-      reinterpret_cast<std::uintptr_t>(tag) % alignof(detail::ObjectTag) == 0 && tag->magic == detail::kObjectMagic) {
-    info.count = tag->count;
-    info.bytes = tag->count * tag->element_size;
-    info.type.assign(tag->type_name, strnlen(tag->type_name, sizeof tag->type_name));
-  } else {
-    info.type = "(not made by shmkit)";
-  }
-  return info;
-}
-
-std::vector<ObjectInfo> lockless_objects(const Mapping& mapping, const std::string& segment) {
-  const auto& h = *reinterpret_cast<const SegmentHeader*>(mapping.data());
-  const auto& manager = *reinterpret_cast<const SegmentManager*>(mapping.data() + detail::kManagerOffset);
-  std::vector<ObjectInfo> out;
-  validated_walk(h, segment, [&] {
-    out.clear();
-    return detail::visit_index(manager, mapping.data(), mapping.size(), [&](const detail::IndexEntry& e) {
-      out.push_back(describe_object(e.name, e.value, e.value_bytes));
-    });
-  });
-  std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
-  return out;
 }
 
 // Undoes a create() whose memory advice was refused: nothing half-made stays behind.
@@ -268,28 +192,31 @@ bool Segment::remove(std::string_view name, Backend backend) {
 }
 
 std::string Segment::object_name(std::string_view name) const {
-  if (name.empty() || name.size() > 255 || name.find('\0') != std::string_view::npos)
-    throw Error(Errc::invalid_argument, "object name '" + std::string(name) +
-                                            "' must have 1 to 255 characters and no NUL");
+  if (name.empty() || name.size() > detail::kMaxObjectName || name.find('\0') != std::string_view::npos)
+    throw Error(Errc::invalid_argument, "object name '" + std::string(name) + "' must have 1 to " +
+                                            std::to_string(detail::kMaxObjectName) + " characters and no NUL");
   return std::string(name);
 }
 
-std::pair<void*, std::size_t> Segment::find_block(const std::string& name) const {
-  if (!writable()) return lockless_find(impl_->mapping(), impl_->name, name);
-  auto [found, units] = manager_->find<detail::ObjectUnit>(name.c_str());
-  return {found, units};
+std::pair<void*, std::size_t> Segment::find_block(std::string_view name) const {
+  if (name.empty() || name.size() > detail::kMaxObjectName || name.find('\0') != std::string_view::npos)
+    object_name(name);  // throws the error
+  // Lock-free on every mapping: the directory is readable without the segment manager's lock.
+  const Mapping& m = impl_->mapping();
+  const detail::FoundObject found = detail::directory_find(m.data(), m.size(), impl_->name, name);
+  return {found.block, found.block_bytes / sizeof(detail::ObjectUnit)};
 }
 
-void Segment::begin_index_change() const noexcept {
-  // Odd while changing; never even-to-even, even after a writer died halfway (odd left behind).
-  auto& epoch = impl_->header().object_epoch;
-  epoch.store((epoch.load(std::memory_order_relaxed) + 2) | 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);  // the odd value is seen before any change
+void Segment::publish_object(const std::string& name, void* block, std::size_t units) const {
+  detail::DirectoryMemory memory{
+      [this](std::size_t bytes) { return manager_->allocate(bytes, std::nothrow); },
+      [this](void* p) { manager_->deallocate(p); }};
+  detail::directory_insert(impl_->mapping().data(), impl_->name, name, *static_cast<const detail::ObjectTag*>(block),
+                           units * sizeof(detail::ObjectUnit), memory);
 }
 
-void Segment::end_index_change() const noexcept {
-  auto& epoch = impl_->header().object_epoch;
-  epoch.store(epoch.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+void Segment::withdraw_object(const std::string& name) const noexcept {
+  detail::directory_remove(impl_->mapping().data(), name);
 }
 
 void Segment::require_writable(std::string_view what) const {
@@ -339,38 +266,38 @@ void* Segment::checked_value(void* block, std::size_t units, std::string_view na
                              const detail::TypeIdentity& want) const {
   const auto* tag = static_cast<const detail::ObjectTag*>(block);
   const std::size_t block_bytes = units * sizeof(detail::ObjectUnit);
-  const std::string where = "object '" + std::string(name) + "' in segment '" + impl_->name + "'";
+  // Built only on the way to an error: the lookup that succeeds allocates nothing here.
+  auto where = [&] { return "object '" + std::string(name) + "' in segment '" + impl_->name + "'"; };
   if (block_bytes < sizeof(detail::ObjectTag) || tag->magic != detail::kObjectMagic)
-    throw Error(Errc::type_mismatch, where + " was not made by shmkit (no object tag): reach it through manager()");
+    throw Error(Errc::type_mismatch, where() + " was not made by shmkit (no object tag): reach it through manager()");
   if (tag->state.load(std::memory_order_acquire) != detail::kObjectReady)
-    throw Error(Errc::corrupt, where + " was never finished: its creator died while constructing it");
+    throw Error(Errc::corrupt, where() + " was never finished: its creator died while constructing it");
   if (tag->type_hash != want.hash || tag->element_size != want.size || tag->element_align != want.align) {
     char stored[sizeof tag->type_name + 1] = {};
     std::memcpy(stored, tag->type_name, sizeof tag->type_name);
-    throw Error(Errc::type_mismatch, where + " is a " + stored + " (" + std::to_string(tag->element_size) +
+    throw Error(Errc::type_mismatch, where() + " is a " + stored + " (" + std::to_string(tag->element_size) +
                                          " bytes), not a " + std::string(want.name) + " (" +
                                          std::to_string(want.size) + " bytes)");
   }
   if (tag->value_offset < sizeof(detail::ObjectTag) || tag->value_offset > block_bytes ||
       tag->count > (block_bytes - tag->value_offset) / std::max<std::size_t>(want.size, 1) ||
       (reinterpret_cast<std::uintptr_t>(block) + tag->value_offset) % want.align != 0)
-    throw Error(Errc::corrupt, where + ": its tag's offset or count lies outside its block");
+    throw Error(Errc::corrupt, where() + ": its tag's offset or count lies outside its block");
   return static_cast<std::byte*>(block) + tag->value_offset;
 }
 
 std::vector<ObjectInfo> Segment::objects() const {
-  if (!writable()) return lockless_objects(impl_->mapping(), impl_->name);
+  const Mapping& m = impl_->mapping();
   std::vector<ObjectInfo> out;
-  auto body = [&] {
-    for (auto it = manager_->named_begin(); it != manager_->named_end(); ++it) {
-      const std::string name(it->name(), it->name_length());
-      auto [block, units] = manager_->find_no_lock<detail::ObjectUnit>(name.c_str());
-      out.push_back(describe_object(name, block, units * sizeof(detail::ObjectUnit)));
-    }
-  };
-  manager_->atomic_func(body);
-  std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.name < b.name; });
-  return out;
+  for (detail::ListedObject& o : detail::directory_list(m.data(), m.size(), impl_->name)) {
+    ObjectInfo info;
+    info.name = std::move(o.name);
+    info.type = std::move(o.type_name);
+    info.count = o.count;
+    info.bytes = o.bytes;
+    out.push_back(std::move(info));
+  }
+  return out;  // the directory keeps them sorted by name
 }
 
 std::size_t Segment::size() const noexcept { return impl_->mapping().size(); }

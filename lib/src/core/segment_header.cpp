@@ -56,6 +56,10 @@ void write_header(SegmentHeader& h, std::string_view name, Backend backend, std:
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
   h.layout = current_layout();
+  h.max_size = total_size;
+  h.directory_offset = 0;
+  h.directory_capacity = 0;
+  h.directory_count = 0;
   std::memset(h.name, 0, sizeof h.name);
   std::memcpy(h.name, name.data(), std::min(name.size(), sizeof h.name - 1));
 }
@@ -114,6 +118,9 @@ void validate_header(const SegmentHeader& h, std::size_t mapped_size, std::strin
                                    mib(mapped_size));
   if (h.manager_offset != kManagerOffset || h.manager_size != h.total_size - kManagerOffset)
     throw Error(Errc::corrupt, quoted(name) + ": the allocator's offset or size in the header is inconsistent");
+  if (h.max_size < h.total_size)
+    throw Error(Errc::corrupt, quoted(name) + ": the header's maximum size (" + mib(h.max_size) +
+                                   ") is below its size (" + mib(h.total_size) + ")");
   if (h.backend < 1 || h.backend > 3)
     throw Error(Errc::corrupt, quoted(name) + ": unknown backend " + std::to_string(h.backend) + " in the header");
 }

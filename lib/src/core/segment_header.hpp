@@ -1,5 +1,6 @@
 // The shmkit header at offset 0 of every segment (internal). docs/architecture.md draws it.
 // Written once by the creator before `state` turns ready; read (and validated) by every opener.
+// docs/format.md is the normative description; the static_asserts below tie it to this code.
 #pragma once
 
 #include <atomic>
@@ -13,7 +14,7 @@ namespace shmkit::detail {
 
 // "SHMKSEG1" read as a little-endian integer.
 inline constexpr std::uint64_t kSegmentMagic = 0x31474553'4b4d4853ULL;
-inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kFormatVersion = 2;
 // The segment manager starts one page in: room for the header to grow, page-aligned allocator.
 inline constexpr std::uint64_t kManagerOffset = 4096;
 
@@ -59,17 +60,39 @@ struct SegmentHeader {
   std::uint32_t creator_uid;              // 0x34
   std::uint64_t creator_start_time;       // 0x38  clock ticks after boot (Linux), 0 if unknown
   std::uint64_t created_unix_ns;          // 0x40
-  std::atomic<std::uint64_t> object_epoch;  // 0x48  odd while a writer changes the named-object index
+  std::atomic<std::uint64_t> object_epoch;  // 0x48  directory seqlock: odd while a writer changes it
   LayoutFingerprint layout;               // 0x50
   char name[64];                          // 0x90  NUL-terminated, for tools
   BackendState backend_state;             // 0xD0 .. 0x130  the backend's own (file: sessions)
+  // ---- format 2 ----
+  std::uint64_t max_size;                 // 0x130 bytes the segment may grow to; >= total_size
+  std::uint64_t directory_offset;         // 0x138 bytes from the segment start to the object directory; 0: none
+  std::uint32_t directory_capacity;       // 0x140 entries the directory has room for
+  std::uint32_t directory_count;          // 0x144 entries in use, sorted by name
+  std::int32_t directory_writer_pid;      // 0x148 the last process that changed the directory
+  std::uint32_t reserved0;                // 0x14C
+  std::uint64_t directory_writer_start_time;  // 0x150 its start time (as creator_start_time)
+  std::uint64_t reserved[5];              // 0x158 .. 0x180  zero
 };
-static_assert(sizeof(SegmentHeader) == 304);
+static_assert(sizeof(SegmentHeader) == 384);
 static_assert(std::is_standard_layout_v<SegmentHeader>);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(offsetof(SegmentHeader, layout) == 0x50 && offsetof(SegmentHeader, name) == 0x90);
 static_assert(offsetof(SegmentHeader, backend_state) == 0xD0);
+static_assert(offsetof(SegmentHeader, magic) == 0x00 && offsetof(SegmentHeader, header_size) == 0x08 &&
+              offsetof(SegmentHeader, format_version) == 0x0C && offsetof(SegmentHeader, state) == 0x10 &&
+              offsetof(SegmentHeader, backend) == 0x14 && offsetof(SegmentHeader, total_size) == 0x18 &&
+              offsetof(SegmentHeader, manager_offset) == 0x20 && offsetof(SegmentHeader, manager_size) == 0x28 &&
+              offsetof(SegmentHeader, creator_pid) == 0x30 && offsetof(SegmentHeader, creator_uid) == 0x34 &&
+              offsetof(SegmentHeader, creator_start_time) == 0x38 && offsetof(SegmentHeader, created_unix_ns) == 0x40 &&
+              offsetof(SegmentHeader, object_epoch) == 0x48);
+static_assert(offsetof(SegmentHeader, max_size) == 0x130 && offsetof(SegmentHeader, directory_offset) == 0x138 &&
+              offsetof(SegmentHeader, directory_capacity) == 0x140 && offsetof(SegmentHeader, directory_count) == 0x144 &&
+              offsetof(SegmentHeader, directory_writer_pid) == 0x148 &&
+              offsetof(SegmentHeader, directory_writer_start_time) == 0x150);
+static_assert(offsetof(LayoutFingerprint, boost_version) == 8 && offsetof(LayoutFingerprint, native_sync_kind) == 12 &&
+              offsetof(LayoutFingerprint, sizeof_mutex) == 16 && offsetof(LayoutFingerprint, alignof_segment_manager) == 36);
 
 // This build's fingerprint.
 LayoutFingerprint current_layout() noexcept;
