@@ -168,4 +168,3 @@ BOOST_DATA_TEST_CASE(killed_holder_poisons_the_mutex, bdata::make(test_backends(
   std::lock_guard g(victim.mutex);
   BOOST_TEST(!victim.mutex.poisoned());
 }
-}
