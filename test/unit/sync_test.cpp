@@ -4,6 +4,8 @@
 #define BOOST_TEST_MODULE sync
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <boost/interprocess/sync/scoped_lock.hpp>
+#include <boost/interprocess/sync/sharable_lock.hpp>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -308,4 +310,69 @@ BOOST_DATA_TEST_CASE(shared_mutex_keeps_a_record_whole, bdata::make(test_backend
   BOOST_TEST(reads.load() > 0u);
   BOOST_TEST(r.words[15] == v);
   BOOST_TEST(reads.load() >= 100u);
+}
+
+// Code written against Boost.Interprocess's sync types compiles unchanged with shmkit's: Boost's
+// scoped_lock / sharable_lock, timed_lock(ptime), timed_wait, lock_sharable spellings.
+BOOST_DATA_TEST_CASE(boost_interprocess_spellings_work, bdata::make(test_backends()), backend) {
+  namespace bip = boost::interprocess;
+  namespace pt = boost::posix_time;
+  TempSegment t(backend);
+  Guarded& g = t->construct<Guarded>("g");
+  SharedMutex& rw = t->construct<SharedMutex>("rw");
+  RecursiveMutex& rm = t->construct<RecursiveMutex>("rm");
+  const auto in = [](long ms) { return pt::microsec_clock::universal_time() + pt::milliseconds(ms); };
+  {
+    bip::scoped_lock<Mutex> lock(g.mutex);
+    BOOST_TEST(lock.owns());
+    BOOST_TEST(!on_other_thread([&] { return g.mutex.timed_lock(in(20)); }));
+    BOOST_TEST(!on_other_thread([&] {
+      bip::scoped_lock<Mutex> other(g.mutex, in(20));  // Boost's timed constructor
+      return other.owns();
+    }));
+    BOOST_TEST(!g.changed.timed_wait(lock, in(10)));  // nobody notifies: false at the deadline
+    BOOST_TEST(!g.changed.timed_wait(lock, in(10), [&] { return g.value == 1; }));
+    BOOST_TEST(lock.owns());
+  }
+  {
+    bip::scoped_lock<Mutex> lock(g.mutex, bip::try_to_lock);
+    BOOST_REQUIRE(lock.owns());
+    std::thread setter([&] {
+      bip::scoped_lock<Mutex> l(g.mutex);
+      g.value = 1;
+      g.changed.notify_all();
+    });
+    g.changed.wait(lock, [&] { return g.value == 1; });
+    BOOST_TEST(g.value == 1u);
+    lock.unlock();
+    setter.join();
+  }
+  {
+    bip::sharable_lock<SharedMutex> reader(rw);
+    BOOST_TEST(reader.owns());
+    BOOST_TEST(on_other_thread([&] {
+      bip::sharable_lock<SharedMutex> second(rw, bip::try_to_lock);
+      return second.owns();
+    }));
+    BOOST_TEST(!on_other_thread([&] { return rw.timed_lock(in(20)); }));
+  }
+  {
+    bip::scoped_lock<SharedMutex> writer(rw, in(5000));
+    BOOST_REQUIRE(writer.owns());
+    BOOST_TEST(!on_other_thread([&] { return rw.timed_lock_sharable(in(20)); }));
+    BOOST_TEST(!on_other_thread([&] { return rw.try_lock_sharable(); }));
+  }
+  rw.lock_sharable();
+  rw.unlock_sharable();
+  {
+    bip::scoped_lock<RecursiveMutex> outer(rm);
+    bip::scoped_lock<RecursiveMutex> inner(rm, in(5000));
+    BOOST_TEST(inner.owns());
+  }
+  BOOST_TEST(g.mutex.timed_lock(pt::pos_infin));
+  g.mutex.unlock();
+  BOOST_TEST(!on_other_thread([&] {
+    std::lock_guard<Mutex> hold(g.mutex);
+    return g.mutex.timed_lock(pt::neg_infin);  // already passed: one try, from another thread
+  }));
 }
