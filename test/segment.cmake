@@ -9,7 +9,7 @@ shmkit_add_test(btree_map_test SOURCES unit/btree_map_test.cpp LABELS unit TIMEO
 shmkit_add_test(segment_header_test SOURCES unit/segment_header_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(sync_test SOURCES unit/sync_test.cpp LABELS unit TIMEOUT 120)
 if(NOT WIN32)  # forks its children (cheap, 200 rounds per primitive) and kills them with SIGKILL
-  shmkit_add_test(sync_crash_test SOURCES integration/sync_crash_test.cpp LABELS integration TIMEOUT 180)
+  shmkit_add_test(sync_crash_test SOURCES integration/sync_crash_test.cpp LABELS integration TIMEOUT 300)
 endif()
 
 # Install into a scratch prefix and build an out-of-tree consumer against it (find_package and
