@@ -10,6 +10,9 @@ shmkit_add_test(segment_header_test SOURCES unit/segment_header_test.cpp LABELS 
 shmkit_add_test(object_directory_test SOURCES unit/object_directory_test.cpp LABELS unit TIMEOUT 60
                 HELPERS shmkit-test-segment-helper)
 shmkit_add_test(sync_test SOURCES unit/sync_test.cpp LABELS unit TIMEOUT 120)
+if(NOT WIN32)  # forks its children (cheap, 200 rounds per primitive) and kills them with SIGKILL
+  shmkit_add_test(sync_crash_test SOURCES integration/sync_crash_test.cpp LABELS integration TIMEOUT 300)
+endif()
 
 # Install into a scratch prefix and build an out-of-tree consumer against it (find_package and
 # pkg-config), as a static library (this build) and as a shared one (a build of its own).

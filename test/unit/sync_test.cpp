@@ -4,6 +4,8 @@
 #define BOOST_TEST_MODULE sync
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <boost/interprocess/sync/scoped_lock.hpp>
+#include <boost/interprocess/sync/sharable_lock.hpp>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -18,6 +20,7 @@
 #include "printing.hpp"
 #include "shmkit/condition.hpp"
 #include "shmkit/mutex.hpp"
+#include "shmkit/recursive_mutex.hpp"
 #include "shmkit/segment.hpp"
 #include "shmkit/shared_mutex.hpp"
 
@@ -46,7 +49,8 @@ using namespace fixtures;
 BOOST_AUTO_TEST_CASE(layouts_are_fixed) {
   BOOST_TEST(sizeof(Mutex) == 64u);
   BOOST_TEST(sizeof(Condition) == 64u);
-  BOOST_TEST(sizeof(SharedMutex) == 192u);
+  BOOST_TEST(sizeof(SharedMutex) == 1024u);
+  BOOST_TEST(sizeof(RecursiveMutex) == 64u);
   BOOST_TEST(Mutex::is_robust());
 }
 
@@ -90,7 +94,7 @@ BOOST_DATA_TEST_CASE(mutex_counts_exactly_under_contention, bdata::make(test_bac
 
 BOOST_DATA_TEST_CASE(dead_thread_holder_is_reported, bdata::make(test_backends()), backend) {
   // A robust mutex reports a holder that ended without unlocking (a thread here, a process in
-  // the cross-process test); RobustLock hands over the repair.
+  // the cross-process tests); RobustLock tells the one locker that saw it, the poison tells all.
   TempSegment t(backend);
   Guarded& g = t->construct<Guarded>("g");
   std::thread([&] {
@@ -101,30 +105,73 @@ BOOST_DATA_TEST_CASE(dead_thread_holder_is_reported, bdata::make(test_backends()
     RobustLock lock(g.mutex, 5s);
     BOOST_REQUIRE(lock.owns_lock());
     BOOST_TEST(lock.owner_died());
+    BOOST_TEST(lock.poisoned());
     g.value = 0;  // repair
-    lock.mark_consistent();
+    lock.clear_poison();
+    BOOST_TEST(!lock.poisoned());
   }
   BOOST_TEST(g.mutex.try_lock());
+  BOOST_TEST(!g.mutex.poisoned());
   g.mutex.unlock();
 }
 
-BOOST_DATA_TEST_CASE(unrepaired_mutex_becomes_not_recoverable, bdata::make(test_backends()), backend) {
+BOOST_DATA_TEST_CASE(dead_holder_poisons_but_never_bricks, bdata::make(test_backends()), backend) {
+  // std-style locking after a holder died: every lock succeeds, poisoned() is true for every
+  // later locker until clear_poison(); RobustLock::owner_died() only for the one that saw it.
   TempSegment t(backend);
   Mutex& m = t->construct<Mutex>("m");
+  BOOST_TEST(!m.poisoned());
   std::thread([&] { m.lock(); }).join();
-  Errc first = Errc::ok, second = Errc::ok;
-  try {
-    m.lock();
-  } catch (const Error& e) {
-    first = e.errc();
+  {
+    std::lock_guard<Mutex> first(m);  // would have thrown owner_died before
+    BOOST_TEST(m.poisoned());
   }
-  try {
-    m.lock();
-  } catch (const Error& e) {
-    second = e.errc();
+  for (int i = 0; i < 3; ++i) {
+    std::unique_lock<Mutex> later(m, std::try_to_lock);
+    BOOST_REQUIRE(later.owns_lock());
+    BOOST_TEST(m.poisoned());
   }
-  BOOST_TEST(first == Errc::owner_died);
-  BOOST_TEST(second == Errc::not_recoverable);
+  BOOST_TEST(on_other_thread([&] {
+    RobustLock lock(m, 5s);
+    return lock.owns_lock() && !lock.owner_died() && lock.poisoned();
+  }));
+  m.clear_poison();
+  BOOST_TEST(!m.poisoned());
+  BOOST_TEST(m.try_lock_for(1s));
+  BOOST_TEST(!m.poisoned());
+  m.unlock();
+}
+
+BOOST_DATA_TEST_CASE(recursive_mutex_relocks_and_survives_its_holder, bdata::make(test_backends()), backend) {
+  TempSegment t(backend);
+  RecursiveMutex& m = t->construct<RecursiveMutex>("rm");
+  {
+    std::lock_guard<RecursiveMutex> outer(m);
+    std::lock_guard<RecursiveMutex> inner(m);  // the holding thread may lock again
+    BOOST_TEST(m.try_lock());
+    m.unlock();
+    BOOST_TEST(!on_other_thread([&] { return m.try_lock(); }));
+  }
+  BOOST_TEST(on_other_thread([&] {  // free after the last unlock
+    const bool got = m.try_lock_for(5s);
+    if (got) m.unlock();
+    return got;
+  }));
+  std::thread([&] {  // dies holding it twice
+    m.lock();
+    m.lock();
+  }).join();
+  BOOST_TEST(!m.poisoned());  // not seen yet: the death is found by the next locker
+  BOOST_TEST((m.try_lock_or_recover_for(5s) == LockStatus::owner_died));
+  BOOST_TEST(m.poisoned());
+  m.unlock();
+  BOOST_TEST(on_other_thread([&] {  // held once by the recoverer: one unlock freed it
+    const bool got = m.try_lock_for(5s);
+    if (got) m.unlock();
+    return got && m.poisoned();
+  }));
+  m.clear_poison();
+  BOOST_TEST(!m.poisoned());
 }
 
 BOOST_DATA_TEST_CASE(condition_wakes_and_times_out, bdata::make(test_backends()), backend) {
@@ -263,4 +310,69 @@ BOOST_DATA_TEST_CASE(shared_mutex_keeps_a_record_whole, bdata::make(test_backend
   BOOST_TEST(reads.load() > 0u);
   BOOST_TEST(r.words[15] == v);
   BOOST_TEST(reads.load() >= 100u);
+}
+
+// Code written against Boost.Interprocess's sync types compiles unchanged with shmkit's: Boost's
+// scoped_lock / sharable_lock, timed_lock(ptime), timed_wait, lock_sharable spellings.
+BOOST_DATA_TEST_CASE(boost_interprocess_spellings_work, bdata::make(test_backends()), backend) {
+  namespace bip = boost::interprocess;
+  namespace pt = boost::posix_time;
+  TempSegment t(backend);
+  Guarded& g = t->construct<Guarded>("g");
+  SharedMutex& rw = t->construct<SharedMutex>("rw");
+  RecursiveMutex& rm = t->construct<RecursiveMutex>("rm");
+  const auto in = [](long ms) { return pt::microsec_clock::universal_time() + pt::milliseconds(ms); };
+  {
+    bip::scoped_lock<Mutex> lock(g.mutex);
+    BOOST_TEST(lock.owns());
+    BOOST_TEST(!on_other_thread([&] { return g.mutex.timed_lock(in(20)); }));
+    BOOST_TEST(!on_other_thread([&] {
+      bip::scoped_lock<Mutex> other(g.mutex, in(20));  // Boost's timed constructor
+      return other.owns();
+    }));
+    BOOST_TEST(!g.changed.timed_wait(lock, in(10)));  // nobody notifies: false at the deadline
+    BOOST_TEST(!g.changed.timed_wait(lock, in(10), [&] { return g.value == 1; }));
+    BOOST_TEST(lock.owns());
+  }
+  {
+    bip::scoped_lock<Mutex> lock(g.mutex, bip::try_to_lock);
+    BOOST_REQUIRE(lock.owns());
+    std::thread setter([&] {
+      bip::scoped_lock<Mutex> l(g.mutex);
+      g.value = 1;
+      g.changed.notify_all();
+    });
+    g.changed.wait(lock, [&] { return g.value == 1; });
+    BOOST_TEST(g.value == 1u);
+    lock.unlock();
+    setter.join();
+  }
+  {
+    bip::sharable_lock<SharedMutex> reader(rw);
+    BOOST_TEST(reader.owns());
+    BOOST_TEST(on_other_thread([&] {
+      bip::sharable_lock<SharedMutex> second(rw, bip::try_to_lock);
+      return second.owns();
+    }));
+    BOOST_TEST(!on_other_thread([&] { return rw.timed_lock(in(20)); }));
+  }
+  {
+    bip::scoped_lock<SharedMutex> writer(rw, in(5000));
+    BOOST_REQUIRE(writer.owns());
+    BOOST_TEST(!on_other_thread([&] { return rw.timed_lock_sharable(in(20)); }));
+    BOOST_TEST(!on_other_thread([&] { return rw.try_lock_sharable(); }));
+  }
+  rw.lock_sharable();
+  rw.unlock_sharable();
+  {
+    bip::scoped_lock<RecursiveMutex> outer(rm);
+    bip::scoped_lock<RecursiveMutex> inner(rm, in(5000));
+    BOOST_TEST(inner.owns());
+  }
+  BOOST_TEST(g.mutex.timed_lock(pt::pos_infin));
+  g.mutex.unlock();
+  BOOST_TEST(!on_other_thread([&] {
+    std::lock_guard<Mutex> hold(g.mutex);
+    return g.mutex.timed_lock(pt::neg_infin);  // already passed: one try, from another thread
+  }));
 }

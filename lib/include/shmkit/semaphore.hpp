@@ -5,7 +5,7 @@
 // A process that dies while blocked in wait() leaves nothing behind: post() wakes every sleeper
 // and each re-checks the count, so no wake-up is lost to a dead waiter. A process that dies
 // *holding* a unit (between wait() and post()) does leak that unit: a semaphore has no owner to
-// detect; guard such pools with a Mutex (robust) if holders may die.
+// detect; guard such pools with a Mutex (robust) if holders may die (docs/locking.md shows how).
 // Lifetime and layout as for shmkit::Mutex: construct once in a segment; fixed size (asserted).
 #pragma once
 

@@ -9,6 +9,7 @@
 #include "shmkit/control_server.hpp"
 #include "shmkit/error.hpp"
 #include "shmkit/mutex.hpp"
+#include "shmkit/recursive_mutex.hpp"
 #include "shmkit/segment.hpp"
 #include "shmkit/segment_directory.hpp"
 #include "shmkit/semaphore.hpp"

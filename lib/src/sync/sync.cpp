@@ -1,80 +1,60 @@
 // Portable logic of shmkit's sync types over the native seam (native_sync.hpp).
+#include <atomic>
 #include <string>
 
 #include "shmkit/condition.hpp"
 #include "shmkit/detail/segment_manager.hpp"
 #include "shmkit/error.hpp"
 #include "shmkit/mutex.hpp"
+#include "shmkit/recursive_mutex.hpp"
 #include "shmkit/shared_mutex.hpp"
+#include "process_identity.hpp"
 
 namespace shmkit {
-namespace {
-
-enum : std::uint32_t { kConsistent = 0, kNeedsRepair = 1, kNotRecoverable = 2 };
-
-[[noreturn]] void throw_not_recoverable() {
-  throw Error(Errc::not_recoverable,
-              "mutex is not recoverable: a holder died and the data it protects was not repaired "
-              "(use shmkit::RobustLock and mark_consistent() to repair); recreate the mutex and "
-              "the data it guards");
-}
-
-[[noreturn]] void throw_owner_died() {
-  throw Error(Errc::owner_died,
-              "the previous holder of the mutex died while holding it, so the data it protects may "
-              "be half-updated; the mutex is now not recoverable. Lock it with shmkit::RobustLock "
-              "to be told of this and repair the data instead");
-}
-
-}  // namespace
 
 // ---- Mutex -------------------------------------------------------------------------------
 
-Mutex::Mutex() : state_(kConsistent) { detail::native_mutex_init(native_, detail::MutexKind::normal); }
+Mutex::Mutex() : poison_(0) { detail::native_mutex_init(native_, detail::MutexKind::normal); }
 
 Mutex::~Mutex() { detail::native_mutex_destroy(native_); }
 
-LockStatus Mutex::lock_until(detail::DeadlineNs deadline, bool recover) {
-  return after_acquire(detail::native_mutex_lock(native_, deadline), recover);
+void Mutex::adopt_dead_owner() noexcept {
+  // Consistent at once, so the lock never becomes unusable; the poison, not the native state,
+  // carries "the data may be half-updated", and a repairer that dies too is reported the same way.
+  detail::native_mutex_make_consistent(native_);
+  poison_.store(1, std::memory_order_release);
 }
 
-LockStatus Mutex::after_acquire(detail::LockOutcome outcome, bool recover) {
-  if (outcome == detail::LockOutcome::timeout) return LockStatus::timeout;
-  if (outcome == detail::LockOutcome::owner_died) {
-    // The native lock is made usable at once; shmkit's own state word carries "needs repair",
-    // so a repairer that dies too is seen by the next locker just the same.
-    detail::native_mutex_make_consistent(native_);
-    if (state_.load(std::memory_order_relaxed) != kNotRecoverable)
-      state_.store(kNeedsRepair, std::memory_order_relaxed);
-  }
-  switch (state_.load(std::memory_order_relaxed)) {
-    case kConsistent: return LockStatus::acquired;
-    case kNeedsRepair:
-      if (recover) return LockStatus::owner_died;
-      state_.store(kNotRecoverable, std::memory_order_relaxed);
-      detail::native_mutex_unlock(native_);
-      throw_owner_died();
-    default:
-      detail::native_mutex_unlock(native_);
-      throw_not_recoverable();
+LockStatus Mutex::lock_until(detail::DeadlineNs deadline) {
+  switch (detail::native_mutex_lock(native_, deadline)) {
+    case detail::LockOutcome::acquired: return LockStatus::acquired;
+    case detail::LockOutcome::owner_died: adopt_dead_owner(); return LockStatus::owner_died;
+    default: return LockStatus::timeout;
   }
 }
 
-void Mutex::unlock() noexcept {
-  // Unlocking while repair is still owed is a refusal to repair: later lockers must not trust the data.
-  if (state_.load(std::memory_order_relaxed) == kNeedsRepair)
-    state_.store(kNotRecoverable, std::memory_order_relaxed);
-  detail::native_mutex_unlock(native_);
-}
-
-void Mutex::mark_consistent() noexcept {
-  if (state_.load(std::memory_order_relaxed) == kNeedsRepair)
-    state_.store(kConsistent, std::memory_order_relaxed);
-}
-
-bool Mutex::needs_repair() const noexcept { return state_.load(std::memory_order_relaxed) == kNeedsRepair; }
+void Mutex::unlock() noexcept { detail::native_mutex_unlock(native_); }
 
 bool Mutex::is_robust() noexcept { return detail::native_mutex_is_robust(); }
+
+// ---- RecursiveMutex ------------------------------------------------------------------------
+
+RecursiveMutex::RecursiveMutex() : poison_(0) { detail::native_mutex_init(native_, detail::MutexKind::recursive); }
+
+RecursiveMutex::~RecursiveMutex() { detail::native_mutex_destroy(native_); }
+
+LockStatus RecursiveMutex::lock_until(detail::DeadlineNs deadline) {
+  switch (detail::native_mutex_lock(native_, deadline)) {
+    case detail::LockOutcome::acquired: return LockStatus::acquired;
+    case detail::LockOutcome::owner_died:
+      detail::native_mutex_make_consistent(native_);
+      poison_.store(1, std::memory_order_release);
+      return LockStatus::owner_died;
+    default: return LockStatus::timeout;
+  }
+}
+
+void RecursiveMutex::unlock() noexcept { detail::native_mutex_unlock(native_); }
 
 // ---- Condition -----------------------------------------------------------------------------
 
@@ -83,14 +63,11 @@ Condition::~Condition() { detail::native_condition_destroy(native_); }
 void Condition::notify_one() noexcept { detail::native_condition_notify_one(native_); }
 void Condition::notify_all() noexcept { detail::native_condition_notify_all(native_); }
 
-bool Condition::wait_until_ns(Mutex& m, detail::DeadlineNs deadline, bool robust) {
+bool Condition::wait_until_ns(Mutex& m, detail::DeadlineNs deadline, LockStatus* status) {
   const detail::LockOutcome outcome = detail::native_condition_wait(native_, m.native_, deadline);
-  if (outcome == detail::LockOutcome::owner_died || m.state_.load(std::memory_order_relaxed) != kConsistent) {
-    if (outcome == detail::LockOutcome::owner_died) detail::native_mutex_make_consistent(m.native_);
-    if (m.state_.load(std::memory_order_relaxed) == kNotRecoverable) throw_not_recoverable();
-    m.state_.store(kNeedsRepair, std::memory_order_relaxed);
-    // The caller's lock object still owns the mutex; unlocking it unrepaired marks it not recoverable.
-    if (!robust) throw_owner_died();
+  if (outcome == detail::LockOutcome::owner_died) {
+    m.adopt_dead_owner();
+    if (status != nullptr) *status = LockStatus::owner_died;
   }
   return outcome != detail::LockOutcome::timeout;
 }
@@ -126,6 +103,34 @@ class StateGuard {
   bool owns_;
 };
 
+// While a waiter sleeps on a held SharedMutex it looks this often whether the holders still live:
+// a dead process cannot notify, so its death is found by looking.
+constexpr detail::DeadlineNs kLivenessPeriodNs = 2'000'000;
+
+// This process's identity, read once per process (a forked child reads its own).
+detail::ProcessIdentity me() noexcept {
+  static std::atomic<std::int32_t> cached_pid{0};
+  static std::atomic<std::uint64_t> cached_start{0};
+  const std::int32_t pid = detail::current_pid();
+  if (cached_pid.load(std::memory_order_acquire) != pid) {
+    cached_start.store(detail::process_start_time(pid), std::memory_order_relaxed);
+    cached_pid.store(pid, std::memory_order_release);
+  }
+  detail::ProcessIdentity id;
+  id.pid = pid;
+  id.start_time = cached_start.load(std::memory_order_relaxed);
+  return id;
+}
+
+bool same_process(std::int32_t pid, std::uint64_t start, const detail::ProcessIdentity& id) noexcept {
+  return pid == id.pid && (start == 0 || id.start_time == 0 || start == id.start_time);
+}
+
+detail::DeadlineNs next_look(detail::DeadlineNs deadline) noexcept {
+  const detail::DeadlineNs now = detail::steady_now_ns();
+  return deadline - now > kLivenessPeriodNs ? now + kLivenessPeriodNs : deadline;
+}
+
 }  // namespace
 
 SharedMutex::SharedMutex() {
@@ -140,48 +145,121 @@ SharedMutex::~SharedMutex() {
   detail::native_mutex_destroy(state_lock_);
 }
 
+detail::SharedMutexShare* SharedMutex::my_share(bool claim) noexcept {
+  const detail::ProcessIdentity id = me();
+  detail::SharedMutexShare* free_entry = nullptr;
+  for (auto& s : shares_) {
+    if (same_process(s.pid, s.start_time, id)) return &s;
+    if (free_entry == nullptr && (s.pid <= 0 || (s.readers == 0 && s.writers_waiting == 0))) free_entry = &s;
+  }
+  if (!claim || free_entry == nullptr) return nullptr;
+  // Counts first, pid last: a process that dies in between leaves an entry that reads as free.
+  free_entry->readers = 0;
+  free_entry->writers_waiting = 0;
+  free_entry->start_time = id.start_time;
+  free_entry->pid = id.pid;
+  return free_entry;
+}
+
+bool SharedMutex::any_readers() const noexcept {
+  for (const auto& s : shares_)
+    if (s.pid > 0 && s.readers != 0) return true;
+  return false;
+}
+
+bool SharedMutex::any_writers_waiting() const noexcept {
+  for (const auto& s : shares_)
+    if (s.pid > 0 && s.writers_waiting != 0) return true;
+  return false;
+}
+
+bool SharedMutex::reclaim_dead() noexcept {
+  const detail::ProcessIdentity id = me();
+  bool found = false;
+  if (writer_pid_ > 0 && !same_process(writer_pid_, writer_start_time_, id) &&
+      !detail::process_alive(writer_pid_, writer_start_time_)) {
+    // It may have been half-way through changing what the lock protects.
+    poison_.store(1, std::memory_order_release);
+    writer_pid_ = 0;
+    found = true;
+  }
+  for (auto& s : shares_) {
+    if (s.pid <= 0 || (s.readers == 0 && s.writers_waiting == 0) || same_process(s.pid, s.start_time, id)) continue;
+    if (detail::process_alive(s.pid, s.start_time)) continue;
+    s.readers = 0;
+    s.writers_waiting = 0;
+    s.pid = 0;
+    found = true;
+  }
+  if (found) {
+    detail::native_condition_notify_all(writers_cv_);
+    detail::native_condition_notify_all(readers_cv_);
+  }
+  return found;
+}
+
 bool SharedMutex::lock_until(detail::DeadlineNs deadline) {
   StateGuard g(state_lock_, deadline);
   if (!g.owns()) return false;
-  ++writers_waiting_;
-  while (writer_ != 0 || readers_ != 0) {
-    if (deadline == 0 || !g.wait(writers_cv_, deadline)) {
-      if (writer_ == 0 && readers_ == 0) break;
-      --writers_waiting_;
-      // Readers held back by this writer may go now.
-      if (writers_waiting_ == 0) detail::native_condition_notify_all(readers_cv_);
+  detail::SharedMutexShare* share = nullptr;
+  const auto busy = [&] { return writer_pid_ > 0 || any_readers(); };
+  // Queue as a waiting writer (readers hold back for it), once this process has an entry.
+  const auto queue = [&] {
+    if (share == nullptr && (share = my_share(true)) != nullptr) ++share->writers_waiting;
+  };
+  queue();
+  // Holders are checked for liveness only when a try finds the lock busy or a wait ran a whole
+  // period without being woken: a live holder's unlock always wakes us.
+  bool look = deadline == 0;
+  while (share == nullptr || busy()) {
+    if (look && reclaim_dead()) {
+      queue();
+      continue;
+    }
+    if (deadline == 0 || detail::steady_now_ns() >= deadline) {
+      if (share != nullptr) {
+        --share->writers_waiting;
+        // Readers held back by this writer may go now.
+        if (!any_writers_waiting()) detail::native_condition_notify_all(readers_cv_);
+      }
       return false;
     }
+    look = !g.wait(writers_cv_, next_look(deadline));
+    queue();
   }
-  --writers_waiting_;
-  writer_ = 1;
+  writer_start_time_ = me().start_time;
+  writer_pid_ = me().pid;
+  --share->writers_waiting;
   return true;
 }
 
 void SharedMutex::unlock() noexcept {
   StateGuard g(state_lock_, detail::kNoDeadline);
-  writer_ = 0;
-  if (writers_waiting_ != 0) detail::native_condition_notify_one(writers_cv_);
+  writer_pid_ = 0;
+  if (any_writers_waiting()) detail::native_condition_notify_all(writers_cv_);
   detail::native_condition_notify_all(readers_cv_);
 }
 
 bool SharedMutex::lock_shared_until(detail::DeadlineNs deadline) {
   StateGuard g(state_lock_, deadline);
   if (!g.owns()) return false;
-  while (writer_ != 0 || writers_waiting_ != 0) {
-    if (deadline == 0 || !g.wait(readers_cv_, deadline)) {
-      if (writer_ == 0 && writers_waiting_ == 0) break;
-      return false;
-    }
+  detail::SharedMutexShare* share = nullptr;
+  const auto blocked = [&] { return writer_pid_ > 0 || any_writers_waiting() || (share = my_share(true)) == nullptr; };
+  bool look = deadline == 0;  // as in lock_until
+  while (blocked()) {
+    if (look && reclaim_dead()) continue;
+    if (deadline == 0 || detail::steady_now_ns() >= deadline) return false;
+    look = !g.wait(readers_cv_, next_look(deadline));
   }
-  ++readers_;
+  ++share->readers;
   return true;
 }
 
 void SharedMutex::unlock_shared() noexcept {
   StateGuard g(state_lock_, detail::kNoDeadline);
-  if (readers_ > 0) --readers_;
-  if (readers_ == 0 && writers_waiting_ != 0) detail::native_condition_notify_one(writers_cv_);
+  detail::SharedMutexShare* share = my_share(false);
+  if (share != nullptr && share->readers > 0) --share->readers;
+  if (!any_readers() && any_writers_waiting()) detail::native_condition_notify_all(writers_cv_);
 }
 
 // ---- The segment manager's locks -----------------------------------------------------------
