@@ -80,6 +80,28 @@ std::chrono::nanoseconds parse_duration(std::string_view text) {
                               "' (use ns, us, ms, s, m, h)");
 }
 
+std::uint64_t parse_count(std::string_view text) {
+  const std::string s(text);
+  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument("'" + s + "' is not a whole number (use digits only, at most 19 of them)");
+  return std::stoull(s);
+}
+
+double parse_rate(std::string_view text) {
+  const std::string s(text);
+  std::size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != s.size() || !std::isfinite(value) || value < 0 || (value != 0 && (value < kMinRate || value > kMaxRate)))
+    throw std::invalid_argument("'" + s + "' is not a rate: give 0 (unthrottled) or a number of Hz from " +
+                                std::to_string(kMinRate).substr(0, 5) + " to 1e8");
+  return value;
+}
+
 std::string format_bytes(double bytes) {
   static const char* names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int i = 0;
@@ -121,6 +143,8 @@ std::ostream& operator<<(std::ostream& os, const ByteSize& s) {
 }
 
 std::ostream& operator<<(std::ostream& os, const Duration& d) { return os << format_duration(d.value); }
+std::ostream& operator<<(std::ostream& os, const Count& c) { return os << c.value; }
+std::ostream& operator<<(std::ostream& os, const Rate& r) { return os << r.per_second; }
 
 void validate(boost::any& v, const std::vector<std::string>& values, ByteSize*, int) {
   po::validators::check_first_occurrence(v);
@@ -137,6 +161,26 @@ void validate(boost::any& v, const std::vector<std::string>& values, Duration*, 
   const std::string& s = po::validators::get_single_string(values);
   try {
     v = Duration{parse_duration(s)};
+  } catch (const std::invalid_argument& e) {
+    throw bad_value(e.what());
+  }
+}
+
+void validate(boost::any& v, const std::vector<std::string>& values, Count*, int) {
+  po::validators::check_first_occurrence(v);
+  const std::string& s = po::validators::get_single_string(values);
+  try {
+    v = Count{parse_count(s)};
+  } catch (const std::invalid_argument& e) {
+    throw bad_value(e.what());
+  }
+}
+
+void validate(boost::any& v, const std::vector<std::string>& values, Rate*, int) {
+  po::validators::check_first_occurrence(v);
+  const std::string& s = po::validators::get_single_string(values);
+  try {
+    v = Rate{parse_rate(s)};
   } catch (const std::invalid_argument& e) {
     throw bad_value(e.what());
   }

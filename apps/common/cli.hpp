@@ -24,7 +24,20 @@ struct Duration {
   std::chrono::nanoseconds value{0};
 };
 
+// A whole number written in decimal digits only: "-1" is refused instead of wrapping around.
+struct Count {
+  std::uint64_t value = 0;
+};
+// A rate in events per second: finite, 0 (unthrottled) or within [kMinRate, kMaxRate].
+struct Rate {
+  double per_second = 0;
+};
+inline constexpr double kMinRate = 0.001;  // one event in about 17 minutes
+inline constexpr double kMaxRate = 1e8;     // a 10 ns period: beyond what any pacing loop can keep
+
 // Throw std::invalid_argument with a message naming the text and the accepted forms.
+std::uint64_t parse_count(std::string_view text);
+double parse_rate(std::string_view text);
 std::uint64_t parse_byte_size(std::string_view text);
 std::chrono::nanoseconds parse_duration(std::string_view text);
 
@@ -33,10 +46,14 @@ std::string format_duration(std::chrono::nanoseconds d);  // "500ms", "2s", "250
 
 std::ostream& operator<<(std::ostream& os, const ByteSize& s);  // for defaults in --help
 std::ostream& operator<<(std::ostream& os, const Duration& d);
+std::ostream& operator<<(std::ostream& os, const Count& c);
+std::ostream& operator<<(std::ostream& os, const Rate& r);
 
 // Boost.Program_options hooks (found by ADL).
 void validate(boost::any& v, const std::vector<std::string>& values, ByteSize*, int);
 void validate(boost::any& v, const std::vector<std::string>& values, Duration*, int);
+void validate(boost::any& v, const std::vector<std::string>& values, Count*, int);
+void validate(boost::any& v, const std::vector<std::string>& values, Rate*, int);
 
 // What every app's main() does: parse (bad option/value → one line on stderr, exit 2), handle
 // --help (with `usage` examples) and --version, then run `body`. A shmkit::Error from the body

@@ -321,7 +321,7 @@ int main(int argc, char** argv) {
       ("backend", po::value<std::string>()->default_value("auto"), "auto (memfd, else named), memfd or named")
       ("wait", po::value<std::string>()->default_value("spin"), "busy (busy-poll), spin (spin then block) or block")
       ("start", po::value<std::string>()->default_value("newest"), "newest or oldest frame in the ring")
-      ("count", po::value<std::uint64_t>()->default_value(0), "exit 0 after this many frames (0: no limit)")
+      ("count", po::value<apps::Count>()->default_value(apps::Count{0}), "exit 0 after this many frames (0: no limit)")
       ("duration", po::value<apps::Duration>()->default_value(apps::Duration{0ns}), "exit 0 after this long (0: no limit)")
       ("interval", po::value<apps::Duration>()->default_value(apps::Duration{1s}), "status line period")
       ("wait-for-writer", po::value<apps::Duration>()->default_value(apps::Duration{0ns}), "keep trying to attach this long (0: fail at once)")
@@ -343,7 +343,7 @@ int main(int argc, char** argv) {
     if (start == "newest") s.start = StartAt::newest;
     else if (start == "oldest") s.start = StartAt::oldest;
     else throw std::invalid_argument("--start must be newest or oldest, not '" + start + "'");
-    s.count = vm["count"].as<std::uint64_t>();
+    s.count = vm["count"].as<apps::Count>().value;
     s.duration = vm["duration"].as<apps::Duration>().value;
     s.interval = std::max<nanoseconds>(vm["interval"].as<apps::Duration>().value, 10ms);
     s.wait_for_writer = vm["wait-for-writer"].as<apps::Duration>().value;

@@ -25,6 +25,9 @@ using namespace std::chrono;
 
 namespace {
 
+// More slots than any demo needs; the ring's memory is checked against what the host can give.
+constexpr std::uint64_t kMaxSlots = std::uint64_t{1} << 24;
+
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop.store(true); }
 
@@ -202,11 +205,11 @@ int main(int argc, char** argv) {
       ("backend", po::value<std::string>()->default_value("auto"), "auto (memfd on Linux), memfd or named")
       ("socket", po::value<std::string>()->default_value(""), "memfd: control socket path (default: per-user runtime dir)")
       ("size", po::value<apps::ByteSize>()->default_value(apps::ByteSize{0}), "segment size (0: enough for the ring, at least 64MiB)")
-      ("rate", po::value<double>()->default_value(250), "ticks per second (one frame per sensor per tick); 0: unthrottled")
+      ("rate", po::value<apps::Rate>()->default_value(apps::Rate{250}), "ticks per second (one frame per sensor per tick), 0.001 to 1e8; 0: unthrottled")
       ("frame-size", po::value<apps::ByteSize>()->default_value(apps::ByteSize{256}), "bytes per frame, header included (>= 44)")
-      ("slots", po::value<std::uint32_t>()->default_value(1024), "frames the ring holds (a power of two)")
+      ("slots", po::value<apps::Count>()->default_value(apps::Count{1024}), "frames the ring holds (a power of two, 2 to 16M)")
       ("no-checksum", po::bool_switch(), "publish without CRC-32C")
-      ("count", po::value<std::uint64_t>()->default_value(0), "stop after this many ticks (0: run until SIGINT/SIGTERM)")
+      ("count", po::value<apps::Count>()->default_value(apps::Count{0}), "stop after this many ticks (0: run until SIGINT/SIGTERM)")
       ("duration", po::value<apps::Duration>()->default_value(apps::Duration{0ns}), "stop after this long (0: no limit)")
       ("heartbeat", po::value<apps::Duration>()->default_value(apps::Duration{100ms}), "heartbeat interval while idle")
       ("quiet,q", po::bool_switch(), "print only errors");
@@ -216,18 +219,21 @@ int main(int argc, char** argv) {
     s.backend = apps::parse_backend(vm["backend"].as<std::string>(), false);
     s.socket = vm["socket"].as<std::string>();
     s.size = vm["size"].as<apps::ByteSize>().bytes;
-    s.rate = vm["rate"].as<double>();
+    s.rate = vm["rate"].as<apps::Rate>().per_second;
     const std::uint64_t frame = vm["frame-size"].as<apps::ByteSize>().bytes;
     if (frame < sizeof(demo::SensorFrame) + 4 || frame > (1u << 30))
       throw std::invalid_argument("--frame-size must be between 44 bytes and 1GiB");
     s.frame_size = static_cast<std::uint32_t>(frame);
-    s.slots = vm["slots"].as<std::uint32_t>();
+    const std::uint64_t slots = vm["slots"].as<apps::Count>().value;
+    if (slots < 2 || slots > kMaxSlots || (slots & (slots - 1)) != 0)
+      throw std::invalid_argument("--slots " + std::to_string(slots) + " is not a power of two from 2 to " +
+                                  std::to_string(kMaxSlots));
+    s.slots = static_cast<std::uint32_t>(slots);
     s.checksum = !vm["no-checksum"].as<bool>();
-    s.count = vm["count"].as<std::uint64_t>();
+    s.count = vm["count"].as<apps::Count>().value;
     s.duration = vm["duration"].as<apps::Duration>().value;
     s.heartbeat = vm["heartbeat"].as<apps::Duration>().value;
     s.quiet = vm["quiet"].as<bool>();
-    if (s.rate < 0) throw std::invalid_argument("--rate must be >= 0");
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     ::sigaction(SIGINT, &sa, nullptr);

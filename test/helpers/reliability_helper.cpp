@@ -6,6 +6,7 @@
 //   shmkit-test-reliability-helper limit-as <backend> <segment-name>
 //   shmkit-test-reliability-helper limit-nofile <backend> <segment-name>
 //   shmkit-test-reliability-helper full-shm <segment-name>
+//   shmkit-test-reliability-helper memory-cgroup <backend> <segment-name> <cgroup-limit-bytes>
 // <backend> as to_string() spells it (named, memfd, file, ...); a file segment's name is its path.
 // Exit codes: 0 success, 2 check failed (details on stderr), 3 unexpected shmkit::Error,
 // 4 usage, 77 the environment cannot run the check (no mount namespace), reported as skipped.
@@ -323,11 +324,27 @@ int full_shm(const std::string& name) {
   return failures == 0 ? 0 : 2;
 }
 
+// Run inside a memory cgroup of `limit` bytes (the test puts it there): a segment twice the
+// limit is refused with out_of_memory naming the cgroup, before anything is reserved; one that
+// fits still works.
+int memory_cgroup(const std::string& backend, const std::string& name, const std::string& limit_text) {
+  const std::size_t limit = std::stoull(limit_text);
+  expect_create_fails(backend, name, 2 * limit, Errc::out_of_memory, "memory cgroup");
+  {
+    Segment small = Segment::create(name, limit / 8, options_for(backend));
+    fill(small.construct<Record>("record"));
+    check(intact(*small.find<Record>("record")), "the segment that fit was damaged");
+  }
+  if (backend_of(backend) == Backend::named) Segment::remove(name);
+  nothing_left(backend, name, "after the segment that fit was removed");
+  return failures == 0 ? 0 : 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::vector<std::string> a(argv + 1, argv + argc);
-  const bool takes_backend = a.size() >= 2 && (a[0] == "read-only" || a[0].rfind("limit-", 0) == 0);
+  const bool takes_backend = a.size() >= 2 && (a[0] == "read-only" || a[0] == "memory-cgroup" || a[0].rfind("limit-", 0) == 0);
   if (takes_backend && !backend_from_string(a[1])) {
     std::fprintf(stderr, "helper: unknown backend '%s'\n", a[1].c_str());
     return 4;
@@ -341,6 +358,7 @@ int main(int argc, char** argv) {
     if (a.size() == 3 && a[0] == "limit-as") return limit_as(a[1], a[2]);
     if (a.size() == 3 && a[0] == "limit-nofile") return limit_nofile(a[1], a[2]);
     if (a.size() == 2 && a[0] == "full-shm") return full_shm(a[1]);
+    if (a.size() == 4 && a[0] == "memory-cgroup") return memory_cgroup(a[1], a[2], a[3]);
   } catch (const Error& e) {
     std::fprintf(stderr, "helper: unexpected shmkit::Error (%s): %s\n", to_string(e.errc()), e.what());
     return 3;

@@ -11,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <vector>
 #include <thread>
@@ -253,4 +254,70 @@ BOOST_AUTO_TEST_CASE(full_dev_shm) {
   }
   BOOST_TEST(st.ok(), st.describe());
   BOOST_TEST(!shm_entry_exists(name));
+}
+
+namespace {
+
+// A memory cgroup of its own for one child (v1 memory hierarchy, or v2 with the memory
+// controller enabled for this process's cgroup); removed when the test is done.
+class MemoryCgroup {
+ public:
+  explicit MemoryCgroup(std::uint64_t limit) {
+    std::ifstream in("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto a = line.find(':'), b = line.find(':', a + 1);
+      const std::string controllers = line.substr(a + 1, b - a - 1), rel = line.substr(b + 1);
+      const std::string leaf = "/shmkit-test-" + std::to_string(::getpid());
+      if (controllers == "memory" && try_make("/sys/fs/cgroup/memory" + rel + leaf, "memory.limit_in_bytes", limit))
+        return;
+      if (controllers.empty() && try_make("/sys/fs/cgroup" + rel + leaf, "memory.max", limit)) return;
+    }
+  }
+  ~MemoryCgroup() {
+    if (!dir_.empty()) ::rmdir(dir_.c_str());
+  }
+  MemoryCgroup(const MemoryCgroup&) = delete;
+  MemoryCgroup& operator=(const MemoryCgroup&) = delete;
+  bool made() const { return !dir_.empty(); }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  bool try_make(const std::string& dir, const char* limit_file, std::uint64_t limit) {
+    if (::mkdir(dir.c_str(), 0755) != 0) return false;
+    std::ofstream f(dir + "/" + limit_file);
+    f << limit;
+    f.close();
+    if (!f) {
+      ::rmdir(dir.c_str());
+      return false;
+    }
+    dir_ = dir;
+    return true;
+  }
+  std::string dir_;
+};
+
+}  // namespace
+
+// Inside a 256 MiB memory cgroup a 512 MiB segment is Error(out_of_memory) naming the cgroup,
+// not an OOM kill, and leaves nothing behind; a segment that fits still works.
+BOOST_DATA_TEST_CASE(memory_cgroup_limit, bdata::make(test_backends()), backend) {
+  if (backend == Backend::file) {
+    BOOST_TEST_MESSAGE("file segments are page cache written back to disk, not committed memory: skipped");
+    return;
+  }
+  constexpr std::uint64_t kLimit = 256u << 20;
+  MemoryCgroup cgroup(kLimit);
+  if (!cgroup.made()) {
+    BOOST_TEST_MESSAGE("cannot make a memory cgroup here (not root, or no memory controller): skipped");
+    return;
+  }
+  const std::string name = unique_name("shmkit-cg", backend);
+  ChildProcess child("/bin/sh", {"-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", cgroup.dir(),
+                                 helper_path("shmkit-test-reliability-helper"), "memory-cgroup", to_string(backend),
+                                 name, std::to_string(kLimit)});
+  const ExitStatus st = child.wait(120s);
+  BOOST_TEST(st.ok(), st.describe());
+  BOOST_TEST(!segment_entry_exists(backend, name));
 }

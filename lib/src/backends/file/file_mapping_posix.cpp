@@ -18,6 +18,7 @@
 
 #include "file_space.hpp"
 #include "file_state.hpp"
+#include "reservation_check.hpp"
 #include "segment_header.hpp"
 #include "shmkit/error.hpp"
 #include "unique_fd.hpp"
@@ -128,6 +129,7 @@ std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_
     ~Unlinker() { ::unlink(p.c_str()); }
   } unlink_tmp{tmp};
   if (::fchmod(fd.get(), permissions & 0777) != 0) throw_os_error("cannot set the mode of '" + path + "'", errno);
+  check_reservation(size, ReservationKind::disk, fd.get(), "file segment '" + path + "'");
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
     throw_os_error("cannot size file segment '" + path + "' to " + std::to_string(size) + " bytes", errno);
   // Reserve the blocks now: a full disk is an error here, not a SIGBUS on some later write.
