@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <mutex>
+#include <cstring>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -81,46 +81,85 @@ std::pair<Segment, BroadcastReader> connect(const Settings& s) {
   }
 }
 
+// Posts each --set as a request on the writer's command board and waits (bounded) for the
+// writer to apply it. The writer validates requests; it never waits for this process.
 void apply_settings(Segment& segment, const Settings& s) {
   if (s.sets.empty()) return;
-  auto* config = segment.find<demo::DemoConfig>(demo::kConfig);
-  if (config == nullptr) throw Error(Errc::not_found, "the segment has no configuration record '" + std::string(demo::kConfig) + "'");
-  std::unique_lock<SharedMutex> lock(config->lock, std::defer_lock);
-  if (!lock.try_lock_for(2s))
-    throw Error(Errc::timeout, "the configuration record stayed locked for 2 s (a reader holding it died?)");
+  auto* board = segment.find<demo::CommandBoard>(demo::kCommands);
+  auto* config = segment.find<demo::ConfigSnapshot>(demo::kConfig);
+  if (board == nullptr || config == nullptr)
+    throw Error(Errc::not_found, "the segment has no command board '" + std::string(demo::kCommands) +
+                                     "' (is its writer a shmkit-writer of this version?)");
   for (const auto& [key, value] : s.sets) {
-    if (key == "gain") config->gain = value;
+    demo::CommandSlot* mine = nullptr;
+    for (demo::CommandSlot& slot : board->slots) {
+      std::uint32_t expected = demo::command_free;
+      if (slot.state.compare_exchange_strong(expected, demo::command_claimed, std::memory_order_acq_rel)) {
+        mine = &slot;
+        break;
+      }
+    }
+    if (mine == nullptr)
+      throw Error(Errc::busy, "all " + std::to_string(demo::kCommandSlots) +
+                                  " command slots of the writer are in use: try again in a second");
+    const std::uint32_t before = config->load().version;
+    mine->pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
+    mine->claimed_ns.store(static_cast<std::uint64_t>(steady_clock::now().time_since_epoch().count()),
+                           std::memory_order_relaxed);
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof bits);
+    mine->gain_bits.store(bits, std::memory_order_relaxed);
+    std::uint32_t claimed = demo::command_claimed;
+    if (!mine->state.compare_exchange_strong(claimed, demo::command_posted, std::memory_order_acq_rel))
+      throw Error(Errc::timeout, "the writer took back this reader's command slot before it was posted: try again");
+    // The writer takes requests within a millisecond or so while it runs; 2 s is a generous bound.
+    const auto give_up = steady_clock::now() + 2s;
+    while (mine->state.load(std::memory_order_acquire) == demo::command_posted) {
+      if (steady_clock::now() >= give_up)
+        throw Error(Errc::timeout, "the writer did not take the " + key + " request within 2 s (is it running?)");
+      std::this_thread::sleep_for(1ms);  // polling a word the writer clears
+    }
+    const demo::AppliedConfig now = config->load();
+    if (now.version == before || now.gain != value)
+      throw std::invalid_argument("--set " + key + "=" + std::to_string(value) + " was refused by the writer (gain must be from " +
+                                  std::string(demo::kGainRange) + ")");
+    if (!s.json) std::printf("shmkit-reader: configuration %u applied (gain %.3g)\n", now.version, now.gain);
   }
-  const std::uint32_t v = config->version.fetch_add(1, std::memory_order_acq_rel) + 1;
-  lock.unlock();
-  if (!s.json) std::printf("shmkit-reader: configuration %u written (gain %.3g)\n", v, s.sets.back().second);
 }
 
 void print_registry(Segment& segment, bool json) {
-  auto* lock = segment.find<Mutex>(demo::kRegistryLock);
-  auto* registry = segment.find<demo::Registry>(demo::kRegistry);
-  if (lock == nullptr || registry == nullptr) return;
-  std::lock_guard<Mutex> guard(*lock);
+  auto* snapshot = segment.find<demo::RegistrySnapshot>(demo::kRegistry);
+  if (snapshot == nullptr) return;
+  const demo::RegistryRecord reg = snapshot->load();
+  if (reg.count > demo::kSensorCount) throw Error(Errc::corrupt, "the registry claims " + std::to_string(reg.count) + " sensors");
+  // Names come from another process: bounded reads only.
+  auto text = [](const char* p, std::size_t cap) { return std::string_view(p, ::strnlen(p, cap)); };
   if (json) {
     JsonWriter j;
     j.begin_object().key("registry").begin_array();
-    for (const auto& [name, info] : *registry)
+    for (std::uint32_t i = 0; i < reg.count; ++i) {
+      const demo::SensorEntry& e = reg.sensors[i];
       j.begin_object()
-          .field("name", std::string_view(name.data(), name.size()))
-          .field("unit", std::string_view(info.unit.data(), info.unit.size()))
-          .field("rate_hz", info.rate_hz)
-          .field("samples_per_frame", info.samples_per_frame)
-          .field("frames", info.frames)
+          .field("name", text(e.name, sizeof e.name))
+          .field("unit", text(e.unit, sizeof e.unit))
+          .field("rate_hz", e.rate_hz)
+          .field("samples_per_frame", e.samples_per_frame)
+          .field("frames", e.frames)
           .end_object();
+    }
     j.end_array().end_object();
     std::cout << j.str() << std::endl;
     return;
   }
   std::printf("%-16s %-8s %10s %8s %12s\n", "SENSOR", "UNIT", "RATE", "SAMPLES", "FRAMES");
-  for (const auto& [name, info] : *registry)
+  for (std::uint32_t i = 0; i < reg.count; ++i) {
+    const demo::SensorEntry& e = reg.sensors[i];
+    const auto name = text(e.name, sizeof e.name);
+    const auto unit = text(e.unit, sizeof e.unit);
     std::printf("%-16.*s %-8.*s %8.0fHz %8u %12llu\n", static_cast<int>(name.size()), name.data(),
-                static_cast<int>(info.unit.size()), info.unit.data(), info.rate_hz, info.samples_per_frame,
-                static_cast<unsigned long long>(info.frames));
+                static_cast<int>(unit.size()), unit.data(), e.rate_hz, e.samples_per_frame,
+                static_cast<unsigned long long>(e.frames));
+  }
 }
 
 // Checks a frame against what the writer's deterministic generator makes.
@@ -297,11 +336,11 @@ std::pair<std::string, double> parse_set(const std::string& text) {
   try {
     std::size_t used = 0;
     const double v = std::stod(text.substr(eq + 1), &used);
-    if (used != text.size() - eq - 1) throw std::invalid_argument("trailing characters");
-    return {key, v};
+    if (used == text.size() - eq - 1 && demo::valid_gain(v)) return {key, v};
   } catch (const std::exception&) {
-    throw std::invalid_argument("--set " + key + ": '" + text.substr(eq + 1) + "' is not a number");
   }
+  throw std::invalid_argument("--set " + key + ": '" + text.substr(eq + 1) + "' is not a gain from " +
+                              std::string(demo::kGainRange));
 }
 
 }  // namespace
