@@ -212,8 +212,10 @@ int run_app(int argc, char** argv, AppSpec& spec, const std::function<int(const 
   try {
     return body(vm);
   } catch (const shmkit::Error& e) {
-    std::cerr << spec.name << ": " << e.what() << "\n";
-    return 1;
+    // In these apps an invalid argument to the library always comes from a command-line value.
+    const bool bad_value = e.errc() == shmkit::Errc::invalid_argument;
+    std::cerr << spec.name << ": " << e.what() << (bad_value ? " (see --help)\n" : "\n");
+    return bad_value ? 2 : 1;
   } catch (const std::invalid_argument& e) {  // a bad value found after parsing (e.g. --set)
     std::cerr << spec.name << ": " << e.what() << " (see --help)\n";
     return 2;

@@ -57,7 +57,8 @@ void validate(boost::any& v, const std::vector<std::string>& values, Rate*, int)
 
 // What every app's main() does: parse (bad option/value → one line on stderr, exit 2), handle
 // --help (with `usage` examples) and --version, then run `body`. A shmkit::Error from the body
-// → "<app>: <message>" on stderr and exit 1; the body's own return value otherwise.
+// → "<app>: <message>" on stderr and exit 1 (exit 2 and "(see --help)" for invalid_argument,
+// which only a bad value causes); the body's own return value otherwise.
 struct AppSpec {
   std::string name;         // "shmkit-reader"
   std::string summary;      // one line: what it does

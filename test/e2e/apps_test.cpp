@@ -312,7 +312,16 @@ BOOST_AUTO_TEST_CASE(bad_options_exit_2_with_one_line) {
       {"shmkit-writer", {"--rate", "fast"}},      {"shmkit-writer", {"--frame-size", "12parsecs"}},
       {"shmkit-writer", {"--no-such-option"}},    {"shmkit-reader", {"--wait", "sometimes"}},
       {"shmkit-reader", {"--duration", "5 eons"}}, {"shmkit-reader", {"--set", "gain=loud"}},
-      {"shmkit-inspect", {"--stall", "x"}}};
+      {"shmkit-inspect", {"--stall", "x"}},
+      // Values that once wrapped around, slipped through or failed later with exit 1.
+      {"shmkit-writer", {"--slots=-1"}}, {"shmkit-writer", {"--slots", "0"}}, {"shmkit-writer", {"--slots", "3"}},
+      {"shmkit-writer", {"--count=-1"}}, {"shmkit-writer", {"--rate", "nan"}}, {"shmkit-writer", {"--rate", "-5"}},
+      {"shmkit-writer", {"--rate", "1e-300"}}, {"shmkit-reader", {"--set", "gain=nan"}},
+      {"shmkit-reader", {"--set", "gain=-1"}}, {"shmkit-reader", {"--count=-1"}},
+      {"shmkit-writer", {"--name", ""}}, {"shmkit-writer", {"--name", "a/b"}},
+      {"shmkit-writer", {"--name", std::string(300, 'n')}}, {"shmkit-writer", {"--name", "a b"}},
+      {"shmkit-writer", {"--name", "."}}, {"shmkit-writer", {"--name", ".."}}, {"shmkit-writer", {"--name", ".hidden"}},
+      {"shmkit-writer", {"--socket", "/tmp/" + std::string(200, 's')}}};
   int i = 0;
   for (const auto& [program, args] : cases) {
     const std::string err = s.path("err" + std::to_string(i++));
@@ -323,6 +332,7 @@ BOOST_AUTO_TEST_CASE(bad_options_exit_2_with_one_line) {
     BOOST_TEST(st.code == 2, program << " " << args.front() << ": " << st.describe());
     BOOST_TEST(message.rfind(program + ": ", 0) == 0, message);
     BOOST_TEST(std::count(message.begin(), message.end(), '\n') == 1, message);
+    BOOST_TEST(message.ends_with("(see --help)\n"), message);
   }
   for (const std::string program : {"shmkit-writer", "shmkit-reader", "shmkit-inspect"}) {
     ChildProcess help(app(program), {"--help"}, s.path("help"));

@@ -36,16 +36,19 @@ void validate_blaming_crash(const SegmentHeader& h, std::size_t size, std::strin
 
 void validate_segment_name(std::string_view name) {
   // Names travel into shm_open, socket paths and file names: keep them to a portable alphabet.
+  // A first letter or digit keeps out ".", ".." and hidden names, which listings would not show.
   if (name.empty() || name.size() > kMaxNameLength)
-    throw Error(Errc::invalid_argument, "segment name '" + std::string(name) + "' must have 1 to " +
-                                            std::to_string(kMaxNameLength) + " characters");
+    throw Error(Errc::invalid_argument, "segment name '" + std::string(name.substr(0, 64)) +
+                                            (name.size() > 64 ? "...' (" + std::to_string(name.size()) + " characters)" : "'") +
+                                            " must have 1 to " + std::to_string(kMaxNameLength) + " characters");
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_' || c == '.';
-    if (!ok)
+    if (!alnum(c) && c != '-' && c != '_' && c != '.')
       throw Error(Errc::invalid_argument, "segment name '" + std::string(name) +
                                               "' may contain only letters, digits, '-', '_' and '.'");
   }
+  if (!alnum(name.front()))
+    throw Error(Errc::invalid_argument, "segment name '" + std::string(name) + "' must start with a letter or a digit");
 }
 
 void await_ready_header(const Mapping& mapping, std::string_view name, DeadlineNs deadline) {
