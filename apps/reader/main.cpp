@@ -46,6 +46,7 @@ struct Settings {
   nanoseconds stall{1s};
   bool json = false;
   bool verify = false;
+  bool register_reader = true;
   std::vector<std::pair<std::string, double>> sets;
 };
 
@@ -65,7 +66,16 @@ std::pair<Segment, BroadcastReader> connect(const Settings& s) {
       ReaderOptions ro;
       ro.wait = s.wait;
       ro.start = s.start;
-      BroadcastReader reader(segment, demo::kChannel, ro);
+      ro.register_reader = s.register_reader;
+      std::optional<BroadcastReader> opened;
+      try {
+        opened.emplace(segment, demo::kChannel, ro);
+      } catch (const Error& e) {
+        if (e.errc() != Errc::resource_limit) throw;
+        throw Error(Errc::resource_limit, "every reader place of the writer is taken by a live reader (start the writer "
+                                          "with a larger --max-readers, or read with --no-register)");
+      }
+      BroadcastReader reader = std::move(*opened);
       return {std::move(segment), std::move(reader)};
     } catch (const Error& e) {
       const bool absent = e.errc() == Errc::not_found || e.errc() == Errc::peer_gone;
@@ -367,6 +377,7 @@ int main(int argc, char** argv) {
       ("stall", po::value<apps::Duration>()->default_value(apps::Duration{1s}), "no heartbeat for this long = stalled")
       ("set", po::value<std::vector<std::string>>()->composing(), "change the writer's configuration: gain=2")
       ("verify", po::bool_switch(), "check every payload against the writer's generator")
+      ("no-register", po::bool_switch(), "read without taking one of the writer's --max-readers places (not shown by shmkit-inspect)")
       ("json", po::bool_switch(), "one JSON object per interval (and a final one) instead of text");
   return apps::run_app(argc, argv, spec, [](const po::variables_map& vm) {
     Settings s;
@@ -389,6 +400,7 @@ int main(int argc, char** argv) {
     s.stall = vm["stall"].as<apps::Duration>().value;
     s.json = vm["json"].as<bool>();
     s.verify = vm["verify"].as<bool>();
+    s.register_reader = !vm["no-register"].as<bool>();
     if (vm.count("set")) for (const auto& text : vm["set"].as<std::vector<std::string>>()) s.sets.push_back(parse_set(text));
     struct sigaction sa {};
     sa.sa_handler = on_signal;

@@ -28,6 +28,8 @@ namespace {
 
 // More slots than any demo needs; the ring's memory is checked against what the host can give.
 constexpr std::uint64_t kMaxSlots = std::uint64_t{1} << 24;
+// Registration records a broadcast channel can have (detail::kMaxReaderRecords).
+constexpr std::uint64_t kMaxReaders = 4096;
 // A reader that claimed a command slot and did not post within this long has it taken back.
 constexpr auto kClaimTimeout = 1s;
 // The longest the writer sleeps at once: a signal is noticed within this.
@@ -44,6 +46,7 @@ struct Settings {
   double rate = 250;
   std::uint32_t frame_size = 256;
   std::uint32_t slots = 1024;
+  std::uint32_t max_readers = 16;
   bool checksum = true;
   std::uint64_t count = 0;  // ticks; 0 = until signalled
   nanoseconds duration{0};
@@ -153,6 +156,7 @@ int run(const Settings& s) {
   ChannelConfig cc;
   cc.slots = s.slots;
   cc.max_frame = s.frame_size;
+  cc.max_readers = s.max_readers;
   cc.checksum = s.checksum ? Checksum::crc32c : Checksum::none;
   BroadcastWriter writer = BroadcastWriter::create(segment, demo::kChannel, cc);
 
@@ -253,6 +257,7 @@ int main(int argc, char** argv) {
       ("rate", po::value<apps::Rate>()->default_value(apps::Rate{250}), "ticks per second (one frame per sensor per tick), 0.001 to 1e8; 0: unthrottled")
       ("frame-size", po::value<apps::ByteSize>()->default_value(apps::ByteSize{256}), "bytes per frame, header included (>= 44)")
       ("slots", po::value<apps::Count>()->default_value(apps::Count{1024}), "frames the ring holds (a power of two, 2 to 16M)")
+      ("max-readers", po::value<apps::Count>()->default_value(apps::Count{16}), "readers that may register (0 to 4096); more attach only with shmkit-reader --no-register")
       ("no-checksum", po::bool_switch(), "publish without CRC-32C")
       ("count", po::value<apps::Count>()->default_value(apps::Count{0}), "stop after this many ticks (0: run until SIGINT/SIGTERM)")
       ("duration", po::value<apps::Duration>()->default_value(apps::Duration{0ns}), "stop after this long (0: no limit)")
@@ -274,6 +279,10 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("--slots " + std::to_string(slots) + " is not a power of two from 2 to " +
                                   std::to_string(kMaxSlots));
     s.slots = static_cast<std::uint32_t>(slots);
+    const std::uint64_t max_readers = vm["max-readers"].as<apps::Count>().value;
+    if (max_readers > kMaxReaders)
+      throw std::invalid_argument("--max-readers " + std::to_string(max_readers) + " is more than " + std::to_string(kMaxReaders));
+    s.max_readers = static_cast<std::uint32_t>(max_readers);
     s.checksum = !vm["no-checksum"].as<bool>();
     s.count = vm["count"].as<apps::Count>().value;
     s.duration = vm["duration"].as<apps::Duration>().value;

@@ -191,6 +191,35 @@ BOOST_DATA_TEST_CASE(readers_killed_mid_change_cannot_stop_the_writer, bdata::ma
   BOOST_TEST(disturbed >= undisturbed * 9 / 10);
 }
 
+// Past --max-readers a registering reader is refused with a message naming both ways out, and
+// an unregistered one still reads.
+BOOST_AUTO_TEST_CASE(max_readers_and_unregistered_readers) {
+  Scratch s;
+  const std::string name = unique_name("e2e-max");
+  const std::string backend = kBackends.front();
+  ChildProcess writer(app("shmkit-writer"), {"--name", name, "--backend", backend, "--rate", "500", "--max-readers", "1"},
+                      s.path("w.out"), s.path("w.err"));
+  BOOST_REQUIRE(wait_for_text(s.path("w.out"), "channel"));
+  ChildProcess first(app("shmkit-reader"), {"--name", name, "--backend", backend, "--json", "--interval", "50ms"},
+                     s.path("first.out"), s.path("first.err"));
+  BOOST_REQUIRE(wait_for_text(s.path("first.out"), "\"final\":false"));  // holds the one place
+  ChildProcess second(app("shmkit-reader"), {"--name", name, "--backend", backend, "--count", "10"},
+                      s.path("second.out"), s.path("second.err"));
+  const ExitStatus st = second.wait(30s);
+  BOOST_TEST(st.exited);
+  BOOST_TEST(st.code == 1);
+  const std::string err = read_file(s.path("second.err"));
+  BOOST_TEST(err.find("--max-readers") != std::string::npos, err);
+  BOOST_TEST(err.find("--no-register") != std::string::npos, err);
+  ChildProcess third(app("shmkit-reader"), {"--name", name, "--backend", backend, "--count", "10", "--no-register", "--verify"},
+                     s.path("third.out"), s.path("third.err"));
+  const ExitStatus ts = third.wait(30s);
+  BOOST_TEST(ts.ok(), ts.describe() << ": " << read_file(s.path("third.err")));
+  first.kill(SIGTERM);
+  writer.kill(SIGTERM);
+  BOOST_TEST(writer.wait(30s).ok());
+}
+
 // A writer paced at one tick per 1000 s still ends promptly on SIGTERM, and cleanly.
 BOOST_AUTO_TEST_CASE(sigterm_ends_a_slow_writer) {
   Scratch s;
