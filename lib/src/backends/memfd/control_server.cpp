@@ -455,6 +455,27 @@ struct ControlServer::Impl {
     c.info.connected = std::chrono::system_clock::now();
     c.read_write = allows_read_write_as(options.policy, cred.uid, cred.gid, own_euid);
     c.allowed = c.read_write || listed_read_only(options.policy, cred.uid, cred.gid);
+    // A peer the policy refuses is answered now, before it holds a place: idle connections of
+    // a refused uid cannot crowd out allowed clients until the handshake timeout.
+    if (!c.allowed) {
+      log("refused " + who(c.info) + " (access_denied) at accept");
+      refuse_on(fd.get(), ctl::RefuseCode::access_denied,
+                "uid " + std::to_string(c.info.uid) + " gid " + std::to_string(c.info.gid) +
+                    " is not allowed by the server's access policy");
+      return;
+    }
+    if (options.max_clients_per_uid != 0 && cred.uid != own_euid) {
+      std::size_t same_uid = 0;
+      for (const auto& [id, other] : clients) same_uid += other.info.uid == cred.uid;
+      if (same_uid >= options.max_clients_per_uid) {
+        log("refused " + who(c.info) + " (server_busy): uid " + std::to_string(cred.uid) + " holds " +
+            std::to_string(same_uid) + " connections");
+        refuse_on(fd.get(), ctl::RefuseCode::server_busy,
+                  "uid " + std::to_string(cred.uid) + " already holds its maximum of " +
+                      std::to_string(options.max_clients_per_uid) + " connections");
+        return;
+      }
+    }
     if (clients.size() >= options.max_clients) {
       log("refused " + who(c.info) + " (server_busy): " + std::to_string(clients.size()) + " clients connected");
       refuse_on(fd.get(), ctl::RefuseCode::server_busy,
