@@ -98,15 +98,18 @@ std::unique_ptr<ClientAttachment> attach_at(std::string_view name, const std::st
   return out;
 }
 
+// Never blocks: a stopped server's full backlog would hang a blocking connect for ever.
 bool socket_answers(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return false;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) return false;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  // A live server accepts (and drops us after its handshake timeout); a stale file refuses.
-  return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  // A live server accepts (and drops us after its handshake timeout), or has a full backlog
+  // (EAGAIN: somebody listens); a stale file refuses.
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return true;
+  return errno == EAGAIN || errno == EPROTOTYPE;
 }
 
 class MemfdBackend final : public SegmentBackend {
