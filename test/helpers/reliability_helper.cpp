@@ -6,6 +6,8 @@
 //   shmkit-test-reliability-helper limit-as <backend> <segment-name>
 //   shmkit-test-reliability-helper limit-nofile <backend> <segment-name>
 //   shmkit-test-reliability-helper full-shm <segment-name>
+//   shmkit-test-reliability-helper squatted <segment-name>   (run as a uid whose /tmp/shmkit-<uid> another user made)
+//   shmkit-test-reliability-helper list-creates-nothing
 //   shmkit-test-reliability-helper memory-cgroup <backend> <segment-name> <cgroup-limit-bytes>
 // <backend> as to_string() spells it (named, memfd, file, ...); a file segment's name is its path.
 // Exit codes: 0 success, 2 check failed (details on stderr), 3 unexpected shmkit::Error,
@@ -33,6 +35,8 @@
 #include "reliability_types.hpp"
 #include "shmkit/broadcast_channel.hpp"
 #include "shmkit/control_server.hpp"
+#include "shmkit/memfd_handle.hpp"
+#include "shmkit/segment_directory.hpp"
 #include "shmkit/segment.hpp"
 #include "shmkit/segment_view.hpp"
 
@@ -340,6 +344,33 @@ int memory_cgroup(const std::string& backend, const std::string& name, const std
   return failures == 0 ? 0 : 2;
 }
 
+// Our /tmp/shmkit-<uid> belongs to someone else: a memfd writer serves from the next private
+// fallback directory, openers by name find it there, and the listing shows it.
+int squatted(const std::string& name) {
+  const std::string squatted_dir = "/tmp/shmkit-" + std::to_string(::geteuid());
+  SegmentOptions o;
+  o.backend = Backend::memfd;
+  Segment seg = Segment::create(name, 1 << 20, o);
+  fill(seg.construct<Record>("record"));
+  const std::string path = seg.handle<MemfdHandle>()->socket_path();
+  check(path.rfind(squatted_dir + "-1/", 0) == 0, "served at " + path + ", expected under " + squatted_dir + "-1/");
+  Segment peer = Segment::open(name, o);
+  check(intact(*peer.find<Record>("record")), "the opener did not find the record");
+  bool listed = false;
+  for (const SegmentListing& l : list_segments()) listed = listed || (l.backend == Backend::memfd && l.name == name && l.valid);
+  check(listed, "the segment is not listed as live");
+  return failures == 0 ? 0 : 2;
+}
+
+// Listing (what --list and --gc do first) creates no directory.
+int list_creates_nothing() {
+  (void)list_segments();
+  struct stat st {};
+  const std::string dir = "/tmp/shmkit-" + std::to_string(::geteuid());
+  check(::lstat(dir.c_str(), &st) != 0 && errno == ENOENT, "listing created " + dir);
+  return failures == 0 ? 0 : 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -358,6 +389,8 @@ int main(int argc, char** argv) {
     if (a.size() == 3 && a[0] == "limit-as") return limit_as(a[1], a[2]);
     if (a.size() == 3 && a[0] == "limit-nofile") return limit_nofile(a[1], a[2]);
     if (a.size() == 2 && a[0] == "full-shm") return full_shm(a[1]);
+    if (a.size() == 2 && a[0] == "squatted") return squatted(a[1]);
+    if (a.size() == 1 && a[0] == "list-creates-nothing") return list_creates_nothing();
     if (a.size() == 4 && a[0] == "memory-cgroup") return memory_cgroup(a[1], a[2], a[3]);
   } catch (const Error& e) {
     std::fprintf(stderr, "helper: unexpected shmkit::Error (%s): %s\n", to_string(e.errc()), e.what());

@@ -321,3 +321,32 @@ BOOST_DATA_TEST_CASE(memory_cgroup_limit, bdata::make(test_backends()), backend)
   BOOST_TEST(st.ok(), st.describe());
   BOOST_TEST(!segment_entry_exists(backend, name));
 }
+
+// Another user made our /tmp/shmkit-<uid> first (XDG_RUNTIME_DIR unset): the writer serves from
+// a private fallback, openers and the listing find it; a listing alone creates no directory.
+BOOST_AUTO_TEST_CASE(squatted_socket_directory) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("needs root to make a directory for another uid and run children as two uids: skipped");
+    return;
+  }
+  // Uids no account uses, so no other process on the host shares their directories.
+  const std::uint32_t victim = 54321 + static_cast<std::uint32_t>(::getpid() % 1000) * 2, lister = victim + 1;
+  const std::string squatted = "/tmp/shmkit-" + std::to_string(victim);
+  const std::string fallback = squatted + "-1";
+  ::rmdir(fallback.c_str());
+  BOOST_REQUIRE(::mkdir(squatted.c_str(), 0755) == 0);
+  BOOST_REQUIRE(::chown(squatted.c_str(), kNobody, kNobody) == 0);
+  auto as = [](std::uint32_t uid, std::vector<std::string> args) {
+    std::vector<std::string> argv{"--reuid=" + std::to_string(uid), "--regid=" + std::to_string(uid), "--clear-groups",
+                                  helper_path("shmkit-test-reliability-helper")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return ChildProcess("/usr/bin/setpriv", argv);
+  };
+  const ExitStatus st = as(victim, {"squatted", unique_name("shmkit-squat")}).wait(60s);
+  BOOST_TEST(st.ok(), st.describe());
+  const ExitStatus ls = as(lister, {"list-creates-nothing"}).wait(60s);
+  BOOST_TEST(ls.ok(), ls.describe());
+  ::rmdir(fallback.c_str());
+  ::rmdir(squatted.c_str());
+  ::rmdir(("/tmp/shmkit-" + std::to_string(lister)).c_str());
+}

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,9 @@ std::string client_socket_path(std::string_view segment_name);
 // The same path unchecked, and the check alone (for attach_memfd's check_directory).
 std::string unchecked_client_socket_path(std::string_view segment_name);
 void check_client_socket_directory(const std::string& socket_path);
+// The directory of default socket paths when it exists and is a private directory of ours;
+// nullopt otherwise (nothing to list; never created here).
+std::optional<std::string> listable_socket_directory();
 
 // Liveness: true once the server side hung up (POLLHUP/POLLRDHUP/POLLERR), without blocking.
 bool control_peer_gone(int control_socket) noexcept;

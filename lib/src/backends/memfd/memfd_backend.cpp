@@ -150,9 +150,11 @@ class MemfdBackend final : public SegmentBackend {
   }
 
   std::vector<SegmentListing> list() const override {
-    const std::string probe = unchecked_client_socket_path("probe");
-    const std::string dir = probe.substr(0, probe.rfind('/'));
+    // Only a private directory of ours is listed: sockets in one another user made are not ours.
     std::vector<SegmentListing> out;
+    const std::optional<std::string> found = listable_socket_directory();
+    if (!found) return out;
+    const std::string& dir = *found;
     for (const std::string& file : directory_entries(dir)) {
       if (file.size() <= 5 || file.compare(file.size() - 5, 5, ".sock") != 0) continue;
       SegmentListing l;
