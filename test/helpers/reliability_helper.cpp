@@ -8,6 +8,7 @@
 //   shmkit-test-reliability-helper full-shm <segment-name>
 //   shmkit-test-reliability-helper squatted <segment-name>   (run as a uid whose /tmp/shmkit-<uid> another user made)
 //   shmkit-test-reliability-helper list-creates-nothing
+//   shmkit-test-reliability-helper serve-abstract <segment-name> <@socket>   (serves until killed; root may attach)
 //   shmkit-test-reliability-helper memory-cgroup <backend> <segment-name> <cgroup-limit-bytes>
 // <backend> as to_string() spells it (named, memfd, file, ...); a file segment's name is its path.
 // Exit codes: 0 success, 2 check failed (details on stderr), 3 unexpected shmkit::Error,
@@ -362,6 +363,17 @@ int squatted(const std::string& name) {
   return failures == 0 ? 0 : 2;
 }
 
+// Serves a memfd segment on an abstract socket, letting root attach, until killed.
+int serve_abstract(const std::string& name, const std::string& socket) {
+  SegmentOptions o;
+  o.backend = Backend::memfd;
+  o.socket_path = socket;
+  o.control.policy = AccessPolicy::same_user().allow_uid(0);
+  Segment seg = Segment::create(name, 1 << 20, o);
+  fill(seg.construct<Record>("record"));
+  for (;;) ::pause();
+}
+
 // Listing (what --list and --gc do first) creates no directory.
 int list_creates_nothing() {
   (void)list_segments();
@@ -391,6 +403,7 @@ int main(int argc, char** argv) {
     if (a.size() == 2 && a[0] == "full-shm") return full_shm(a[1]);
     if (a.size() == 2 && a[0] == "squatted") return squatted(a[1]);
     if (a.size() == 1 && a[0] == "list-creates-nothing") return list_creates_nothing();
+    if (a.size() == 3 && a[0] == "serve-abstract") return serve_abstract(a[1], a[2]);
     if (a.size() == 4 && a[0] == "memory-cgroup") return memory_cgroup(a[1], a[2], a[3]);
   } catch (const Error& e) {
     std::fprintf(stderr, "helper: unexpected shmkit::Error (%s): %s\n", to_string(e.errc()), e.what());

@@ -350,3 +350,30 @@ BOOST_AUTO_TEST_CASE(squatted_socket_directory) {
   ::rmdir(squatted.c_str());
   ::rmdir(("/tmp/shmkit-" + std::to_string(lister)).c_str());
 }
+
+// A client checks who serves it: root's client refuses a segment served by uid 65534 on an
+// abstract socket (which anyone can bind) unless it lists that uid as trusted.
+BOOST_AUTO_TEST_CASE(client_checks_the_serving_uid) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("needs root to run the server as uid " << kNobody << ": skipped");
+    return;
+  }
+  const std::string name = unique_name("shmkit-serving-uid");
+  const std::string socket = "@" + name;
+  ChildProcess server("/usr/bin/setpriv", {"--reuid=" + std::to_string(kNobody), "--regid=" + std::to_string(kNobody),
+                                           "--clear-groups", helper_path("shmkit-test-reliability-helper"),
+                                           "serve-abstract", name, socket});
+  SegmentOptions o;
+  o.backend = Backend::memfd;
+  o.socket_path = socket;
+  // Until the server listens, connecting says not_found; then the answer is the uid check's.
+  Errc got = Errc::not_found;
+  BOOST_REQUIRE(await([&] {
+    got = error_of([&] { Segment::open(name, o); });
+    return got != Errc::not_found;
+  }));
+  BOOST_TEST(got == Errc::permission_denied);
+  o.trusted_server_uids = {kNobody};
+  Segment seg = Segment::open(name, o);
+  BOOST_TEST(intact(*seg.find<Record>("record")));
+}

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "memfd_mapping.hpp"
 #include "unique_fd.hpp"
@@ -35,8 +36,9 @@ struct AttachedMemfd {
 // views refuses (Errc::unsupported).
 // check_directory: `socket_path` is a default path (client_socket_path): its directory is checked
 // right after connect(), while the server wakes up, before the HELLO is sent.
+// `trusted_server_uids`: whose server we accept (empty: our effective uid or root).
 AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only = false,
-                           bool check_directory = false);
+                           bool check_directory = false, const std::vector<std::uint32_t>& trusted_server_uids = {});
 
 // ControlServer::default_socket_path for a client: checks the directory is private (if it
 // exists) but never creates it (control_server.cpp).

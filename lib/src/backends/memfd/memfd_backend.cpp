@@ -89,10 +89,10 @@ std::string header_name(const Mapping& mapping) {
 }
 
 std::unique_ptr<ClientAttachment> attach_at(std::string_view name, const std::string& socket_path,
-                                            DeadlineNs deadline, bool read_only) {
+                                            DeadlineNs deadline, bool read_only, const SegmentOptions& options) {
   const bool default_path = socket_path.empty();
   const std::string path = default_path ? unchecked_client_socket_path(name) : socket_path;
-  AttachedMemfd attached = attach_memfd(path, deadline, read_only, default_path);
+  AttachedMemfd attached = attach_memfd(path, deadline, read_only, default_path, options.trusted_server_uids);
   auto out = std::make_unique<ClientAttachment>(std::move(attached.mapping), path, std::move(attached.control_socket));
   validate_attached(out->mapping(), name.empty() ? std::string_view(path) : name, name, "came over a control socket");
   return out;
@@ -142,7 +142,7 @@ class MemfdBackend final : public SegmentBackend {
 
   std::unique_ptr<Attachment> open(const std::string& name, const SegmentOptions& options, DeadlineNs deadline,
                                    bool read_only) const override {
-    return attach_at(name, options.socket_path, deadline, read_only);
+    return attach_at(name, options.socket_path, deadline, read_only, options);
   }
 
   bool remove(const std::string& name) const override {
@@ -204,13 +204,13 @@ const SegmentBackend& memfd_backend() {
 namespace shmkit {
 
 Segment attach_memfd(std::string_view socket_path, const SegmentOptions& options) {
-  auto a = detail::attach_at({}, std::string(socket_path), detail::deadline_after(options.open_timeout), false);
+  auto a = detail::attach_at({}, std::string(socket_path), detail::deadline_after(options.open_timeout), false, options);
   std::string name = detail::header_name(a->mapping());
   return detail::SegmentAccess::make(std::move(a), std::move(name), Backend::memfd, options, false);
 }
 
 SegmentView attach_memfd_read_only(std::string_view socket_path, const SegmentOptions& options) {
-  auto a = detail::attach_at({}, std::string(socket_path), detail::deadline_after(options.open_timeout), true);
+  auto a = detail::attach_at({}, std::string(socket_path), detail::deadline_after(options.open_timeout), true, options);
   std::string name = detail::header_name(a->mapping());
   return detail::SegmentAccess::make_view(
       detail::SegmentAccess::make(std::move(a), std::move(name), Backend::memfd, options, false));
