@@ -60,6 +60,12 @@ void await_ready_header(const Mapping& mapping, std::string_view name, DeadlineN
   while (!header_is_ready(h)) {
     const bool looks_ours = h.magic == 0 || h.magic == kSegmentMagic;
     if (!looks_ours) break;  // validate_header says what it is
+    // A state no creator writes, or no creator at all, is damage, not a creator still at work.
+    const std::uint32_t state = h.state.load(std::memory_order_acquire);
+    if (h.magic == kSegmentMagic && (state != kInitializing || h.creator_pid <= 0) && state != kReady)
+      throw Error(Errc::corrupt, "segment '" + std::string(name) + "' has a damaged header (state " +
+                                     std::to_string(state) + ", creator pid " + std::to_string(h.creator_pid) +
+                                     "): something wrote over it; remove it and create it again");
     if (steady_now_ns() >= deadline) {
       const bool creator_alive = h.creator_pid != 0 && process_alive(h.creator_pid, h.creator_start_time);
       if (h.magic == kSegmentMagic && !creator_alive)
@@ -77,8 +83,13 @@ void await_ready_header(const Mapping& mapping, std::string_view name, DeadlineN
 
 void require_ready_header(const Mapping& mapping, std::string_view name) {
   const SegmentHeader& h = header_of(mapping, name);
-  if (h.magic == kSegmentMagic && !header_is_ready(h))
+  if (h.magic == kSegmentMagic && !header_is_ready(h)) {
+    const std::uint32_t state = h.state.load(std::memory_order_acquire);
+    if (state != kInitializing)
+      throw Error(Errc::corrupt, "segment '" + std::string(name) + "' has a damaged header (state " +
+                                     std::to_string(state) + "): something wrote over it; remove it and create it again");
     throw Error(Errc::corrupt, "segment '" + std::string(name) + "' was never finished: remove it");
+  }
   validate_blaming_crash(h, mapping.size(), name);
 }
 
