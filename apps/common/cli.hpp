@@ -13,6 +13,8 @@
 #include <boost/any.hpp>
 #include <boost/program_options.hpp>
 
+#include "shmkit/error.hpp"
+
 namespace shmkit::apps {
 
 // A byte count written with an optional unit: 4096, 64KiB, 64MiB, 1GiB, 1.5MiB, 64k, 10MB.
@@ -54,6 +56,10 @@ void validate(boost::any& v, const std::vector<std::string>& values, ByteSize*, 
 void validate(boost::any& v, const std::vector<std::string>& values, Duration*, int);
 void validate(boost::any& v, const std::vector<std::string>& values, Count*, int);
 void validate(boost::any& v, const std::vector<std::string>& values, Rate*, int);
+
+// An Error's message without the ": <code>" std::system_error appends, for wrapping it in
+// another Error (which appends its own) without saying the code twice.
+std::string message_of(const shmkit::Error& e);
 
 // What every app's main() does: parse (bad option/value → one line on stderr, exit 2), handle
 // --help (with `usage` examples) and --version, then run `body`. A shmkit::Error from the body

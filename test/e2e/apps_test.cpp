@@ -312,6 +312,8 @@ BOOST_DATA_TEST_CASE(reader_without_writer_fails_clearly, bdata::make(kBackends)
   const std::string err = read_file(s.path("err"));
   BOOST_TEST(err.find("shmkit-reader: no writer") == 0, err);
   BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1);
+  // The code is said once, at the end.
+  BOOST_TEST(err.find("not_found") == err.rfind("not_found"), err);
 }
 
 BOOST_AUTO_TEST_CASE(inspect_shows_a_live_segment) {
