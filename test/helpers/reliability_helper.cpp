@@ -374,6 +374,12 @@ int serve_abstract(const std::string& name, const std::string& socket) {
   for (;;) ::pause();
 }
 
+// Creating a file segment in a directory this user cannot write blames the directory.
+int create_in_unwritable(const std::string& path) {
+  expect_create_fails("file", path, 1 << 20, Errc::permission_denied, "its directory");
+  return failures == 0 ? 0 : 2;
+}
+
 // Listing (what --list and --gc do first) creates no directory.
 int list_creates_nothing() {
   (void)list_segments();
@@ -403,6 +409,7 @@ int main(int argc, char** argv) {
     if (a.size() == 2 && a[0] == "full-shm") return full_shm(a[1]);
     if (a.size() == 2 && a[0] == "squatted") return squatted(a[1]);
     if (a.size() == 1 && a[0] == "list-creates-nothing") return list_creates_nothing();
+    if (a.size() == 2 && a[0] == "create-in-unwritable") return create_in_unwritable(a[1]);
     if (a.size() == 3 && a[0] == "serve-abstract") return serve_abstract(a[1], a[2]);
     if (a.size() == 4 && a[0] == "memory-cgroup") return memory_cgroup(a[1], a[2], a[3]);
   } catch (const Error& e) {

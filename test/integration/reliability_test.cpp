@@ -377,3 +377,22 @@ BOOST_AUTO_TEST_CASE(client_checks_the_serving_uid) {
   Segment seg = Segment::open(name, o);
   BOOST_TEST(intact(*seg.find<Record>("record")));
 }
+
+// A file segment in a directory the user cannot write: the message blames the directory.
+BOOST_AUTO_TEST_CASE(unwritable_directory_is_named) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("needs root to run the creator as uid " << kNobody << ": skipped");
+    return;
+  }
+  char dir_template[] = "/tmp/shmkit-unwritable-XXXXXX";
+  BOOST_REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  BOOST_REQUIRE(::chmod(dir.c_str(), 0755) == 0);  // root's: others may enter, not write
+  const ExitStatus st = ChildProcess("/usr/bin/setpriv",
+                                     {"--reuid=" + std::to_string(kNobody), "--regid=" + std::to_string(kNobody),
+                                      "--clear-groups", helper_path("shmkit-test-reliability-helper"),
+                                      "create-in-unwritable", dir + "/seg"})
+                            .wait(60s);
+  BOOST_TEST(st.ok(), st.describe());
+  ::rmdir(dir.c_str());
+}

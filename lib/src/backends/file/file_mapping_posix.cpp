@@ -123,7 +123,20 @@ std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_
   static std::atomic<unsigned> counter{0};
   const std::string tmp = path + ".shmkit-new-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, permissions & 0777));
-  if (fd.get() < 0) throw_open_error(path, errno);
+  if (fd.get() < 0) {
+    const int e = errno;
+    // The file does not exist yet: a refusal here is the directory's, not the file's.
+    if (e == EACCES || e == EPERM || e == EROFS) {
+      const auto slash = path.rfind('/');
+      const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+      throw Error(Errc::permission_denied,
+                  "cannot create file segment '" + path + "': its directory '" + dir +
+                      (e == EROFS ? "' is on a read-only file system" : "' is not writable by this user") +
+                      " (choose another directory, or change its permissions)",
+                  e);
+    }
+    throw_open_error(path, e);
+  }
   struct Unlinker {
     const std::string& p;
     ~Unlinker() { ::unlink(p.c_str()); }
