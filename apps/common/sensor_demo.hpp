@@ -41,7 +41,7 @@ struct SensorFrame {
   double gain;                 // the configuration gain applied to this frame
   double scale;                // raw count -> unit
   std::uint32_t sample_count;
-  std::uint32_t config_version;  // DemoConfig::version this frame was made with
+  std::uint32_t config_version;  // AppliedConfig::version this frame was made with
   // int32_t samples[sample_count] follow
 };
 static_assert(sizeof(SensorFrame) == 40);
