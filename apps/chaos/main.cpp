@@ -78,6 +78,7 @@ struct Args {
   int readers = 3;
   std::string backend = shmkit::to_string(shmkit::resolve_backend(shmkit::Backend::automatic));
   std::uint64_t seed = 0;
+  bool demo = false;  // the demo apps' untrusted-peer cases instead of the segment chaos
   std::string role;  // "", writer, reader
   std::string segment;
   int id = 0;
@@ -99,12 +100,13 @@ Args parse(int argc, char** argv) {
     else if (k == "--readers") a.readers = std::stoi(next());
     else if (k == "--backend") a.backend = next();
     else if (k == "--seed") a.seed = std::stoull(next());
+    else if (k == "--demo") a.demo = true;
     else if (k == "--role") a.role = next();
     else if (k == "--segment") a.segment = next();
     else if (k == "--id") a.id = std::stoi(next());
     else {
       std::fprintf(stderr,
-                   "usage: shmkit-chaos [--duration seconds] [--readers n (1..%d)] [--backend memfd|named] [--seed n]\n",
+                   "usage: shmkit-chaos [--duration seconds] [--readers n (1..%d)] [--backend memfd|named] [--seed n] [--demo]\n",
                    kMaxChildren - 1);
       std::exit(2);
     }
@@ -496,6 +498,134 @@ int supervise(const Args& a) {
   return failures == 0 ? 0 : 1;
 }
 
+// Starts `argv` with stdout on `out_fd` (stderr too when `out_fd` is a file), stdin closed.
+pid_t start_program(const std::vector<std::string>& argv, int out_fd) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_fd, STDOUT_FILENO);
+    std::vector<char*> args;
+    for (const std::string& s : argv) args.push_back(const_cast<char*>(s.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits for `pid` up to `limit`; false (and the process killed) if it did not end.
+bool reap_within(pid_t pid, std::chrono::milliseconds limit, int* status) {
+  const auto until = Clock::now() + limit;
+  while (Clock::now() < until) {
+    if (::waitpid(pid, status, WNOHANG) == pid) return true;
+    std::this_thread::sleep_for(5ms);  // polling a child's exit
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, status, 0);
+  return false;
+}
+
+// The demo apps as untrusted peers: a shmkit-writer at 1 kHz beside readers stalled on full
+// stdout pipes, a reader stopped (SIGSTOP) at a random moment, and --set readers killed at
+// random moments all along. The writer must publish at least 90 % of its paced frames, end on
+// SIGTERM, and a last --set must be applied.
+int supervise_demo(const Args& a) {
+  const std::string dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+  const std::string writer_bin = dir + "/shmkit-writer", reader_bin = dir + "/shmkit-reader";
+  const std::string name = "shmkit-chaos-demo-" + std::to_string(::getpid());
+  const std::string out_path = "/tmp/" + name + ".out";
+  std::mt19937_64 rng(a.seed);
+  std::printf("shmkit-chaos: demo apps on %s, %.0f s, seed %llu\n", a.backend.c_str(), a.duration,
+              static_cast<unsigned long long>(a.seed));
+  std::fflush(stdout);
+  const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (out < 0 || devnull < 0) throw std::runtime_error("cannot open " + out_path);
+  const std::vector<std::string> common{"--name", name, "--backend", a.backend};
+  auto with = [&](std::string bin, std::vector<std::string> more) {
+    std::vector<std::string> v{std::move(bin)};
+    v.insert(v.end(), common.begin(), common.end());
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+  const auto t0 = Clock::now();
+  const pid_t writer = start_program(with(writer_bin, {"--rate", "1000"}), out);
+  // Stalled readers: stdout is a pipe nobody reads, one page big.
+  std::vector<int> pipes;
+  std::vector<pid_t> stalled;
+  for (int i = 0; i < 2; ++i) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+    ::fcntl(p[1], F_SETPIPE_SZ, 4096);
+    stalled.push_back(start_program(with(reader_bin, {"--json", "--interval", "10ms", "--wait-for-writer", "10s"}), p[1]));
+    ::close(p[1]);
+    pipes.push_back(p[0]);
+  }
+  const pid_t stopped = start_program(with(reader_bin, {"--wait-for-writer", "10s", "--interval", "10ms"}), devnull);
+  std::uint64_t kills = 0, sets = 0;
+  bool stop_sent = false;
+  const auto end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.duration));
+  while (Clock::now() < end) {
+    if (!stop_sent && Clock::now() - t0 > std::chrono::milliseconds(200 + rng() % 800)) {
+      ::kill(stopped, SIGSTOP);  // stopped wherever it was: mid-read, mid-print
+      stop_sent = true;
+    }
+    const pid_t setter = start_program(
+        with(reader_bin, {"--set", "gain=" + std::to_string(1 + rng() % 100), "--count", "3", "--wait-for-writer", "10s"}),
+        devnull);
+    ++sets;
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 5000));  // a random kill point
+    if (::kill(setter, SIGKILL) == 0) ++kills;
+    int status = 0;
+    ::waitpid(setter, &status, 0);
+  }
+  // A last --set is applied: no slot is lost to the killed ones.
+  int status = 0;
+  const pid_t last = start_program(with(reader_bin, {"--set", "gain=42", "--count", "1"}), devnull);
+  const bool last_done = reap_within(last, 10s, &status);
+  const bool last_ok = last_done && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  const double ran_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  ::kill(writer, SIGTERM);
+  const bool writer_ended = reap_within(writer, 5s, &status);
+  const bool writer_clean = writer_ended && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  for (pid_t p : stalled) ::kill(p, SIGKILL), ::waitpid(p, nullptr, 0);
+  ::kill(stopped, SIGKILL);
+  ::waitpid(stopped, nullptr, 0);
+  for (int p : pipes) ::close(p);
+  ::close(out);
+  ::close(devnull);
+  std::string text;
+  {
+    std::FILE* f = std::fopen(out_path.c_str(), "r");
+    char buf[4096];
+    std::size_t n = 0;
+    while (f != nullptr && (n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    if (f != nullptr) std::fclose(f);
+  }
+  ::unlink(out_path.c_str());
+  unsigned long long published = 0;
+  if (const auto at = text.rfind("closed after "); at != std::string::npos)
+    published = std::strtoull(text.c_str() + at + 13, nullptr, 10);
+  // The writer started before the first reader; its ticks before serving are part of the run.
+  const double expected = ran_s * 1000 * 3;
+  int failures = 0;
+  auto check = [&](bool ok, const char* what) {
+    if (!ok) {
+      ++failures;
+      std::fprintf(stderr, "shmkit-chaos: FAILED: %s\n", what);
+    }
+  };
+  check(writer_clean, "the writer did not end cleanly on SIGTERM within 5 s");
+  check(static_cast<double>(published) >= 0.9 * expected, "the writer published less than 90 % of its paced frames");
+  check(last_ok, "a --set after the chaos was not applied");
+  check(text.find("gain 42") != std::string::npos, "the writer did not report the last configuration");
+  check(kills > 0 && stop_sent, "nothing was killed or stopped");
+  std::printf("shmkit-chaos: demo %s after %.1f s: %llu --set readers started, %llu killed, 2 stalled on full pipes, "
+              "1 stopped; writer published %llu frames of %.0f paced (%.1f %%)\n",
+              failures == 0 ? "PASSED" : "FAILED", ran_s, static_cast<unsigned long long>(sets),
+              static_cast<unsigned long long>(kills), published, expected, 100.0 * static_cast<double>(published) / expected);
+  return failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -503,6 +633,7 @@ int main(int argc, char** argv) {
   try {
     if (a.role == "writer") return run_writer(a);
     if (a.role == "reader") return run_reader(a);
+    if (a.demo) return supervise_demo(a);
     return supervise(a);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmkit-chaos%s%s: %s\n", a.role.empty() ? "" : " ", a.role.c_str(), e.what());

@@ -80,6 +80,28 @@ std::chrono::nanoseconds parse_duration(std::string_view text) {
                               "' (use ns, us, ms, s, m, h)");
 }
 
+std::uint64_t parse_count(std::string_view text) {
+  const std::string s(text);
+  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument("'" + s + "' is not a whole number (use digits only, at most 19 of them)");
+  return std::stoull(s);
+}
+
+double parse_rate(std::string_view text) {
+  const std::string s(text);
+  std::size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != s.size() || !std::isfinite(value) || value < 0 || (value != 0 && (value < kMinRate || value > kMaxRate)))
+    throw std::invalid_argument("'" + s + "' is not a rate: give 0 (unthrottled) or a number of Hz from " +
+                                std::to_string(kMinRate).substr(0, 5) + " to 1e8");
+  return value;
+}
+
 std::string format_bytes(double bytes) {
   static const char* names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int i = 0;
@@ -121,6 +143,8 @@ std::ostream& operator<<(std::ostream& os, const ByteSize& s) {
 }
 
 std::ostream& operator<<(std::ostream& os, const Duration& d) { return os << format_duration(d.value); }
+std::ostream& operator<<(std::ostream& os, const Count& c) { return os << c.value; }
+std::ostream& operator<<(std::ostream& os, const Rate& r) { return os << r.per_second; }
 
 void validate(boost::any& v, const std::vector<std::string>& values, ByteSize*, int) {
   po::validators::check_first_occurrence(v);
@@ -140,6 +164,34 @@ void validate(boost::any& v, const std::vector<std::string>& values, Duration*, 
   } catch (const std::invalid_argument& e) {
     throw bad_value(e.what());
   }
+}
+
+void validate(boost::any& v, const std::vector<std::string>& values, Count*, int) {
+  po::validators::check_first_occurrence(v);
+  const std::string& s = po::validators::get_single_string(values);
+  try {
+    v = Count{parse_count(s)};
+  } catch (const std::invalid_argument& e) {
+    throw bad_value(e.what());
+  }
+}
+
+void validate(boost::any& v, const std::vector<std::string>& values, Rate*, int) {
+  po::validators::check_first_occurrence(v);
+  const std::string& s = po::validators::get_single_string(values);
+  try {
+    v = Rate{parse_rate(s)};
+  } catch (const std::invalid_argument& e) {
+    throw bad_value(e.what());
+  }
+}
+
+std::string message_of(const shmkit::Error& e) {
+  std::string m = e.what();
+  const std::string suffix = std::string(": ") + shmkit::to_string(e.errc());
+  if (m.size() >= suffix.size() && m.compare(m.size() - suffix.size(), suffix.size(), suffix) == 0)
+    m.resize(m.size() - suffix.size());
+  return m;
 }
 
 int run_app(int argc, char** argv, AppSpec& spec, const std::function<int(const po::variables_map&)>& body) {
@@ -168,8 +220,10 @@ int run_app(int argc, char** argv, AppSpec& spec, const std::function<int(const 
   try {
     return body(vm);
   } catch (const shmkit::Error& e) {
-    std::cerr << spec.name << ": " << e.what() << "\n";
-    return 1;
+    // In these apps an invalid argument to the library always comes from a command-line value.
+    const bool bad_value = e.errc() == shmkit::Errc::invalid_argument;
+    std::cerr << spec.name << ": " << e.what() << (bad_value ? " (see --help)\n" : "\n");
+    return bad_value ? 2 : 1;
   } catch (const std::invalid_argument& e) {  // a bad value found after parsing (e.g. --set)
     std::cerr << spec.name << ": " << e.what() << " (see --help)\n";
     return 2;

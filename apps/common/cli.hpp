@@ -13,6 +13,8 @@
 #include <boost/any.hpp>
 #include <boost/program_options.hpp>
 
+#include "shmkit/error.hpp"
+
 namespace shmkit::apps {
 
 // A byte count written with an optional unit: 4096, 64KiB, 64MiB, 1GiB, 1.5MiB, 64k, 10MB.
@@ -24,7 +26,20 @@ struct Duration {
   std::chrono::nanoseconds value{0};
 };
 
+// A whole number written in decimal digits only: "-1" is refused instead of wrapping around.
+struct Count {
+  std::uint64_t value = 0;
+};
+// A rate in events per second: finite, 0 (unthrottled) or within [kMinRate, kMaxRate].
+struct Rate {
+  double per_second = 0;
+};
+inline constexpr double kMinRate = 0.001;  // one event in about 17 minutes
+inline constexpr double kMaxRate = 1e8;     // a 10 ns period: beyond what any pacing loop can keep
+
 // Throw std::invalid_argument with a message naming the text and the accepted forms.
+std::uint64_t parse_count(std::string_view text);
+double parse_rate(std::string_view text);
 std::uint64_t parse_byte_size(std::string_view text);
 std::chrono::nanoseconds parse_duration(std::string_view text);
 
@@ -33,14 +48,23 @@ std::string format_duration(std::chrono::nanoseconds d);  // "500ms", "2s", "250
 
 std::ostream& operator<<(std::ostream& os, const ByteSize& s);  // for defaults in --help
 std::ostream& operator<<(std::ostream& os, const Duration& d);
+std::ostream& operator<<(std::ostream& os, const Count& c);
+std::ostream& operator<<(std::ostream& os, const Rate& r);
 
 // Boost.Program_options hooks (found by ADL).
 void validate(boost::any& v, const std::vector<std::string>& values, ByteSize*, int);
 void validate(boost::any& v, const std::vector<std::string>& values, Duration*, int);
+void validate(boost::any& v, const std::vector<std::string>& values, Count*, int);
+void validate(boost::any& v, const std::vector<std::string>& values, Rate*, int);
+
+// An Error's message without the ": <code>" std::system_error appends, for wrapping it in
+// another Error (which appends its own) without saying the code twice.
+std::string message_of(const shmkit::Error& e);
 
 // What every app's main() does: parse (bad option/value → one line on stderr, exit 2), handle
 // --help (with `usage` examples) and --version, then run `body`. A shmkit::Error from the body
-// → "<app>: <message>" on stderr and exit 1; the body's own return value otherwise.
+// → "<app>: <message>" on stderr and exit 1 (exit 2 and "(see --help)" for invalid_argument,
+// which only a bad value causes); the body's own return value otherwise.
 struct AppSpec {
   std::string name;         // "shmkit-reader"
   std::string summary;      // one line: what it does

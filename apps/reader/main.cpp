@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <mutex>
+#include <cstring>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -46,6 +46,7 @@ struct Settings {
   nanoseconds stall{1s};
   bool json = false;
   bool verify = false;
+  bool register_reader = true;
   std::vector<std::pair<std::string, double>> sets;
 };
 
@@ -65,13 +66,22 @@ std::pair<Segment, BroadcastReader> connect(const Settings& s) {
       ReaderOptions ro;
       ro.wait = s.wait;
       ro.start = s.start;
-      BroadcastReader reader(segment, demo::kChannel, ro);
+      ro.register_reader = s.register_reader;
+      std::optional<BroadcastReader> opened;
+      try {
+        opened.emplace(segment, demo::kChannel, ro);
+      } catch (const Error& e) {
+        if (e.errc() != Errc::resource_limit) throw;
+        throw Error(Errc::resource_limit, "every reader place of the writer is taken by a live reader (start the writer "
+                                          "with a larger --max-readers, or read with --no-register)");
+      }
+      BroadcastReader reader = std::move(*opened);
       return {std::move(segment), std::move(reader)};
     } catch (const Error& e) {
       const bool absent = e.errc() == Errc::not_found || e.errc() == Errc::peer_gone;
       if (!absent || steady_clock::now() >= give_up || g_stop.load()) {
         if (absent)
-          throw Error(e.errc(), std::string("no writer: ") + e.what() +
+          throw Error(e.errc(), "no writer: " + apps::message_of(e) +
                                     (s.wait_for_writer.count() ? "" : " (start shmkit-writer first, or pass --wait-for-writer 10s)"));
         throw;
       }
@@ -81,46 +91,85 @@ std::pair<Segment, BroadcastReader> connect(const Settings& s) {
   }
 }
 
+// Posts each --set as a request on the writer's command board and waits (bounded) for the
+// writer to apply it. The writer validates requests; it never waits for this process.
 void apply_settings(Segment& segment, const Settings& s) {
   if (s.sets.empty()) return;
-  auto* config = segment.find<demo::DemoConfig>(demo::kConfig);
-  if (config == nullptr) throw Error(Errc::not_found, "the segment has no configuration record '" + std::string(demo::kConfig) + "'");
-  std::unique_lock<SharedMutex> lock(config->lock, std::defer_lock);
-  if (!lock.try_lock_for(2s))
-    throw Error(Errc::timeout, "the configuration record stayed locked for 2 s (a reader holding it died?)");
+  auto* board = segment.find<demo::CommandBoard>(demo::kCommands);
+  auto* config = segment.find<demo::ConfigSnapshot>(demo::kConfig);
+  if (board == nullptr || config == nullptr)
+    throw Error(Errc::not_found, "the segment has no command board '" + std::string(demo::kCommands) +
+                                     "' (is its writer a shmkit-writer of this version?)");
   for (const auto& [key, value] : s.sets) {
-    if (key == "gain") config->gain = value;
+    demo::CommandSlot* mine = nullptr;
+    for (demo::CommandSlot& slot : board->slots) {
+      std::uint32_t expected = demo::command_free;
+      if (slot.state.compare_exchange_strong(expected, demo::command_claimed, std::memory_order_acq_rel)) {
+        mine = &slot;
+        break;
+      }
+    }
+    if (mine == nullptr)
+      throw Error(Errc::busy, "all " + std::to_string(demo::kCommandSlots) +
+                                  " command slots of the writer are in use: try again in a second");
+    const std::uint32_t before = config->load().version;
+    mine->pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
+    mine->claimed_ns.store(static_cast<std::uint64_t>(steady_clock::now().time_since_epoch().count()),
+                           std::memory_order_relaxed);
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof bits);
+    mine->gain_bits.store(bits, std::memory_order_relaxed);
+    std::uint32_t claimed = demo::command_claimed;
+    if (!mine->state.compare_exchange_strong(claimed, demo::command_posted, std::memory_order_acq_rel))
+      throw Error(Errc::timeout, "the writer took back this reader's command slot before it was posted: try again");
+    // The writer takes requests within a millisecond or so while it runs; 2 s is a generous bound.
+    const auto give_up = steady_clock::now() + 2s;
+    while (mine->state.load(std::memory_order_acquire) == demo::command_posted) {
+      if (steady_clock::now() >= give_up)
+        throw Error(Errc::timeout, "the writer did not take the " + key + " request within 2 s (is it running?)");
+      std::this_thread::sleep_for(1ms);  // polling a word the writer clears
+    }
+    const demo::AppliedConfig now = config->load();
+    if (now.version == before || now.gain != value)
+      throw std::invalid_argument("--set " + key + "=" + std::to_string(value) + " was refused by the writer (gain must be from " +
+                                  std::string(demo::kGainRange) + ")");
+    if (!s.json) std::printf("shmkit-reader: configuration %u applied (gain %.3g)\n", now.version, now.gain);
   }
-  const std::uint32_t v = config->version.fetch_add(1, std::memory_order_acq_rel) + 1;
-  lock.unlock();
-  if (!s.json) std::printf("shmkit-reader: configuration %u written (gain %.3g)\n", v, s.sets.back().second);
 }
 
 void print_registry(Segment& segment, bool json) {
-  auto* lock = segment.find<Mutex>(demo::kRegistryLock);
-  auto* registry = segment.find<demo::Registry>(demo::kRegistry);
-  if (lock == nullptr || registry == nullptr) return;
-  std::lock_guard<Mutex> guard(*lock);
+  auto* snapshot = segment.find<demo::RegistrySnapshot>(demo::kRegistry);
+  if (snapshot == nullptr) return;
+  const demo::RegistryRecord reg = snapshot->load();
+  if (reg.count > demo::kSensorCount) throw Error(Errc::corrupt, "the registry claims " + std::to_string(reg.count) + " sensors");
+  // Names come from another process: bounded reads only.
+  auto text = [](const char* p, std::size_t cap) { return std::string_view(p, ::strnlen(p, cap)); };
   if (json) {
     JsonWriter j;
     j.begin_object().key("registry").begin_array();
-    for (const auto& [name, info] : *registry)
+    for (std::uint32_t i = 0; i < reg.count; ++i) {
+      const demo::SensorEntry& e = reg.sensors[i];
       j.begin_object()
-          .field("name", std::string_view(name.data(), name.size()))
-          .field("unit", std::string_view(info.unit.data(), info.unit.size()))
-          .field("rate_hz", info.rate_hz)
-          .field("samples_per_frame", info.samples_per_frame)
-          .field("frames", info.frames)
+          .field("name", text(e.name, sizeof e.name))
+          .field("unit", text(e.unit, sizeof e.unit))
+          .field("rate_hz", e.rate_hz)
+          .field("samples_per_frame", e.samples_per_frame)
+          .field("frames", e.frames)
           .end_object();
+    }
     j.end_array().end_object();
     std::cout << j.str() << std::endl;
     return;
   }
   std::printf("%-16s %-8s %10s %8s %12s\n", "SENSOR", "UNIT", "RATE", "SAMPLES", "FRAMES");
-  for (const auto& [name, info] : *registry)
+  for (std::uint32_t i = 0; i < reg.count; ++i) {
+    const demo::SensorEntry& e = reg.sensors[i];
+    const auto name = text(e.name, sizeof e.name);
+    const auto unit = text(e.unit, sizeof e.unit);
     std::printf("%-16.*s %-8.*s %8.0fHz %8u %12llu\n", static_cast<int>(name.size()), name.data(),
-                static_cast<int>(info.unit.size()), info.unit.data(), info.rate_hz, info.samples_per_frame,
-                static_cast<unsigned long long>(info.frames));
+                static_cast<int>(unit.size()), unit.data(), e.rate_hz, e.samples_per_frame,
+                static_cast<unsigned long long>(e.frames));
+  }
 }
 
 // Checks a frame against what the writer's deterministic generator makes.
@@ -297,11 +346,11 @@ std::pair<std::string, double> parse_set(const std::string& text) {
   try {
     std::size_t used = 0;
     const double v = std::stod(text.substr(eq + 1), &used);
-    if (used != text.size() - eq - 1) throw std::invalid_argument("trailing characters");
-    return {key, v};
+    if (used == text.size() - eq - 1 && demo::valid_gain(v)) return {key, v};
   } catch (const std::exception&) {
-    throw std::invalid_argument("--set " + key + ": '" + text.substr(eq + 1) + "' is not a number");
   }
+  throw std::invalid_argument("--set " + key + ": '" + text.substr(eq + 1) + "' is not a gain from " +
+                              std::string(demo::kGainRange));
 }
 
 }  // namespace
@@ -321,13 +370,14 @@ int main(int argc, char** argv) {
       ("backend", po::value<std::string>()->default_value("auto"), "auto (memfd, else named), memfd or named")
       ("wait", po::value<std::string>()->default_value("spin"), "busy (busy-poll), spin (spin then block) or block")
       ("start", po::value<std::string>()->default_value("newest"), "newest or oldest frame in the ring")
-      ("count", po::value<std::uint64_t>()->default_value(0), "exit 0 after this many frames (0: no limit)")
+      ("count", po::value<apps::Count>()->default_value(apps::Count{0}), "exit 0 after this many frames (0: no limit)")
       ("duration", po::value<apps::Duration>()->default_value(apps::Duration{0ns}), "exit 0 after this long (0: no limit)")
       ("interval", po::value<apps::Duration>()->default_value(apps::Duration{1s}), "status line period")
       ("wait-for-writer", po::value<apps::Duration>()->default_value(apps::Duration{0ns}), "keep trying to attach this long (0: fail at once)")
       ("stall", po::value<apps::Duration>()->default_value(apps::Duration{1s}), "no heartbeat for this long = stalled")
       ("set", po::value<std::vector<std::string>>()->composing(), "change the writer's configuration: gain=2")
       ("verify", po::bool_switch(), "check every payload against the writer's generator")
+      ("no-register", po::bool_switch(), "read without taking one of the writer's --max-readers places (not shown by shmkit-inspect)")
       ("json", po::bool_switch(), "one JSON object per interval (and a final one) instead of text");
   return apps::run_app(argc, argv, spec, [](const po::variables_map& vm) {
     Settings s;
@@ -343,13 +393,14 @@ int main(int argc, char** argv) {
     if (start == "newest") s.start = StartAt::newest;
     else if (start == "oldest") s.start = StartAt::oldest;
     else throw std::invalid_argument("--start must be newest or oldest, not '" + start + "'");
-    s.count = vm["count"].as<std::uint64_t>();
+    s.count = vm["count"].as<apps::Count>().value;
     s.duration = vm["duration"].as<apps::Duration>().value;
     s.interval = std::max<nanoseconds>(vm["interval"].as<apps::Duration>().value, 10ms);
     s.wait_for_writer = vm["wait-for-writer"].as<apps::Duration>().value;
     s.stall = vm["stall"].as<apps::Duration>().value;
     s.json = vm["json"].as<bool>();
     s.verify = vm["verify"].as<bool>();
+    s.register_reader = !vm["no-register"].as<bool>();
     if (vm.count("set")) for (const auto& text : vm["set"].as<std::vector<std::string>>()) s.sets.push_back(parse_set(text));
     struct sigaction sa {};
     sa.sa_handler = on_signal;

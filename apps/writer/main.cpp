@@ -4,10 +4,11 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -25,6 +26,15 @@ using namespace std::chrono;
 
 namespace {
 
+// More slots than any demo needs; the ring's memory is checked against what the host can give.
+constexpr std::uint64_t kMaxSlots = std::uint64_t{1} << 24;
+// Registration records a broadcast channel can have (detail::kMaxReaderRecords).
+constexpr std::uint64_t kMaxReaders = 4096;
+// A reader that claimed a command slot and did not post within this long has it taken back.
+constexpr auto kClaimTimeout = 1s;
+// The longest the writer sleeps at once: a signal is noticed within this.
+constexpr auto kMaxNap = 10ms;
+
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop.store(true); }
 
@@ -36,6 +46,7 @@ struct Settings {
   double rate = 250;
   std::uint32_t frame_size = 256;
   std::uint32_t slots = 1024;
+  std::uint32_t max_readers = 16;
   bool checksum = true;
   std::uint64_t count = 0;  // ticks; 0 = until signalled
   nanoseconds duration{0};
@@ -47,30 +58,75 @@ std::uint32_t samples_per_frame(std::uint32_t frame_size) {
   return static_cast<std::uint32_t>((frame_size - sizeof(demo::SensorFrame)) / sizeof(std::int32_t));
 }
 
-// The shared state beside the channel; registry entries are filled once, counters each second.
-void publish_registry(Segment& segment, const Settings& s) {
-  auto& lock = segment.find_or_construct<Mutex>(demo::kRegistryLock);
-  auto& registry = segment.find_or_construct<demo::Registry>(demo::kRegistry);
-  segment.find_or_construct<demo::StatsHistory>(demo::kStats);
-  std::lock_guard<Mutex> guard(lock);
+// The shared state beside the channel, all of it stored by the writer alone and read
+// lock-free: nothing a reader does can make the writer wait.
+struct SharedState {
+  demo::RegistrySnapshot& registry;
+  demo::StatsSnapshot& stats;
+  demo::ConfigSnapshot& config;
+  demo::CommandBoard& commands;
+  demo::RegistryRecord sensors{};
+  demo::StatsHistory history{};
+};
+
+SharedState make_shared_state(Segment& segment, const Settings& s) {
+  SharedState st{segment.construct<demo::RegistrySnapshot>(demo::kRegistry),
+                 segment.construct<demo::StatsSnapshot>(demo::kStats),
+                 segment.construct<demo::ConfigSnapshot>(demo::kConfig, demo::AppliedConfig{1.0, 0, 0}),
+                 segment.construct<demo::CommandBoard>(demo::kCommands)};
+  st.sensors.count = demo::kSensorCount;
   for (std::uint32_t id = 0; id < demo::kSensorCount; ++id) {
-    auto [it, inserted] = registry.try_emplace(shmkit::string(demo::kSensorNames[id], segment.allocator()));
-    demo::SensorInfo& info = it->second;
-    info.unit = demo::kSensorUnits[id];
-    info.id = id;
-    info.rate_hz = s.rate;
-    info.samples_per_frame = samples_per_frame(s.frame_size);
+    demo::SensorEntry& e = st.sensors.sensors[id];
+    std::snprintf(e.name, sizeof e.name, "%s", demo::kSensorNames[id]);
+    std::snprintf(e.unit, sizeof e.unit, "%s", demo::kSensorUnits[id]);
+    e.id = id;
+    e.rate_hz = s.rate;
+    e.samples_per_frame = samples_per_frame(s.frame_size);
   }
+  st.registry.store(st.sensors);
+  return st;
 }
 
-void update_stats(Segment& segment, std::uint64_t ticks, std::uint64_t published, double fps, double bps) {
-  auto* lock = segment.find<Mutex>(demo::kRegistryLock);
-  auto* registry = segment.find<demo::Registry>(demo::kRegistry);
-  auto* stats = segment.find<demo::StatsHistory>(demo::kStats);
-  std::lock_guard<Mutex> guard(*lock);
-  for (auto& [name, info] : *registry) info.frames = ticks;
-  if (stats->size() >= demo::kStatsHistory) stats->erase(stats->begin());
-  stats->push_back({duration_cast<seconds>(system_clock::now().time_since_epoch()).count(), fps, bps, published});
+void update_stats(SharedState& st, std::uint64_t ticks, std::uint64_t published, double fps, double bps) {
+  for (demo::SensorEntry& e : st.sensors.sensors) e.frames = ticks;
+  st.registry.store(st.sensors);
+  demo::StatsHistory& h = st.history;
+  if (h.count == demo::kStatsHistory) {
+    std::memmove(&h.records[0], &h.records[1], sizeof(h.records[0]) * (demo::kStatsHistory - 1));
+    --h.count;
+  }
+  h.records[h.count++] = {duration_cast<seconds>(system_clock::now().time_since_epoch()).count(), fps, bps, published};
+  st.stats.store(h);
+}
+
+bool process_alive(std::int32_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH); }
+
+// Takes the readers' posted requests: a valid one is applied (a new config version), an invalid
+// one dropped; a slot a dead or stuck reader left claimed is freed. Never waits.
+void take_commands(SharedState& st, demo::AppliedConfig& applied, bool quiet) {
+  const auto now = static_cast<std::uint64_t>(steady_clock::now().time_since_epoch().count());
+  for (demo::CommandSlot& slot : st.commands.slots) {
+    std::uint32_t state = slot.state.load(std::memory_order_acquire);
+    if (state == demo::command_posted) {
+      double gain = 0;
+      const std::uint64_t bits = slot.gain_bits.load(std::memory_order_relaxed);
+      std::memcpy(&gain, &bits, sizeof gain);
+      slot.state.store(demo::command_free, std::memory_order_release);
+      if (!demo::valid_gain(gain)) {
+        if (!quiet) std::printf("shmkit-writer: dropped a request for gain %g (outside %g..%g)\n", gain, demo::kMinGain, demo::kMaxGain), std::fflush(stdout);
+        continue;
+      }
+      applied.gain = gain;
+      ++applied.version;
+      st.config.store(applied);
+      if (!quiet) std::printf("shmkit-writer: configuration %u: gain %.3g\n", applied.version, gain), std::fflush(stdout);
+    } else if (state == demo::command_claimed) {
+      const std::uint64_t since = slot.claimed_ns.load(std::memory_order_relaxed);
+      const bool stuck = now > since && now - since > static_cast<std::uint64_t>(nanoseconds(kClaimTimeout).count());
+      if (stuck || !process_alive(slot.pid.load(std::memory_order_relaxed)))
+        slot.state.compare_exchange_strong(state, demo::command_free, std::memory_order_acq_rel);
+    }
+  }
 }
 
 int run(const Settings& s) {
@@ -95,11 +151,12 @@ int run(const Settings& s) {
     }
   } remover{segment};
 
-  publish_registry(segment, s);
-  auto& config = segment.find_or_construct<demo::DemoConfig>(demo::kConfig);
+  SharedState shared = make_shared_state(segment, s);
+  demo::AppliedConfig applied{1.0, 0, 0};
   ChannelConfig cc;
   cc.slots = s.slots;
   cc.max_frame = s.frame_size;
+  cc.max_readers = s.max_readers;
   cc.checksum = s.checksum ? Checksum::crc32c : Checksum::none;
   BroadcastWriter writer = BroadcastWriter::create(segment, demo::kChannel, cc);
 
@@ -115,12 +172,11 @@ int run(const Settings& s) {
 
   const std::uint32_t samples = samples_per_frame(s.frame_size);
   const std::uint32_t frame_bytes = static_cast<std::uint32_t>(sizeof(demo::SensorFrame) + samples * sizeof(std::int32_t));
-  std::uint32_t seen_version = config.version.load(std::memory_order_acquire);
-  double gain = 1.0;
   const auto start = steady_clock::now();
   const nanoseconds period = s.rate > 0 ? nanoseconds(static_cast<std::int64_t>(1e9 / s.rate)) : nanoseconds(0);
   auto next_tick = start;
   auto next_stats = start + 1s;
+  auto next_commands = start;
   auto last_beat = start;
   std::uint64_t tick = 0, ticks_at_stats = 0, published_at_stats = 0;
 
@@ -130,7 +186,7 @@ int run(const Settings& s) {
     if (s.duration.count() != 0 && now - start >= s.duration) break;
     if (period.count() != 0 && now < next_tick) {
       // Sleep most of the way, then spin the last stretch: 100 kHz needs sub-10 us pacing.
-      if (next_tick - now > 200us) std::this_thread::sleep_for(next_tick - now - 100us);
+      if (next_tick - now > 200us) std::this_thread::sleep_for(std::min<nanoseconds>(next_tick - now - 100us, kMaxNap));
       if (now - last_beat >= s.heartbeat) {
         writer.heartbeat();
         last_beat = now;
@@ -139,18 +195,14 @@ int run(const Settings& s) {
     }
     next_tick += period;
 
-    // A reader changed the configuration: take the lock only then, not per frame.
-    const std::uint32_t v = config.version.load(std::memory_order_acquire);
-    if (v != seen_version) {
-      std::shared_lock<SharedMutex> guard(config.lock);
-      gain = config.gain;
-      seen_version = config.version.load(std::memory_order_relaxed);
-      if (!s.quiet) std::printf("shmkit-writer: configuration %u: gain %.3g\n", seen_version, gain), std::fflush(stdout);
+    if (now >= next_commands) {
+      take_commands(shared, applied, s.quiet);
+      next_commands = now + 1ms;
     }
     for (std::uint32_t sensor = 0; sensor < demo::kSensorCount; ++sensor) {
       FrameLoan loan = writer.loan();  // zero-copy: build the frame in its slot
       std::byte* p = loan.data().data();
-      demo::SensorFrame h{demo::kFrameMagic, sensor, tick, gain, demo::kSensorScale[sensor], samples, seen_version};
+      demo::SensorFrame h{demo::kFrameMagic, sensor, tick, applied.gain, demo::kSensorScale[sensor], samples, applied.version};
       std::memcpy(p, &h, sizeof h);
       auto* out = reinterpret_cast<std::int32_t*>(p + sizeof h);
       for (std::uint32_t i = 0; i < samples; ++i) out[i] = demo::synth_sample(sensor, tick, i);
@@ -163,7 +215,7 @@ int run(const Settings& s) {
       const double secs = duration<double>(last_beat - (next_stats - 1s)).count();
       const std::uint64_t published = writer.published();
       const double fps = static_cast<double>(published - published_at_stats) / secs;
-      update_stats(segment, tick, published, fps, fps * frame_bytes);
+      update_stats(shared, tick, published, fps, fps * frame_bytes);
       if (!s.quiet)
         std::printf("shmkit-writer: %llu frames, %.0f frames/s, %s/s\n", static_cast<unsigned long long>(published), fps,
                     apps::format_bytes(fps * frame_bytes).c_str()),
@@ -174,7 +226,7 @@ int run(const Settings& s) {
     }
   }
   (void)ticks_at_stats;
-  update_stats(segment, tick, writer.published(), 0, 0);
+  update_stats(shared, tick, writer.published(), 0, 0);
   writer.close();  // readers drain what is in the ring, then see a clean close
   if (!s.quiet) {
     std::printf("shmkit-writer: closed after %llu frames\n", static_cast<unsigned long long>(writer.published()));
@@ -202,11 +254,12 @@ int main(int argc, char** argv) {
       ("backend", po::value<std::string>()->default_value("auto"), "auto (memfd on Linux), memfd or named")
       ("socket", po::value<std::string>()->default_value(""), "memfd: control socket path (default: per-user runtime dir)")
       ("size", po::value<apps::ByteSize>()->default_value(apps::ByteSize{0}), "segment size (0: enough for the ring, at least 64MiB)")
-      ("rate", po::value<double>()->default_value(250), "ticks per second (one frame per sensor per tick); 0: unthrottled")
+      ("rate", po::value<apps::Rate>()->default_value(apps::Rate{250}), "ticks per second (one frame per sensor per tick), 0.001 to 1e8; 0: unthrottled")
       ("frame-size", po::value<apps::ByteSize>()->default_value(apps::ByteSize{256}), "bytes per frame, header included (>= 44)")
-      ("slots", po::value<std::uint32_t>()->default_value(1024), "frames the ring holds (a power of two)")
+      ("slots", po::value<apps::Count>()->default_value(apps::Count{1024}), "frames the ring holds (a power of two, 2 to 16M)")
+      ("max-readers", po::value<apps::Count>()->default_value(apps::Count{16}), "readers that may register (0 to 4096); more attach only with shmkit-reader --no-register")
       ("no-checksum", po::bool_switch(), "publish without CRC-32C")
-      ("count", po::value<std::uint64_t>()->default_value(0), "stop after this many ticks (0: run until SIGINT/SIGTERM)")
+      ("count", po::value<apps::Count>()->default_value(apps::Count{0}), "stop after this many ticks (0: run until SIGINT/SIGTERM)")
       ("duration", po::value<apps::Duration>()->default_value(apps::Duration{0ns}), "stop after this long (0: no limit)")
       ("heartbeat", po::value<apps::Duration>()->default_value(apps::Duration{100ms}), "heartbeat interval while idle")
       ("quiet,q", po::bool_switch(), "print only errors");
@@ -216,18 +269,25 @@ int main(int argc, char** argv) {
     s.backend = apps::parse_backend(vm["backend"].as<std::string>(), false);
     s.socket = vm["socket"].as<std::string>();
     s.size = vm["size"].as<apps::ByteSize>().bytes;
-    s.rate = vm["rate"].as<double>();
+    s.rate = vm["rate"].as<apps::Rate>().per_second;
     const std::uint64_t frame = vm["frame-size"].as<apps::ByteSize>().bytes;
     if (frame < sizeof(demo::SensorFrame) + 4 || frame > (1u << 30))
       throw std::invalid_argument("--frame-size must be between 44 bytes and 1GiB");
     s.frame_size = static_cast<std::uint32_t>(frame);
-    s.slots = vm["slots"].as<std::uint32_t>();
+    const std::uint64_t slots = vm["slots"].as<apps::Count>().value;
+    if (slots < 2 || slots > kMaxSlots || (slots & (slots - 1)) != 0)
+      throw std::invalid_argument("--slots " + std::to_string(slots) + " is not a power of two from 2 to " +
+                                  std::to_string(kMaxSlots));
+    s.slots = static_cast<std::uint32_t>(slots);
+    const std::uint64_t max_readers = vm["max-readers"].as<apps::Count>().value;
+    if (max_readers > kMaxReaders)
+      throw std::invalid_argument("--max-readers " + std::to_string(max_readers) + " is more than " + std::to_string(kMaxReaders));
+    s.max_readers = static_cast<std::uint32_t>(max_readers);
     s.checksum = !vm["no-checksum"].as<bool>();
-    s.count = vm["count"].as<std::uint64_t>();
+    s.count = vm["count"].as<apps::Count>().value;
     s.duration = vm["duration"].as<apps::Duration>().value;
     s.heartbeat = vm["heartbeat"].as<apps::Duration>().value;
     s.quiet = vm["quiet"].as<bool>();
-    if (s.rate < 0) throw std::invalid_argument("--rate must be >= 0");
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     ::sigaction(SIGINT, &sa, nullptr);

@@ -1,7 +1,9 @@
 // End-to-end: the real shmkit-writer, shmkit-reader and shmkit-inspect binaries, as a user runs
 // them, over the memfd and the named backend. Assertions are on the JSON figures they print.
 #define BOOST_TEST_MODULE apps_end_to_end
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <boost/test/data/test_case.hpp>
@@ -90,8 +92,146 @@ bool can_list() {
   }
 }
 
+// Frames a writer published in a run of `duration`: from its "closed after N frames" line.
+std::uint64_t closed_after(const std::string& writer_out) {
+  const std::regex re("closed after ([0-9]+) frames");
+  std::smatch m;
+  if (!std::regex_search(writer_out, m, re)) throw std::runtime_error("writer did not report closing: " + writer_out);
+  return std::stoull(m[1]);
+}
+
+// A writer paced at 1 kHz for 2 s, beside whatever `disturb` starts once it serves; returns the
+// frames it published. The same run undisturbed is the yardstick of its rate.
+template <class Disturb>
+std::uint64_t paced_run(const Scratch& s, const std::string& backend, const std::string& tag, Disturb&& disturb) {
+  const std::string name = unique_name("e2e-" + tag);
+  ChildProcess writer(app("shmkit-writer"), {"--name", name, "--backend", backend, "--rate", "1000", "--duration", "2s"},
+                      s.path(tag + ".out"), s.path(tag + ".err"));
+  BOOST_REQUIRE(wait_for_text(s.path(tag + ".out"), "channel"));
+  disturb(name);
+  const ExitStatus ws = writer.wait(30s);  // a writer that hangs is killed here and fails below
+  BOOST_TEST_REQUIRE(ws.ok(), ws.describe() << ": " << read_file(s.path(tag + ".err")));
+  return closed_after(read_file(s.path(tag + ".out")));
+}
+
+// A pipe whose reading end nobody reads, one page big and already full: whoever writes to it blocks.
+struct FullPipe {
+  FullPipe() {
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+    ::fcntl(fds[1], F_SETPIPE_SZ, 4096);
+    const int flags = ::fcntl(fds[1], F_GETFL);
+    ::fcntl(fds[1], F_SETFL, flags | O_NONBLOCK);
+    const std::string page(4096, 'x');
+    while (::write(fds[1], page.data(), page.size()) > 0) {
+    }
+    ::fcntl(fds[1], F_SETFL, flags);  // the child's writes block
+  }
+  ~FullPipe() {
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+  // A path the child opens as its stdout: the writing end.
+  std::string path() const { return "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(fds[1]); }
+  int queued() const {
+    int n = 0;
+    ::ioctl(fds[0], FIONREAD, &n);
+    return n;
+  }
+  int fds[2] = {-1, -1};
+};
+
 }  // namespace fixtures
 using namespace fixtures;
+
+// A reader whose stdout nobody reads blocks in its first write: the writer goes on at its rate
+// (within 10 % of an undisturbed run) and closes on time, and the reader still holds its place.
+BOOST_DATA_TEST_CASE(reader_stalled_on_a_full_pipe_cannot_slow_the_writer, bdata::make(kBackends), backend) {
+  Scratch s;
+  const std::uint64_t undisturbed = paced_run(s, backend, "alone", [](const std::string&) {});
+  FullPipe pipe;
+  std::optional<ChildProcess> stalled;
+  const std::uint64_t disturbed = paced_run(s, backend, "stalled", [&](const std::string& name) {
+    stalled.emplace(app("shmkit-reader"),
+                    std::vector<std::string>{"--name", name, "--backend", backend, "--json", "--interval", "10ms"},
+                    pipe.path(), s.path("stalled.err"));
+  });
+  BOOST_TEST_MESSAGE("frames: " << undisturbed << " alone, " << disturbed << " beside a stalled reader");
+  BOOST_TEST(disturbed >= undisturbed * 9 / 10);
+  BOOST_TEST(pipe.queued() >= 4096);          // nothing was read: the reader could not write
+  BOOST_TEST(!stalled->wait_for(0ms).has_value());  // still stalled, not dead
+}
+
+// Readers killed (SIGKILL) at every moment of a --set, over and over: each leaves at most a
+// claimed command slot that the writer takes back. The writer keeps its rate, never hangs, and
+// a later --set still works.
+BOOST_DATA_TEST_CASE(readers_killed_mid_change_cannot_stop_the_writer, bdata::make(kBackends), backend) {
+  Scratch s;
+  const std::uint64_t undisturbed = paced_run(s, backend, "alone", [](const std::string&) {});
+  int killed = 0;
+  const std::uint64_t disturbed = paced_run(s, backend, "killed", [&](const std::string& name) {
+    for (int i = 0; i < 40; ++i) {
+      ChildProcess r(app("shmkit-reader"), {"--name", name, "--backend", backend, "--set", "gain=" + std::to_string(3 + i),
+                                            "--count", "5"},
+                     s.path("killed-reader.out"), s.path("killed-reader.err"));
+      // Kill points spread over the reader's life: attach, claim, post, wait, read.
+      std::this_thread::sleep_for(std::chrono::microseconds(250 * (i % 20)));  // a kill point, not a synchronization
+      r.kill(SIGKILL);
+      killed += r.wait(30s).signal == SIGKILL;
+    }
+    // It exits 0 only once the writer applied its request.
+    ChildProcess last(app("shmkit-reader"), {"--name", name, "--backend", backend, "--set", "gain=7", "--count", "1"},
+                      s.path("last.out"), s.path("last.err"));
+    const ExitStatus ls = last.wait(30s);
+    BOOST_TEST(ls.ok(), ls.describe() << ": " << read_file(s.path("last.err")));
+    BOOST_TEST(read_file(s.path("last.out")).find("applied (gain 7)") != std::string::npos);
+  });
+  BOOST_TEST(read_file(s.path("killed.out")).find("gain 7") != std::string::npos);
+  BOOST_TEST_MESSAGE("frames: " << undisturbed << " alone, " << disturbed << " with " << killed << " readers killed");
+  BOOST_TEST(killed > 0);
+  BOOST_TEST(disturbed >= undisturbed * 9 / 10);
+}
+
+// Past --max-readers a registering reader is refused with a message naming both ways out, and
+// an unregistered one still reads.
+BOOST_AUTO_TEST_CASE(max_readers_and_unregistered_readers) {
+  Scratch s;
+  const std::string name = unique_name("e2e-max");
+  const std::string backend = kBackends.front();
+  ChildProcess writer(app("shmkit-writer"), {"--name", name, "--backend", backend, "--rate", "500", "--max-readers", "1"},
+                      s.path("w.out"), s.path("w.err"));
+  BOOST_REQUIRE(wait_for_text(s.path("w.out"), "channel"));
+  ChildProcess first(app("shmkit-reader"), {"--name", name, "--backend", backend, "--json", "--interval", "50ms"},
+                     s.path("first.out"), s.path("first.err"));
+  BOOST_REQUIRE(wait_for_text(s.path("first.out"), "\"final\":false"));  // holds the one place
+  ChildProcess second(app("shmkit-reader"), {"--name", name, "--backend", backend, "--count", "10"},
+                      s.path("second.out"), s.path("second.err"));
+  const ExitStatus st = second.wait(30s);
+  BOOST_TEST(st.exited);
+  BOOST_TEST(st.code == 1);
+  const std::string err = read_file(s.path("second.err"));
+  BOOST_TEST(err.find("--max-readers") != std::string::npos, err);
+  BOOST_TEST(err.find("--no-register") != std::string::npos, err);
+  ChildProcess third(app("shmkit-reader"), {"--name", name, "--backend", backend, "--count", "10", "--no-register", "--verify"},
+                     s.path("third.out"), s.path("third.err"));
+  const ExitStatus ts = third.wait(30s);
+  BOOST_TEST(ts.ok(), ts.describe() << ": " << read_file(s.path("third.err")));
+  first.kill(SIGTERM);
+  writer.kill(SIGTERM);
+  BOOST_TEST(writer.wait(30s).ok());
+}
+
+// A writer paced at one tick per 1000 s still ends promptly on SIGTERM, and cleanly.
+BOOST_AUTO_TEST_CASE(sigterm_ends_a_slow_writer) {
+  Scratch s;
+  const std::string name = unique_name("e2e-slow");
+  ChildProcess writer(app("shmkit-writer"), {"--name", name, "--backend", kBackends.front(), "--rate", "0.001"},
+                      s.path("w.out"), s.path("w.err"));
+  BOOST_REQUIRE(wait_for_text(s.path("w.out"), "channel"));
+  writer.kill(SIGTERM);
+  const auto st = writer.wait_for(10s);
+  BOOST_TEST_REQUIRE(st.has_value(), "the writer ignored SIGTERM");
+  BOOST_TEST(st->ok(), st->describe());
+}
 
 BOOST_DATA_TEST_CASE(writer_readers_config_and_clean_close, bdata::make(kBackends), backend) {
   Scratch s;
@@ -172,6 +312,8 @@ BOOST_DATA_TEST_CASE(reader_without_writer_fails_clearly, bdata::make(kBackends)
   const std::string err = read_file(s.path("err"));
   BOOST_TEST(err.find("shmkit-reader: no writer") == 0, err);
   BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1);
+  // The code is said once, at the end.
+  BOOST_TEST(err.find("not_found") == err.rfind("not_found"), err);
 }
 
 BOOST_AUTO_TEST_CASE(inspect_shows_a_live_segment) {
@@ -201,7 +343,16 @@ BOOST_AUTO_TEST_CASE(bad_options_exit_2_with_one_line) {
       {"shmkit-writer", {"--rate", "fast"}},      {"shmkit-writer", {"--frame-size", "12parsecs"}},
       {"shmkit-writer", {"--no-such-option"}},    {"shmkit-reader", {"--wait", "sometimes"}},
       {"shmkit-reader", {"--duration", "5 eons"}}, {"shmkit-reader", {"--set", "gain=loud"}},
-      {"shmkit-inspect", {"--stall", "x"}}};
+      {"shmkit-inspect", {"--stall", "x"}},
+      // Values that once wrapped around, slipped through or failed later with exit 1.
+      {"shmkit-writer", {"--slots=-1"}}, {"shmkit-writer", {"--slots", "0"}}, {"shmkit-writer", {"--slots", "3"}},
+      {"shmkit-writer", {"--count=-1"}}, {"shmkit-writer", {"--rate", "nan"}}, {"shmkit-writer", {"--rate", "-5"}},
+      {"shmkit-writer", {"--rate", "1e-300"}}, {"shmkit-reader", {"--set", "gain=nan"}},
+      {"shmkit-reader", {"--set", "gain=-1"}}, {"shmkit-reader", {"--count=-1"}},
+      {"shmkit-writer", {"--name", ""}}, {"shmkit-writer", {"--name", "a/b"}},
+      {"shmkit-writer", {"--name", std::string(300, 'n')}}, {"shmkit-writer", {"--name", "a b"}},
+      {"shmkit-writer", {"--name", "."}}, {"shmkit-writer", {"--name", ".."}}, {"shmkit-writer", {"--name", ".hidden"}},
+      {"shmkit-writer", {"--socket", "/tmp/" + std::string(200, 's')}}};
   int i = 0;
   for (const auto& [program, args] : cases) {
     const std::string err = s.path("err" + std::to_string(i++));
@@ -212,6 +363,7 @@ BOOST_AUTO_TEST_CASE(bad_options_exit_2_with_one_line) {
     BOOST_TEST(st.code == 2, program << " " << args.front() << ": " << st.describe());
     BOOST_TEST(message.rfind(program + ": ", 0) == 0, message);
     BOOST_TEST(std::count(message.begin(), message.end(), '\n') == 1, message);
+    BOOST_TEST(message.ends_with("(see --help)\n"), message);
   }
   for (const std::string program : {"shmkit-writer", "shmkit-reader", "shmkit-inspect"}) {
     ChildProcess help(app(program), {"--help"}, s.path("help"));

@@ -21,9 +21,13 @@
 #include <string>
 
 #include "control_client.hpp"
+#include "control_protocol.hpp"
+#include <sys/socket.h>
+#include <vector>
 #include "shmkit/error.hpp"
 
 using namespace shmkit;
+namespace ctl = shmkit::detail::control;
 
 namespace {
 
@@ -79,6 +83,37 @@ int run(int argc, char** argv) {
     }
     std::fprintf(stderr, "helper: attached, expected error %s\n", argv[3]);
     return 7;
+  }
+  if (command == "flood" && argc == 5) {
+    // Opens n silent connections and keeps them; exactly `refused` of them (the last ones) must
+    // be answered and closed by the server within 10 s, the others kept waiting for a HELLO.
+    const int n = std::atoi(argv[3]), refused = std::atoi(argv[4]);
+    const auto address = ctl::socket_address(socket);
+    std::vector<int> socks;
+    for (int i = 0; i < n; ++i) {
+      const int s = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+      if (s < 0 || ::connect(s, reinterpret_cast<const sockaddr*>(&address.address), address.length) != 0) {
+        std::fprintf(stderr, "helper: connect %d failed: %s\n", i, std::strerror(errno));
+        return 2;
+      }
+      socks.push_back(s);
+    }
+    // The server's answer (REFUSE, then hang-up) is the event; 10 s bounds a server that never answers.
+    for (int i = n - refused; i < n; ++i) {
+      pollfd p{socks[static_cast<std::size_t>(i)], POLLIN | POLLRDHUP, 0};
+      if (::poll(&p, 1, 10'000) != 1) {
+        std::fprintf(stderr, "helper: connection %d was not refused within 10 s\n", i);
+        return 9;
+      }
+    }
+    for (int i = 0; i < n - refused; ++i) {
+      pollfd p{socks[static_cast<std::size_t>(i)], POLLIN | POLLRDHUP, 0};
+      if (::poll(&p, 1, 0) != 0) {
+        std::fprintf(stderr, "helper: connection %d was answered, expected it kept\n", i);
+        return 10;
+      }
+    }
+    return 0;
   }
   std::fprintf(stderr, "helper: bad usage\n");
   return 4;

@@ -6,6 +6,10 @@
 //   shmkit-test-reliability-helper limit-as <backend> <segment-name>
 //   shmkit-test-reliability-helper limit-nofile <backend> <segment-name>
 //   shmkit-test-reliability-helper full-shm <segment-name>
+//   shmkit-test-reliability-helper squatted <segment-name>   (run as a uid whose /tmp/shmkit-<uid> another user made)
+//   shmkit-test-reliability-helper list-creates-nothing
+//   shmkit-test-reliability-helper serve-abstract <segment-name> <@socket>   (serves until killed; root may attach)
+//   shmkit-test-reliability-helper memory-cgroup <backend> <segment-name> <cgroup-limit-bytes>
 // <backend> as to_string() spells it (named, memfd, file, ...); a file segment's name is its path.
 // Exit codes: 0 success, 2 check failed (details on stderr), 3 unexpected shmkit::Error,
 // 4 usage, 77 the environment cannot run the check (no mount namespace), reported as skipped.
@@ -32,6 +36,8 @@
 #include "reliability_types.hpp"
 #include "shmkit/broadcast_channel.hpp"
 #include "shmkit/control_server.hpp"
+#include "shmkit/memfd_handle.hpp"
+#include "shmkit/segment_directory.hpp"
 #include "shmkit/segment.hpp"
 #include "shmkit/segment_view.hpp"
 
@@ -323,11 +329,71 @@ int full_shm(const std::string& name) {
   return failures == 0 ? 0 : 2;
 }
 
+// Run inside a memory cgroup of `limit` bytes (the test puts it there): a segment twice the
+// limit is refused with out_of_memory naming the cgroup, before anything is reserved; one that
+// fits still works.
+int memory_cgroup(const std::string& backend, const std::string& name, const std::string& limit_text) {
+  const std::size_t limit = std::stoull(limit_text);
+  expect_create_fails(backend, name, 2 * limit, Errc::out_of_memory, "memory cgroup");
+  {
+    Segment small = Segment::create(name, limit / 8, options_for(backend));
+    fill(small.construct<Record>("record"));
+    check(intact(*small.find<Record>("record")), "the segment that fit was damaged");
+  }
+  if (backend_of(backend) == Backend::named) Segment::remove(name);
+  nothing_left(backend, name, "after the segment that fit was removed");
+  return failures == 0 ? 0 : 2;
+}
+
+// Our /tmp/shmkit-<uid> belongs to someone else: a memfd writer serves from the next private
+// fallback directory, openers by name find it there, and the listing shows it.
+int squatted(const std::string& name) {
+  const std::string squatted_dir = "/tmp/shmkit-" + std::to_string(::geteuid());
+  SegmentOptions o;
+  o.backend = Backend::memfd;
+  Segment seg = Segment::create(name, 1 << 20, o);
+  fill(seg.construct<Record>("record"));
+  const std::string path = seg.handle<MemfdHandle>()->socket_path();
+  check(path.rfind(squatted_dir + "-1/", 0) == 0, "served at " + path + ", expected under " + squatted_dir + "-1/");
+  Segment peer = Segment::open(name, o);
+  check(intact(*peer.find<Record>("record")), "the opener did not find the record");
+  bool listed = false;
+  for (const SegmentListing& l : list_segments()) listed = listed || (l.backend == Backend::memfd && l.name == name && l.valid);
+  check(listed, "the segment is not listed as live");
+  return failures == 0 ? 0 : 2;
+}
+
+// Serves a memfd segment on an abstract socket, letting root attach, until killed.
+int serve_abstract(const std::string& name, const std::string& socket) {
+  SegmentOptions o;
+  o.backend = Backend::memfd;
+  o.socket_path = socket;
+  o.control.policy = AccessPolicy::same_user().allow_uid(0);
+  Segment seg = Segment::create(name, 1 << 20, o);
+  fill(seg.construct<Record>("record"));
+  for (;;) ::pause();
+}
+
+// Creating a file segment in a directory this user cannot write blames the directory.
+int create_in_unwritable(const std::string& path) {
+  expect_create_fails("file", path, 1 << 20, Errc::permission_denied, "its directory");
+  return failures == 0 ? 0 : 2;
+}
+
+// Listing (what --list and --gc do first) creates no directory.
+int list_creates_nothing() {
+  (void)list_segments();
+  struct stat st {};
+  const std::string dir = "/tmp/shmkit-" + std::to_string(::geteuid());
+  check(::lstat(dir.c_str(), &st) != 0 && errno == ENOENT, "listing created " + dir);
+  return failures == 0 ? 0 : 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::vector<std::string> a(argv + 1, argv + argc);
-  const bool takes_backend = a.size() >= 2 && (a[0] == "read-only" || a[0].rfind("limit-", 0) == 0);
+  const bool takes_backend = a.size() >= 2 && (a[0] == "read-only" || a[0] == "memory-cgroup" || a[0].rfind("limit-", 0) == 0);
   if (takes_backend && !backend_from_string(a[1])) {
     std::fprintf(stderr, "helper: unknown backend '%s'\n", a[1].c_str());
     return 4;
@@ -341,6 +407,11 @@ int main(int argc, char** argv) {
     if (a.size() == 3 && a[0] == "limit-as") return limit_as(a[1], a[2]);
     if (a.size() == 3 && a[0] == "limit-nofile") return limit_nofile(a[1], a[2]);
     if (a.size() == 2 && a[0] == "full-shm") return full_shm(a[1]);
+    if (a.size() == 2 && a[0] == "squatted") return squatted(a[1]);
+    if (a.size() == 1 && a[0] == "list-creates-nothing") return list_creates_nothing();
+    if (a.size() == 2 && a[0] == "create-in-unwritable") return create_in_unwritable(a[1]);
+    if (a.size() == 3 && a[0] == "serve-abstract") return serve_abstract(a[1], a[2]);
+    if (a.size() == 4 && a[0] == "memory-cgroup") return memory_cgroup(a[1], a[2], a[3]);
   } catch (const Error& e) {
     std::fprintf(stderr, "helper: unexpected shmkit::Error (%s): %s\n", to_string(e.errc()), e.what());
     return 3;

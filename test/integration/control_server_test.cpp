@@ -586,6 +586,56 @@ BOOST_AUTO_TEST_CASE(thread_stops_promptly_and_handle_events_is_refused_meanwhil
   BOOST_CHECK_NO_THROW(server.handle_events());
 }
 
+// Idle connections of a uid the policy refuses are answered and closed at accept: they never
+// hold one of the server's places, so an allowed client still attaches at once.
+BOOST_AUTO_TEST_CASE(refused_uid_is_refused_at_accept_and_holds_no_place) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("needs root to run a child as uid 65534: skipped");
+    return;
+  }
+  Served s;
+  auto options = s.options();
+  options.max_clients = 4;
+  options.handshake_timeout = 60s;  // without the accept-time refusal these would hold places for 60 s
+  options.abstract_namespace = true;
+  const std::string path = "@" + unique_name("shmkit-refuse-at-accept");  // abstract: only the policy guards it
+  ControlServer server(s.memfd->fd(), kSize, detail::kFormatVersion, path, options);
+  server.start_thread();
+  ChildProcess flood("/usr/bin/setpriv", {"--reuid=65534", "--regid=65534", "--clear-groups", helper_path(kHelper),
+                                          "flood", path, "20", "20"});
+  const ExitStatus st = flood.wait(60s);
+  BOOST_TEST(st.ok(), st.describe());
+  auto a = detail::attach_memfd(path, soon());
+  BOOST_TEST(a.mapping->size() == kSize);
+  BOOST_TEST(s.recorder.wait([&] { return s.recorder.logged_locked("at accept"); }));
+}
+
+// One uid other than the server's may hold only max_clients_per_uid places; the rest are
+// refused as busy at once, and the server's own user still attaches.
+BOOST_AUTO_TEST_CASE(one_uid_cannot_take_every_place) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("needs root to run a child as uid 65534: skipped");
+    return;
+  }
+  Served s;
+  auto options = s.options();
+  options.max_clients = 4;
+  options.max_clients_per_uid = 2;
+  options.handshake_timeout = 60s;
+  options.policy = AccessPolicy::same_user().allow_uid(65534);
+  options.abstract_namespace = true;
+  const std::string path = "@" + unique_name("shmkit-per-uid");
+  ControlServer server(s.memfd->fd(), kSize, detail::kFormatVersion, path, options);
+  server.start_thread();
+  ChildProcess flood("/usr/bin/setpriv", {"--reuid=65534", "--regid=65534", "--clear-groups", helper_path(kHelper),
+                                          "flood", path, "6", "4"});
+  const ExitStatus st = flood.wait(60s);
+  BOOST_TEST(st.ok(), st.describe());
+  BOOST_TEST(s.recorder.wait([&] { return s.recorder.logged_locked("holds 2 connections"); }));
+  auto a = detail::attach_memfd(path, soon());
+  BOOST_TEST(a.mapping->size() == kSize);
+}
+
 BOOST_AUTO_TEST_CASE(max_clients_refuses_the_next_client_as_busy) {
   Served s;
   auto options = s.options();

@@ -336,3 +336,26 @@ BOOST_AUTO_TEST_CASE(peeks_after_kill_minus_9_leave_the_crash_report) {
   BOOST_TEST(seg.info().sessions == 5u);
   BOOST_TEST(seg.info().unclean_sessions == 1u);
 }
+
+// A file whose header says another backend (a named segment's bytes copied to a file, or a
+// scribble) is refused as corrupt, by a read-write open and a peek alike.
+BOOST_AUTO_TEST_CASE(header_of_another_backend_is_refused) {
+  TempFile f;
+  { Segment::create(f.path, 1 << 20, file_options()); }
+  {
+    std::fstream io(f.path, std::ios::in | std::ios::out | std::ios::binary);
+    const std::uint32_t named = static_cast<std::uint32_t>(Backend::named);
+    io.seekp(offsetof(detail::SegmentHeader, backend));
+    io.write(reinterpret_cast<const char*>(&named), sizeof named);
+  }
+  for (bool peek : {false, true}) {
+    try {
+      if (peek) (void)SegmentView::open(f.path, file_options());
+      else (void)Segment::open(f.path, file_options());
+      BOOST_TEST(false, "opened a file whose header says named");
+    } catch (const Error& e) {
+      BOOST_TEST(e.errc() == Errc::corrupt, e.what());
+      BOOST_TEST(std::string(e.what()).find("named") != std::string::npos, e.what());
+    }
+  }
+}

@@ -11,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <vector>
 #include <thread>
@@ -253,4 +254,145 @@ BOOST_AUTO_TEST_CASE(full_dev_shm) {
   }
   BOOST_TEST(st.ok(), st.describe());
   BOOST_TEST(!shm_entry_exists(name));
+}
+
+namespace {
+
+// A memory cgroup of its own for one child (v1 memory hierarchy, or v2 with the memory
+// controller enabled for this process's cgroup); removed when the test is done.
+class MemoryCgroup {
+ public:
+  explicit MemoryCgroup(std::uint64_t limit) {
+    std::ifstream in("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto a = line.find(':'), b = line.find(':', a + 1);
+      const std::string controllers = line.substr(a + 1, b - a - 1), rel = line.substr(b + 1);
+      const std::string leaf = "/shmkit-test-" + std::to_string(::getpid());
+      if (controllers == "memory" && try_make("/sys/fs/cgroup/memory" + rel + leaf, "memory.limit_in_bytes", limit))
+        return;
+      if (controllers.empty() && try_make("/sys/fs/cgroup" + rel + leaf, "memory.max", limit)) return;
+    }
+  }
+  ~MemoryCgroup() {
+    if (!dir_.empty()) ::rmdir(dir_.c_str());
+  }
+  MemoryCgroup(const MemoryCgroup&) = delete;
+  MemoryCgroup& operator=(const MemoryCgroup&) = delete;
+  bool made() const { return !dir_.empty(); }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  bool try_make(const std::string& dir, const char* limit_file, std::uint64_t limit) {
+    if (::mkdir(dir.c_str(), 0755) != 0) return false;
+    std::ofstream f(dir + "/" + limit_file);
+    f << limit;
+    f.close();
+    if (!f) {
+      ::rmdir(dir.c_str());
+      return false;
+    }
+    dir_ = dir;
+    return true;
+  }
+  std::string dir_;
+};
+
+}  // namespace
+
+// Inside a 256 MiB memory cgroup a 512 MiB segment is Error(out_of_memory) naming the cgroup,
+// not an OOM kill, and leaves nothing behind; a segment that fits still works.
+BOOST_DATA_TEST_CASE(memory_cgroup_limit, bdata::make(test_backends()), backend) {
+  if (backend == Backend::file) {
+    BOOST_TEST_MESSAGE("file segments are page cache written back to disk, not committed memory: skipped");
+    return;
+  }
+  constexpr std::uint64_t kLimit = 256u << 20;
+  MemoryCgroup cgroup(kLimit);
+  if (!cgroup.made()) {
+    BOOST_TEST_MESSAGE("cannot make a memory cgroup here (not root, or no memory controller): skipped");
+    return;
+  }
+  const std::string name = unique_name("shmkit-cg", backend);
+  ChildProcess child("/bin/sh", {"-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", cgroup.dir(),
+                                 helper_path("shmkit-test-reliability-helper"), "memory-cgroup", to_string(backend),
+                                 name, std::to_string(kLimit)});
+  const ExitStatus st = child.wait(120s);
+  BOOST_TEST(st.ok(), st.describe());
+  BOOST_TEST(!segment_entry_exists(backend, name));
+}
+
+// Another user made our /tmp/shmkit-<uid> first (XDG_RUNTIME_DIR unset): the writer serves from
+// a private fallback, openers and the listing find it; a listing alone creates no directory.
+BOOST_AUTO_TEST_CASE(squatted_socket_directory) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("needs root to make a directory for another uid and run children as two uids: skipped");
+    return;
+  }
+  // Uids no account uses, so no other process on the host shares their directories.
+  const std::uint32_t victim = 54321 + static_cast<std::uint32_t>(::getpid() % 1000) * 2, lister = victim + 1;
+  const std::string squatted = "/tmp/shmkit-" + std::to_string(victim);
+  const std::string fallback = squatted + "-1";
+  ::rmdir(fallback.c_str());
+  BOOST_REQUIRE(::mkdir(squatted.c_str(), 0755) == 0);
+  BOOST_REQUIRE(::chown(squatted.c_str(), kNobody, kNobody) == 0);
+  auto as = [](std::uint32_t uid, std::vector<std::string> args) {
+    std::vector<std::string> argv{"--reuid=" + std::to_string(uid), "--regid=" + std::to_string(uid), "--clear-groups",
+                                  helper_path("shmkit-test-reliability-helper")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return ChildProcess("/usr/bin/setpriv", argv);
+  };
+  const ExitStatus st = as(victim, {"squatted", unique_name("shmkit-squat")}).wait(60s);
+  BOOST_TEST(st.ok(), st.describe());
+  const ExitStatus ls = as(lister, {"list-creates-nothing"}).wait(60s);
+  BOOST_TEST(ls.ok(), ls.describe());
+  ::rmdir(fallback.c_str());
+  ::rmdir(squatted.c_str());
+  ::rmdir(("/tmp/shmkit-" + std::to_string(lister)).c_str());
+}
+
+// A client checks who serves it: root's client refuses a segment served by uid 65534 on an
+// abstract socket (which anyone can bind) unless it lists that uid as trusted.
+BOOST_AUTO_TEST_CASE(client_checks_the_serving_uid) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("needs root to run the server as uid " << kNobody << ": skipped");
+    return;
+  }
+  const std::string name = unique_name("shmkit-serving-uid");
+  const std::string socket = "@" + name;
+  ChildProcess server("/usr/bin/setpriv", {"--reuid=" + std::to_string(kNobody), "--regid=" + std::to_string(kNobody),
+                                           "--clear-groups", helper_path("shmkit-test-reliability-helper"),
+                                           "serve-abstract", name, socket});
+  SegmentOptions o;
+  o.backend = Backend::memfd;
+  o.socket_path = socket;
+  // Until the server listens, connecting says not_found; then the answer is the uid check's.
+  Errc got = Errc::not_found;
+  BOOST_REQUIRE(await([&] {
+    got = error_of([&] { Segment::open(name, o); });
+    return got != Errc::not_found;
+  }));
+  BOOST_TEST(got == Errc::permission_denied);
+  o.trusted_server_uids = {kNobody};
+  Segment seg = Segment::open(name, o);
+  BOOST_TEST(intact(*seg.find<Record>("record")));
+}
+
+// A file segment in a directory the user cannot write: the message blames the directory.
+BOOST_AUTO_TEST_CASE(unwritable_directory_is_named) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("needs root to run the creator as uid " << kNobody << ": skipped");
+    return;
+  }
+  char dir_template[] = "/tmp/shmkit-unwritable-XXXXXX";
+  BOOST_REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  BOOST_REQUIRE(::chmod(dir.c_str(), 0755) == 0);  // root's: others may enter, not write
+  const ExitStatus st = ChildProcess("/usr/bin/setpriv",
+                                     {"--reuid=" + std::to_string(kNobody), "--regid=" + std::to_string(kNobody),
+                                      "--clear-groups", helper_path("shmkit-test-reliability-helper"),
+                                      "create-in-unwritable", dir + "/seg"})
+                            .wait(60s);
+  BOOST_TEST(st.ok(), st.describe());
+  ::rmdir(dir.c_str());
 }

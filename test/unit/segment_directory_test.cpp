@@ -1,19 +1,27 @@
 // Host-wide listing and stale-segment reclaim (Linux: /dev/shm and /proc).
 #define BOOST_TEST_MODULE segment_directory
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
 #include <boost/test/unit_test.hpp>
 #include <optional>
 
 #include "child_process.hpp"
 #include "printing.hpp"
 #include "segment_header.hpp"
+#include "shmkit/control_server.hpp"
 #include "shmkit/segment_directory.hpp"
+#include "unique_fd.hpp"
 
 using namespace shmkit;
 using namespace shmkit::test;
+using shmkit::detail::UniqueFd;
 
 namespace fixtures {
 
@@ -89,5 +97,40 @@ BOOST_AUTO_TEST_CASE(foreign_objects_are_not_listed) {
   BOOST_TEST(!listing_of(name).has_value());
   BOOST_TEST(!remove_if_stale(name));  // never touches what shmkit did not make
   BOOST_TEST(::access(path.c_str(), F_OK) == 0);
+  ::unlink(path.c_str());
+}
+
+// A socket whose owner listens but never accepts (a stopped writer) has a full backlog, where a
+// blocking connect waits for ever: listing must still answer at once, and count it as live.
+BOOST_AUTO_TEST_CASE(listing_does_not_hang_on_a_full_backlog) {
+  const std::string name = unique_name("shmkit-backlog");
+  const std::string path = ControlServer::default_socket_path(name);  // makes the private directory
+  UniqueFd listener(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  BOOST_REQUIRE(::bind(listener.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  BOOST_REQUIRE(::listen(listener.get(), 0) == 0);
+  std::vector<UniqueFd> queued;  // fill the backlog: the next non-blocking connect says EAGAIN
+  for (int i = 0; i < 64; ++i) {
+    UniqueFd c(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (::connect(c.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      BOOST_REQUIRE(errno == EAGAIN);
+      break;
+    }
+    queued.push_back(std::move(c));
+  }
+  // In a child with an alarm: a hang kills it (SIGALRM) instead of stopping the suite.
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::alarm(10);
+    for (const SegmentListing& l : list_segments())
+      if (l.backend == Backend::memfd && l.name == name) ::_exit(l.valid && !l.stale ? 0 : 1);
+    ::_exit(2);
+  }
+  int status = 0;
+  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+  BOOST_TEST(WIFEXITED(status), "listing hung (killed by signal " << WTERMSIG(status) << ")");
+  BOOST_TEST(WEXITSTATUS(status) == 0);  // listed, and as live
   ::unlink(path.c_str());
 }

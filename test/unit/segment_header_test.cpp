@@ -169,3 +169,15 @@ BOOST_AUTO_TEST_CASE(header_layout_is_fixed) {
   BOOST_TEST(offsetof(detail::SegmentHeader, creator_pid) == 0x30u);
   BOOST_TEST(detail::kManagerOffset == 4096u);
 }
+
+// A finished segment whose state and creator pid were scribbled over is damage, reported as
+// such at once, not as a creator that "died while initializing it".
+BOOST_DATA_TEST_CASE(scribbled_state_is_reported_as_damage, bdata::make(test_backends()), backend) {
+  const Refusal r = open_after(backend, [](detail::SegmentHeader& h) {
+    h.state.store(0x5a5a5a5a);
+    h.creator_pid = -699368839;
+  });
+  BOOST_TEST(r.errc == Errc::corrupt, r.message);
+  BOOST_TEST(says(r, "damaged header"), r.message);
+  BOOST_TEST(!says(r, "died while initializing"), r.message);
+}

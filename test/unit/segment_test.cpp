@@ -115,6 +115,11 @@ BOOST_DATA_TEST_CASE(bad_arguments_are_refused, bdata::make(test_backends()), ba
   } else {
     BOOST_TEST(errc_of([&] { Segment::create("has/slash", 1 << 20, o); }) == Errc::invalid_argument);
     BOOST_TEST(errc_of([&] { Segment::create(std::string(300, 'a'), 1 << 20, o); }) == Errc::invalid_argument);
+    // One rule on every backend: a letter or digit first, so no ".", ".." or hidden names.
+    for (const char* bad : {".", "..", ".hidden", "-dash", "_under"}) {
+      BOOST_TEST(errc_of([&] { Segment::create(bad, 1 << 20, o); }) == Errc::invalid_argument, bad);
+      BOOST_TEST(errc_of([&] { Segment::open(bad, o); }) == Errc::invalid_argument, bad);
+    }
   }
   BOOST_TEST(errc_of([&] { Segment::create(unique_name("shmkit-tiny", backend), 4096, o); }) == Errc::too_small);
   TempSegment t(backend);

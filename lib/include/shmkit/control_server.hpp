@@ -75,6 +75,9 @@ struct ControlServerOptions {
   std::chrono::milliseconds handshake_timeout{1000};
   // Connected clients (handshaking + attached); more are refused with "server busy".
   std::size_t max_clients = 1024;
+  // Connections one uid other than the server's own may hold at once, so that one user cannot
+  // take every place from the others; more are refused with "server busy". 0: no such limit.
+  std::size_t max_clients_per_uid = 64;
   // Diagnostics: garbage from a client, refusals, drops. Called on the serving thread; must not throw.
   std::function<void(std::string_view)> log;
   // attached = true once a client got the fd, false when it hung up or was dropped. Called on the

@@ -66,6 +66,9 @@ struct SegmentOptions {
   // The control socket: create() serves the segment there, open() attaches there. Empty means
   // ControlServer::default_socket_path(name); a leading '@' names the Linux abstract namespace.
   std::string socket_path;
+  // open(): the uids whose control server this client accepts (the server's SO_PEERCRED, checked
+  // before anything is sent). Empty: this process's effective uid or root.
+  std::vector<std::uint32_t> trusted_server_uids;
   // create(): who may attach, limits and callbacks of the segment's ControlServer (its
   // `permissions` and `abstract_namespace` are taken from the fields above).
   ControlServerOptions control;

@@ -36,16 +36,19 @@ void validate_blaming_crash(const SegmentHeader& h, std::size_t size, std::strin
 
 void validate_segment_name(std::string_view name) {
   // Names travel into shm_open, socket paths and file names: keep them to a portable alphabet.
+  // A first letter or digit keeps out ".", ".." and hidden names, which listings would not show.
   if (name.empty() || name.size() > kMaxNameLength)
-    throw Error(Errc::invalid_argument, "segment name '" + std::string(name) + "' must have 1 to " +
-                                            std::to_string(kMaxNameLength) + " characters");
+    throw Error(Errc::invalid_argument, "segment name '" + std::string(name.substr(0, 64)) +
+                                            (name.size() > 64 ? "...' (" + std::to_string(name.size()) + " characters)" : "'") +
+                                            " must have 1 to " + std::to_string(kMaxNameLength) + " characters");
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_' || c == '.';
-    if (!ok)
+    if (!alnum(c) && c != '-' && c != '_' && c != '.')
       throw Error(Errc::invalid_argument, "segment name '" + std::string(name) +
                                               "' may contain only letters, digits, '-', '_' and '.'");
   }
+  if (!alnum(name.front()))
+    throw Error(Errc::invalid_argument, "segment name '" + std::string(name) + "' must start with a letter or a digit");
 }
 
 void await_ready_header(const Mapping& mapping, std::string_view name, DeadlineNs deadline) {
@@ -57,6 +60,12 @@ void await_ready_header(const Mapping& mapping, std::string_view name, DeadlineN
   while (!header_is_ready(h)) {
     const bool looks_ours = h.magic == 0 || h.magic == kSegmentMagic;
     if (!looks_ours) break;  // validate_header says what it is
+    // A state no creator writes, or no creator at all, is damage, not a creator still at work.
+    const std::uint32_t state = h.state.load(std::memory_order_acquire);
+    if (h.magic == kSegmentMagic && (state != kInitializing || h.creator_pid <= 0) && state != kReady)
+      throw Error(Errc::corrupt, "segment '" + std::string(name) + "' has a damaged header (state " +
+                                     std::to_string(state) + ", creator pid " + std::to_string(h.creator_pid) +
+                                     "): something wrote over it; remove it and create it again");
     if (steady_now_ns() >= deadline) {
       const bool creator_alive = h.creator_pid != 0 && process_alive(h.creator_pid, h.creator_start_time);
       if (h.magic == kSegmentMagic && !creator_alive)
@@ -74,8 +83,13 @@ void await_ready_header(const Mapping& mapping, std::string_view name, DeadlineN
 
 void require_ready_header(const Mapping& mapping, std::string_view name) {
   const SegmentHeader& h = header_of(mapping, name);
-  if (h.magic == kSegmentMagic && !header_is_ready(h))
+  if (h.magic == kSegmentMagic && !header_is_ready(h)) {
+    const std::uint32_t state = h.state.load(std::memory_order_acquire);
+    if (state != kInitializing)
+      throw Error(Errc::corrupt, "segment '" + std::string(name) + "' has a damaged header (state " +
+                                     std::to_string(state) + "): something wrote over it; remove it and create it again");
     throw Error(Errc::corrupt, "segment '" + std::string(name) + "' was never finished: remove it");
+  }
   validate_blaming_crash(h, mapping.size(), name);
 }
 

@@ -18,6 +18,7 @@
 
 #include "file_space.hpp"
 #include "file_state.hpp"
+#include "reservation_check.hpp"
 #include "segment_header.hpp"
 #include "shmkit/error.hpp"
 #include "unique_fd.hpp"
@@ -122,12 +123,26 @@ std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_
   static std::atomic<unsigned> counter{0};
   const std::string tmp = path + ".shmkit-new-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, permissions & 0777));
-  if (fd.get() < 0) throw_open_error(path, errno);
+  if (fd.get() < 0) {
+    const int e = errno;
+    // The file does not exist yet: a refusal here is the directory's, not the file's.
+    if (e == EACCES || e == EPERM || e == EROFS) {
+      const auto slash = path.rfind('/');
+      const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+      throw Error(Errc::permission_denied,
+                  "cannot create file segment '" + path + "': its directory '" + dir +
+                      (e == EROFS ? "' is on a read-only file system" : "' is not writable by this user") +
+                      " (choose another directory, or change its permissions)",
+                  e);
+    }
+    throw_open_error(path, e);
+  }
   struct Unlinker {
     const std::string& p;
     ~Unlinker() { ::unlink(p.c_str()); }
   } unlink_tmp{tmp};
   if (::fchmod(fd.get(), permissions & 0777) != 0) throw_os_error("cannot set the mode of '" + path + "'", errno);
+  check_reservation(size, ReservationKind::disk, fd.get(), "file segment '" + path + "'");
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
     throw_os_error("cannot size file segment '" + path + "' to " + std::to_string(size) + " bytes", errno);
   // Reserve the blocks now: a full disk is an error here, not a SIGBUS on some later write.

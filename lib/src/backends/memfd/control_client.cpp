@@ -99,7 +99,23 @@ short wait_for(int sock, short events, const std::string& path, DeadlineNs deadl
 
 }  // namespace
 
-AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only, bool check_directory) {
+// The server's uid (SO_PEERCRED of our connected socket) must be one we trust: a socket path of
+// another user's making, or an abstract name anyone can bind, must not hand us their segment.
+void check_server_uid(int sock, const std::string& path, const std::vector<std::uint32_t>& trusted) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    throw_os_error("cannot read the credentials of the control server at '" + path + "'", errno);
+  const bool ok = trusted.empty() ? (cred.uid == ::geteuid() || cred.uid == 0)
+                                  : std::find(trusted.begin(), trusted.end(), cred.uid) != trusted.end();
+  if (!ok)
+    throw Error(Errc::permission_denied, "control socket '" + path + "' is served by uid " + std::to_string(cred.uid) +
+                                             (trusted.empty() ? ", neither ours nor root's" : ", not a trusted uid") +
+                                             ": if that server is meant, list its uid in SegmentOptions::trusted_server_uids");
+}
+
+AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only, bool check_directory,
+                           const std::vector<std::uint32_t>& trusted_server_uids) {
   const ctl::SocketAddress address = ctl::socket_address(socket_path);
   UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!sock) throw_os_error("cannot create a control socket", errno);
@@ -108,6 +124,7 @@ AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, 
   // wake-up. A connection alone tells a stranger's socket nothing, and a refused directory ends
   // it before our HELLO. A directory swapped between check and connect is the same race either way.
   if (check_directory) check_client_socket_directory(socket_path);
+  check_server_uid(sock.get(), socket_path, trusted_server_uids);
 
   ctl::Hello hello;
   hello.format_version = kFormatVersion;

@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "memfd_mapping.hpp"
 #include "unique_fd.hpp"
@@ -34,8 +36,9 @@ struct AttachedMemfd {
 // views refuses (Errc::unsupported).
 // check_directory: `socket_path` is a default path (client_socket_path): its directory is checked
 // right after connect(), while the server wakes up, before the HELLO is sent.
+// `trusted_server_uids`: whose server we accept (empty: our effective uid or root).
 AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, bool read_only = false,
-                           bool check_directory = false);
+                           bool check_directory = false, const std::vector<std::uint32_t>& trusted_server_uids = {});
 
 // ControlServer::default_socket_path for a client: checks the directory is private (if it
 // exists) but never creates it (control_server.cpp).
@@ -43,6 +46,9 @@ std::string client_socket_path(std::string_view segment_name);
 // The same path unchecked, and the check alone (for attach_memfd's check_directory).
 std::string unchecked_client_socket_path(std::string_view segment_name);
 void check_client_socket_directory(const std::string& socket_path);
+// The directory of default socket paths when it exists and is a private directory of ours;
+// nullopt otherwise (nothing to list; never created here).
+std::optional<std::string> listable_socket_directory();
 
 // Liveness: true once the server side hung up (POLLHUP/POLLRDHUP/POLLERR), without blocking.
 bool control_peer_gone(int control_socket) noexcept;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -196,15 +197,59 @@ void check_private_directory(const std::string& dir, bool create) {
     throw Error(Errc::permission_denied, "socket directory '" + dir + "' is writable by group or others: chmod 0700 it");
 }
 
+// Whether `dir` is a real directory of ours that nobody else can write (lstat: no symlinks).
+bool private_directory_of_ours(const std::string& dir) {
+  struct stat st {};
+  return ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::geteuid() &&
+         (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+// /tmp is shared: another user may have made /tmp/shmkit-<uid> first to deny us service. The
+// fallback directory is the first of /tmp/shmkit-<uid>, /tmp/shmkit-<uid>-1 .. -7 that is ours
+// and private; a server that finds none makes the first that does not exist yet. Clients and
+// listings look at the same list, so they find the directory the server chose.
+constexpr int kFallbackDirectories = 8;
+std::string fallback_candidate(int i) {
+  return "/tmp/shmkit-" + std::to_string(::geteuid()) + (i == 0 ? "" : "-" + std::to_string(i));
+}
+
+std::optional<std::string> existing_fallback_directory() {
+  for (int i = 0; i < kFallbackDirectories; ++i)
+    if (private_directory_of_ours(fallback_candidate(i))) return fallback_candidate(i);
+  return std::nullopt;
+}
+
+std::string make_fallback_directory() {
+  if (auto dir = existing_fallback_directory()) return *dir;
+  for (int i = 0; i < kFallbackDirectories; ++i) {
+    const std::string dir = fallback_candidate(i);
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+      if (::chmod(dir.c_str(), 0700) != 0) throw_os_error("cannot chmod socket directory '" + dir + "'", errno);
+      return dir;
+    }
+    if (errno != EEXIST) throw_os_error("cannot create socket directory '" + dir + "'", errno);
+  }
+  throw Error(Errc::permission_denied, fallback_candidate(0) + " and its " + std::to_string(kFallbackDirectories - 1) +
+                                           " alternatives all exist and are not private directories of ours (another "
+                                           "user made them?): set XDG_RUNTIME_DIR or SegmentOptions::socket_path");
+}
+
+// The directory of default socket paths: $XDG_RUNTIME_DIR/shmkit, else a fallback in /tmp.
+// `server`: make the fallback if needed; otherwise never create anything.
+std::string socket_directory(bool server) {
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  if (runtime != nullptr && runtime[0] == '/') return std::string(runtime) + "/shmkit";
+  if (server) return make_fallback_directory();
+  return existing_fallback_directory().value_or(fallback_candidate(0));
+}
+
 // The default socket path of a segment and its directory, not checked.
-std::pair<std::string, std::string> default_path_and_directory(std::string_view segment_name) {
+std::pair<std::string, std::string> default_path_and_directory(std::string_view segment_name, bool server) {
   if (segment_name.empty() || segment_name.size() > 200 ||
       !std::all_of(segment_name.begin(), segment_name.end(), valid_name_char))
     throw Error(Errc::invalid_argument, "segment name '" + std::string(segment_name) +
                                             "' must have 1 to 200 letters, digits, '-', '_' or '.'");
-  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-  const std::string dir = runtime != nullptr && runtime[0] == '/' ? std::string(runtime) + "/shmkit"
-                                                                  : "/tmp/shmkit-" + std::to_string(::geteuid());
+  const std::string dir = socket_directory(server);
   std::string path = dir + "/" + std::string(segment_name) + ".sock";
   constexpr std::size_t room = sizeof(sockaddr_un::sun_path) - 1;
   if (path.size() > room)
@@ -455,6 +500,27 @@ struct ControlServer::Impl {
     c.info.connected = std::chrono::system_clock::now();
     c.read_write = allows_read_write_as(options.policy, cred.uid, cred.gid, own_euid);
     c.allowed = c.read_write || listed_read_only(options.policy, cred.uid, cred.gid);
+    // A peer the policy refuses is answered now, before it holds a place: idle connections of
+    // a refused uid cannot crowd out allowed clients until the handshake timeout.
+    if (!c.allowed) {
+      log("refused " + who(c.info) + " (access_denied) at accept");
+      refuse_on(fd.get(), ctl::RefuseCode::access_denied,
+                "uid " + std::to_string(c.info.uid) + " gid " + std::to_string(c.info.gid) +
+                    " is not allowed by the server's access policy");
+      return;
+    }
+    if (options.max_clients_per_uid != 0 && cred.uid != own_euid) {
+      std::size_t same_uid = 0;
+      for (const auto& [id, other] : clients) same_uid += other.info.uid == cred.uid;
+      if (same_uid >= options.max_clients_per_uid) {
+        log("refused " + who(c.info) + " (server_busy): uid " + std::to_string(cred.uid) + " holds " +
+            std::to_string(same_uid) + " connections");
+        refuse_on(fd.get(), ctl::RefuseCode::server_busy,
+                  "uid " + std::to_string(cred.uid) + " already holds its maximum of " +
+                      std::to_string(options.max_clients_per_uid) + " connections");
+        return;
+      }
+    }
     if (clients.size() >= options.max_clients) {
       log("refused " + who(c.info) + " (server_busy): " + std::to_string(clients.size()) + " clients connected");
       refuse_on(fd.get(), ctl::RefuseCode::server_busy,
@@ -728,14 +794,20 @@ bool ControlServer::remove_stale_socket(const std::string& socket_path) {
 }
 
 std::string ControlServer::default_socket_path(std::string_view segment_name) {
-  auto [path, dir] = default_path_and_directory(segment_name);
+  auto [path, dir] = default_path_and_directory(segment_name, true);
   check_private_directory(dir, true);
   return path;
 }
 
 namespace detail {
 std::string unchecked_client_socket_path(std::string_view segment_name) {
-  return default_path_and_directory(segment_name).first;
+  return default_path_and_directory(segment_name, false).first;
+}
+
+std::optional<std::string> listable_socket_directory() {
+  const std::string dir = socket_directory(false);
+  if (private_directory_of_ours(dir)) return dir;
+  return std::nullopt;
 }
 
 void check_client_socket_directory(const std::string& socket_path) {

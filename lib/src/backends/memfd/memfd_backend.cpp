@@ -89,24 +89,27 @@ std::string header_name(const Mapping& mapping) {
 }
 
 std::unique_ptr<ClientAttachment> attach_at(std::string_view name, const std::string& socket_path,
-                                            DeadlineNs deadline, bool read_only) {
+                                            DeadlineNs deadline, bool read_only, const SegmentOptions& options) {
   const bool default_path = socket_path.empty();
   const std::string path = default_path ? unchecked_client_socket_path(name) : socket_path;
-  AttachedMemfd attached = attach_memfd(path, deadline, read_only, default_path);
+  AttachedMemfd attached = attach_memfd(path, deadline, read_only, default_path, options.trusted_server_uids);
   auto out = std::make_unique<ClientAttachment>(std::move(attached.mapping), path, std::move(attached.control_socket));
   validate_attached(out->mapping(), name.empty() ? std::string_view(path) : name, name, "came over a control socket");
   return out;
 }
 
+// Never blocks: a stopped server's full backlog would hang a blocking connect for ever.
 bool socket_answers(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return false;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) return false;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  // A live server accepts (and drops us after its handshake timeout); a stale file refuses.
-  return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  // A live server accepts (and drops us after its handshake timeout), or has a full backlog
+  // (EAGAIN: somebody listens); a stale file refuses.
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return true;
+  return errno == EAGAIN || errno == EPROTOTYPE;
 }
 
 class MemfdBackend final : public SegmentBackend {
@@ -139,7 +142,7 @@ class MemfdBackend final : public SegmentBackend {
 
   std::unique_ptr<Attachment> open(const std::string& name, const SegmentOptions& options, DeadlineNs deadline,
                                    bool read_only) const override {
-    return attach_at(name, options.socket_path, deadline, read_only);
+    return attach_at(name, options.socket_path, deadline, read_only, options);
   }
 
   bool remove(const std::string& name) const override {
@@ -147,9 +150,11 @@ class MemfdBackend final : public SegmentBackend {
   }
 
   std::vector<SegmentListing> list() const override {
-    const std::string probe = unchecked_client_socket_path("probe");
-    const std::string dir = probe.substr(0, probe.rfind('/'));
+    // Only a private directory of ours is listed: sockets in one another user made are not ours.
     std::vector<SegmentListing> out;
+    const std::optional<std::string> found = listable_socket_directory();
+    if (!found) return out;
+    const std::string& dir = *found;
     for (const std::string& file : directory_entries(dir)) {
       if (file.size() <= 5 || file.compare(file.size() - 5, 5, ".sock") != 0) continue;
       SegmentListing l;
@@ -199,13 +204,13 @@ const SegmentBackend& memfd_backend() {
 namespace shmkit {
 
 Segment attach_memfd(std::string_view socket_path, const SegmentOptions& options) {
-  auto a = detail::attach_at({}, std::string(socket_path), detail::deadline_after(options.open_timeout), false);
+  auto a = detail::attach_at({}, std::string(socket_path), detail::deadline_after(options.open_timeout), false, options);
   std::string name = detail::header_name(a->mapping());
   return detail::SegmentAccess::make(std::move(a), std::move(name), Backend::memfd, options, false);
 }
 
 SegmentView attach_memfd_read_only(std::string_view socket_path, const SegmentOptions& options) {
-  auto a = detail::attach_at({}, std::string(socket_path), detail::deadline_after(options.open_timeout), true);
+  auto a = detail::attach_at({}, std::string(socket_path), detail::deadline_after(options.open_timeout), true, options);
   std::string name = detail::header_name(a->mapping());
   return detail::SegmentAccess::make_view(
       detail::SegmentAccess::make(std::move(a), std::move(name), Backend::memfd, options, false));

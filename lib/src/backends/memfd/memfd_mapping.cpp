@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "reservation_check.hpp"
 #include "shmkit/error.hpp"
 
 namespace shmkit::detail {
@@ -81,6 +82,7 @@ std::unique_ptr<MemfdMapping> create_memfd_mapping(const std::string& name, std:
                                             std::to_string(kMaxMemfdName) + " bytes and no NUL");
   if (size == 0 || size > kMaxOff)
     throw Error(Errc::invalid_argument, "memfd segment size " + std::to_string(size) + " is not a valid file size");
+  check_reservation(size, ReservationKind::memory, -1, "memfd segment '" + name + "'");
   const unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
   UniqueFd fd(::memfd_create(name.c_str(), flags | kMfdNoexecSeal));
   // Kernels before 6.3 reject the unknown flag with EINVAL (the name was validated above).

@@ -13,6 +13,7 @@
 
 #include "file_space.hpp"
 #include "named_mapping.hpp"
+#include "reservation_check.hpp"
 #include "shmkit/error.hpp"
 
 namespace bip = boost::interprocess;
@@ -102,6 +103,7 @@ std::unique_ptr<Mapping> create_named_mapping(const std::string& name, std::size
     rethrow(e, "cannot create named segment '" + name + "'");
   }
   try {
+    check_reservation(size, ReservationKind::tmpfs, object.get_mapping_handle().handle, "named segment '" + name + "'");
     set_size(object, size);
     bip::mapped_region region(object, bip::read_write, 0, size);
     reserve_space(object, name, size);
