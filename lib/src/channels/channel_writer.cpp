@@ -280,6 +280,12 @@ std::byte* WriterCore::begin_frame() noexcept {
   sh.timestamp_ns.store(now, kFieldStore);
   sh.size.store(size, kFieldStore);
   sh.crc.store(crc, kFieldStore);
+  if (pending_gap_ != 0) {
+    // Before the version: a writer that dies after it leaves the header's total consistent
+    // with the frames it announced (an importer resumes from published + upstream_lost).
+    std::atomic<std::uint64_t>& total = view_.header->writer.upstream_lost;
+    total.store(saturating_add(total.load(std::memory_order_relaxed), pending_gap_), std::memory_order_relaxed);
+  }
   // Every frame stamps it: a slot reused from the previous lap must not repeat an old gap.
   sh.gap_before.store(std::exchange(pending_gap_, 0), kFieldStore);
   // Release: a reader that sees the even version sees the whole frame.
@@ -386,14 +392,7 @@ Published WriterCore::publish_after_gap(std::span<const std::byte> data, std::ui
     pending_gap_ = 0;
     throw;
   }
-  if (p.status != Errc::ok) {
-    pending_gap_ = 0;  // not published: the caller retries with the same gap
-    return p;
-  }
-  if (gap != 0) {
-    std::atomic<std::uint64_t>& total = view_.header->writer.upstream_lost;
-    total.store(total.load(std::memory_order_relaxed) + gap, std::memory_order_relaxed);  // only the writer stores it
-  }
+  pending_gap_ = 0;  // not published (timeout, peer_gone): the caller retries with the same gap
   return p;
 }
 
