@@ -22,6 +22,7 @@ std::string stats_json(const char* role, const std::string& topic, const std::st
       .field("refused", s.refused)
       .field("write_retries", s.write_retries)
       .field("full_waits", s.full_waits)
+      .field("first_sequence", s.first_sequence)
       .field("writer", std::string_view(s.writer))
       .field("matched", s.matched);
   j.end_object();

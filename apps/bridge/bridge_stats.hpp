@@ -14,6 +14,7 @@ struct BridgeStats {
   std::uint64_t refused = 0;         // import: malformed or foreign samples, dropped
   std::uint64_t write_retries = 0;   // export: DDS writes that timed out and were retried
   std::uint64_t full_waits = 0;      // import (queue): the local queue was full
+  std::uint64_t first_sequence = 0;  // import: upstream sequence the imported channel starts at
   std::string writer = "none";       // the exporting writer's state as last known
   bool matched = false;              // a peer bridge is matched on the frame topic
 };

@@ -174,8 +174,10 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
   const std::uint32_t max_frame = first->config.max_frame;
   auto& origin = segment.find_or_construct<ImportOrigin>(s.channel + ".bridge-origin");
   std::optional<std::uint64_t> expected;
-  if (origin.set.load(std::memory_order_acquire) == 1)
-    expected = origin.first_sequence.load(std::memory_order_relaxed) + sink.published() + sink.upstream_lost();
+  if (origin.set.load(std::memory_order_acquire) == 1) {
+    st.first_sequence = origin.first_sequence.load(std::memory_order_relaxed);
+    expected = st.first_sequence + sink.published() + sink.upstream_lost();
+  }
 
   DdsQos rq;
   frame_reader_qos(rq.get(), kind, first->config.slots);
@@ -214,6 +216,12 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
     }
     if (pending_state && ((expected && *expected >= pending_state->next_sequence) || now - pending_since >= kStateGrace)) {
       st.writer = to_string(pending_state->writer);
+      // Frames the exporter sent before its writer ended that never arrived: no frame follows
+      // them to carry the gap, so they count here (and in the channel's upstream_lost).
+      if (expected && *expected < pending_state->next_sequence && pending_state->writer != PeerState::alive) {
+        st.lost += pending_state->next_sequence - *expected;
+        expected = pending_state->next_sequence;
+      }
       if (pending_state->writer == PeerState::closed) {
         sink.close();
       } else if (pending_state->writer == PeerState::dead) {
@@ -242,7 +250,7 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
       if (!expected) {
         origin.first_sequence.store(f->sequence_number, std::memory_order_relaxed);
         origin.set.store(1, std::memory_order_release);
-        expected = f->sequence_number;
+        expected = st.first_sequence = f->sequence_number;
       }
       if (f->sequence_number < *expected) {  // sent again after an exporter restart: already here
         ++st.duplicates;
