@@ -30,6 +30,7 @@ class ChannelSource {
     return queue_ ? queue_->read(buffer, timeout) : broadcast_->read(buffer, timeout);
   }
   std::uint64_t position() const noexcept { return queue_ ? queue_->position() : broadcast_->position(); }
+  PeerState writer_state() const { return queue_ ? queue_->writer_state() : broadcast_->writer_state(); }
 
  private:
   std::optional<QueueReader> queue_;
@@ -104,7 +105,12 @@ int run_export(const BridgeSettings& s, const std::atomic<bool>& stop) {
         continue;
       }
     }
-    const ReadResult r = source.read(buffer, std::chrono::milliseconds(50));
+    ReadResult r = source.read(buffer, std::chrono::milliseconds(50));
+    // A wait this short ends before the reader's own liveness check: ask after an empty read.
+    if (r.status == Errc::timeout && writer == PeerState::alive && source.writer_state() == PeerState::dead) {
+      r = source.read(buffer, std::chrono::nanoseconds(0));  // a frame published just before it died
+      if (r.status == Errc::timeout) r.status = Errc::peer_gone;
+    }
     if (r.status == Errc::ok) {
       st.lost += r.lost;
       if (writer != PeerState::alive) announce(writer = PeerState::alive);

@@ -33,8 +33,10 @@ for n in "$A" "$B"; do ip -n "$n" link set lo up; done
 ip -n "$A" link set "vA$id" up && ip -n "$B" link set "vB$id" up || fail "link up"
 ip -n "$A" route add 224.0.0.0/4 dev "vA$id" && ip -n "$B" route add 224.0.0.0/4 dev "vB$id" || fail "multicast routes"
 
-inA() { ip netns exec "$A" "$@"; }
-inB() { ip netns exec "$B" "$@"; }
+# Arrays, not functions: a background function would run in a subshell, and kill -9 of its pid
+# would miss the program (ip netns exec execs it, so it keeps the pid).
+inA=(ip netns exec "$A")
+inB=(ip netns exec "$B")
 # Starts a command in the background (output to $work/NAME.out); its pid in $last.
 start() { local name=$1; shift; "$@" >"$work/$name.out" 2>"$work/$name.err" & last=$!; pids+=("$last"); }
 # The last JSON line of a file, field by field: json FILE FIELD
@@ -51,16 +53,16 @@ wait_for() {
   return 124
 }
 show() { for f in "$work"/*.out "$work"/*.err; do echo "== $f"; tail -n 3 "$f"; done; }
-export_q() { start export inA "$bin/shmkit-bridge" export --segment "$src" --channel q --topic "$topic" --json --interval 1s; }
-import_q() { start import inB "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel q --json --interval 1s; }
+export_q() { start export "${inA[@]}" "$bin/shmkit-bridge" export --segment "$src" --channel q --topic "$topic" --json --interval 1s; }
+import_q() { start import "${inB[@]}" "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel q --json --interval 1s; }
 
 # Queue: 1,000,000 frames of 64 B, every one delivered once, in order, intact.
 queue() {
   local n=1000000
-  start produce inA "$qtool" produce "$src" q $n 64; local producer=$last
+  start produce "${inA[@]}" "$qtool" produce "$src" q $n 64; local producer=$last
   export_q
   import_q
-  start consume inB "$qtool" consume "$dst" q $n 90; local consumer=$last
+  start consume "${inB[@]}" "$qtool" consume "$dst" q $n 90; local consumer=$last
   wait_for "$consumer" 100; local rc=$?
   show
   [ $rc = 0 ] || fail "consumer exit $rc"
@@ -72,10 +74,10 @@ queue() {
 # Broadcast: the reader's loss is exact: frames + lost == frames the writer published - first,
 # where lost includes the gaps the importer counted; checksums and payloads verified.
 broadcast() {
-  start import inB "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel frames --json --interval 1s
-  start writer inA "$bin/shmkit-writer" --name "$src" --backend named --rate 5000 --count 5000 --slots 256 -q; local writer=$last
-  start export inA "$bin/shmkit-bridge" export --segment "$src" --channel frames --topic "$topic" --json --interval 1s
-  start reader inB "$bin/shmkit-reader" --name "$dst" --backend named --start oldest --verify --json --interval 1s --wait-for-writer 20s
+  start import "${inB[@]}" "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel frames --json --interval 1s
+  start writer "${inA[@]}" "$bin/shmkit-writer" --name "$src" --backend named --rate 5000 --count 5000 --slots 256 -q; local writer=$last
+  start export "${inA[@]}" "$bin/shmkit-bridge" export --segment "$src" --channel frames --topic "$topic" --json --interval 1s
+  start reader "${inB[@]}" "$bin/shmkit-reader" --name "$dst" --backend named --start oldest --verify --json --interval 1s --wait-for-writer 20s
   local reader=$last
   wait_for "$reader" 60; local rc=$?
   show
@@ -100,15 +102,16 @@ broadcast() {
 
 # kill -9 of the exporting writer: the remote reader reports its writer dead within the bound.
 writer_kill() {
-  start writer inA "$bin/shmkit-writer" --name "$src" --backend named --rate 200 -q; local writer=$last
-  start export inA "$bin/shmkit-bridge" export --segment "$src" --channel frames --topic "$topic" --json --interval 1s
-  start import inB "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel frames --json --interval 1s; local importer=$last
-  start reader inB "$bin/shmkit-reader" --name "$dst" --backend named --json --interval 1s --wait-for-writer 20s; local reader=$last
+  start writer "${inA[@]}" "$bin/shmkit-writer" --name "$src" --backend named --rate 200 -q; local writer=$last
+  start export "${inA[@]}" "$bin/shmkit-bridge" export --segment "$src" --channel frames --topic "$topic" --json --interval 1s
+  start import "${inB[@]}" "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel frames --json --interval 1s; local importer=$last
+  start reader "${inB[@]}" "$bin/shmkit-reader" --name "$dst" --backend named --json --interval 1s --wait-for-writer 20s; local reader=$last
   local i
   for ((i = 0; i < 400; i++)); do [ -n "$(json "$work/reader.out" frames 2>/dev/null)" ] && break; sleep 0.05; done
   [ "$(json "$work/reader.out" frames)" -gt 0 ] 2>/dev/null || { show; fail "no frames reached the reader"; }
   local t0 t1; t0=$(date +%s%N)
   kill -9 "$writer"
+  wait "$writer" 2>/dev/null  # reap it: a zombie's /proc entry would still look alive
   wait_for "$reader" 10; local rc=$?
   t1=$(date +%s%N)
   show
@@ -126,13 +129,13 @@ writer_kill() {
 # Every frame arrives at most once and in order; frames lost in flight are counted as gaps.
 faults() {
   local n=300000
-  start produce inA "$qtool" produce "$src" q $n 64
+  start produce "${inA[@]}" "$qtool" produce "$src" q $n 64
   export_q; local exporter=$last
   import_q; local importer=$last
-  start consume inB "$qtool" consume "$dst" q $n 110 faults; local consumer=$last
+  start consume "${inB[@]}" "$qtool" consume "$dst" q $n 110 faults; local consumer=$last
   sleep 1; ip -n "$A" link set "vA$id" down; sleep 2; ip -n "$A" link set "vA$id" up
-  sleep 1; kill -9 "$exporter"; export_q
-  sleep 1; kill -9 "$importer"; import_q
+  sleep 1; kill -9 "$exporter"; wait "$exporter" 2>/dev/null; export_q
+  sleep 1; kill -9 "$importer"; wait "$importer" 2>/dev/null; import_q
   wait_for "$consumer" 100; local rc=$?
   show
   [ $rc = 0 ] || fail "consumer exit $rc: $(tail -n 1 "$work/consume.out")"
@@ -141,9 +144,9 @@ faults() {
 
 # Foreign and malformed samples are refused and counted; the importer goes on working.
 malformed() {
-  start import inB "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel frames --json --duration 6s
+  start import "${inB[@]}" "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel frames --json --duration 6s
   local importer=$last
-  start inject inA "$inject" "$topic" frames 64; local injector=$last
+  start inject "${inA[@]}" "$inject" "$topic" frames 64; local injector=$last
   wait_for "$injector" 20 || { show; fail "injector"; }
   wait_for "$importer" 20; local rc=$?
   show
