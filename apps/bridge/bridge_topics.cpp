@@ -28,7 +28,6 @@ void frame_writer_qos(dds_qos_t* qos, ChannelKind kind, std::uint32_t slots) {
     // is full: that is the back-pressure.
     dds_qset_reliability(qos, DDS_RELIABILITY_RELIABLE, DDS_SECS(1));
     dds_qset_history(qos, DDS_HISTORY_KEEP_ALL, 0);
-    dds_qset_resource_limits(qos, kQueueHistory, DDS_LENGTH_UNLIMITED, kQueueHistory);
   } else {
     dds_qset_reliability(qos, DDS_RELIABILITY_BEST_EFFORT, 0);
     dds_qset_history(qos, DDS_HISTORY_KEEP_LAST, static_cast<int32_t>(std::min<std::uint32_t>(slots, 1U << 16)));

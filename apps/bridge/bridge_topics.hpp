@@ -20,7 +20,7 @@ namespace shmkit::bridge {
 
 inline constexpr std::chrono::milliseconds kLivelinessLease{1000};
 // A queue importer holds at most this many samples it has not yet written locally.
-inline constexpr int kQueueHistory = 256;
+inline constexpr int kQueueHistory = 4096;
 
 // A participant in `domain` (DDS_DOMAIN_DEFAULT: CYCLONEDDS_URI's or 0) and the two topics.
 struct BridgeTopics {
