@@ -42,8 +42,7 @@ ddsperf_oneway() {
 bridged() {
   local n=$1 size=$2 rate=$3 seg=bb$RANDOM$$
   ip netns exec "$A" "$qtool" produce "${seg}s" q "$n" "$size" "$rate" >/dev/null &
-  sleep 0.5  # the producer creates the channel the exporter opens
-  ip netns exec "$A" timeout 90 "$bin/shmkit-bridge" export --segment "${seg}s" --channel q --topic "t$seg" -q --count "$n" &
+  ip netns exec "$A" timeout 90 "$bin/shmkit-bridge" export --segment "${seg}s" --channel q --topic "t$seg" -q --count "$n" --wait-for-writer 20s &
   ip netns exec "$B" timeout 90 "$bin/shmkit-bridge" import --topic "t$seg" --segment "${seg}d" --channel q -q --count "$n" &
   ip netns exec "$B" "$qtool" consume "${seg}d" q "$n" 80 >"$work/consume.json"
   wait

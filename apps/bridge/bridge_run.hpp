@@ -24,6 +24,7 @@ struct BridgeSettings {
   std::chrono::nanoseconds interval = std::chrono::seconds(1);  // status line period
   std::chrono::nanoseconds duration{0};  // stop after this long (0: no limit)
   std::uint64_t count = 0;       // stop after this many frames (0: no limit)
+  std::chrono::nanoseconds wait_for_writer{0};  // export: wait this long for the channel to exist
   std::uint64_t segment_size = 0;  // import: size of a segment it creates (0: enough for the channel)
   bool json = false;
   bool quiet = false;

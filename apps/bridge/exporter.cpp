@@ -40,8 +40,21 @@ class ChannelSource {
 }  // namespace
 
 int run_export(const BridgeSettings& s, const std::atomic<bool>& stop) {
-  Segment segment = apps::open_target(s.segment, s.socket, s.backend);
-  const ChannelStatus status = channel_status(segment, s.channel);
+  // With --wait-for-writer, keep trying while the segment or the channel does not exist yet.
+  const auto give_up = Clock::now() + s.wait_for_writer;
+  std::optional<Segment> opened;
+  ChannelStatus status;
+  for (;;) {
+    try {
+      if (!opened) opened.emplace(apps::open_target(s.segment, s.socket, s.backend));
+      status = channel_status(*opened, s.channel);
+      break;
+    } catch (const Error& e) {
+      if (e.errc() != Errc::not_found || Clock::now() >= give_up || stop.load(std::memory_order_relaxed)) throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // waiting for a process that has not made it yet
+  }
+  Segment& segment = *opened;
   const ChannelKind kind = status.kind;
   const std::string topic = s.topic.empty() ? "shmkit_" + s.channel : s.topic;
 

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
       ("from", po::value<std::string>()->default_value(""), "import: the exporting channel's name on a shared topic (default: the first seen)")
       ("socket", po::value<std::string>()->default_value(""), "export: attach to the memfd segment served at PATH")
       ("backend", po::value<std::string>()->default_value("named"), "auto, memfd or named (import: also file)")
+      ("wait-for-writer", po::value<apps::Duration>()->default_value(apps::Duration{std::chrono::nanoseconds(0)}), "export: keep trying this long while the segment or channel does not exist (0: fail at once)")
       ("size", po::value<apps::ByteSize>()->default_value(apps::ByteSize{0}), "import: size of a segment it creates (0: enough for the channel)")
       ("domain", po::value<int>()->default_value(-1), "DDS domain id (-1: CYCLONEDDS_URI's, else 0)")
       ("count", po::value<std::uint64_t>()->default_value(0), "stop after this many frames (0: no limit)")
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
     s.from = vm["from"].as<std::string>();
     s.socket = vm["socket"].as<std::string>();
     s.backend = apps::parse_backend(vm["backend"].as<std::string>(), command == "import");
+    s.wait_for_writer = vm["wait-for-writer"].as<apps::Duration>().value;
     s.segment_size = vm["size"].as<apps::ByteSize>().bytes;
     const int domain = vm["domain"].as<int>();
     if (domain < -1 || domain > 232) throw std::invalid_argument("--domain must be -1 or 0..232");

@@ -23,7 +23,7 @@ cleanup() {
   rm -f "/dev/shm/$src" "/dev/shm/$dst" /dev/shm/*"$src"* /dev/shm/*"$dst"* 2>/dev/null
   rm -rf "$work"
 }
-trap cleanup EXIT
+trap 'rc=$?; cleanup; exit $rc' EXIT
 ip netns add "$A" 2>/dev/null || skip "cannot create network namespaces here"
 ip netns add "$B" || fail "second namespace"
 ip link add "vA$id" type veth peer name "vB$id" || skip "cannot create a veth pair"
@@ -53,7 +53,7 @@ wait_for() {
   return 124
 }
 show() { for f in "$work"/*.out "$work"/*.err; do echo "== $f"; tail -n 3 "$f"; done; }
-export_q() { start export "${inA[@]}" "$bin/shmkit-bridge" export --segment "$src" --channel q --topic "$topic" --json --interval 1s; }
+export_q() { start export "${inA[@]}" "$bin/shmkit-bridge" export --segment "$src" --channel q --topic "$topic" --json --interval 1s --wait-for-writer 20s; }
 import_q() { start import "${inB[@]}" "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel q --json --interval 1s; }
 
 # Queue: 1,000,000 frames of 64 B, every one delivered once, in order, intact.
@@ -75,8 +75,8 @@ queue() {
 # where lost includes the gaps the importer counted; checksums and payloads verified.
 broadcast() {
   start import "${inB[@]}" "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel frames --json --interval 1s
-  start writer "${inA[@]}" "$bin/shmkit-writer" --name "$src" --backend named --rate 5000 --count 5000 --slots 256 -q; local writer=$last
-  start export "${inA[@]}" "$bin/shmkit-bridge" export --segment "$src" --channel frames --topic "$topic" --json --interval 1s
+  start writer "${inA[@]}" "$bin/shmkit-writer" --name "$src" --backend named --rate 5000 --count 5000 --slots 16384 -q; local writer=$last
+  start export "${inA[@]}" "$bin/shmkit-bridge" export --segment "$src" --channel frames --topic "$topic" --json --interval 1s --wait-for-writer 20s
   start reader "${inB[@]}" "$bin/shmkit-reader" --name "$dst" --backend named --start oldest --verify --json --interval 1s --wait-for-writer 20s
   local reader=$last
   wait_for "$reader" 60; local rc=$?
@@ -92,8 +92,8 @@ broadcast() {
   kill -INT "${pids[0]}" "${pids[2]}"; sleep 0.5
   ilost=$(json "$work/import.out" lost); ifirst=$(json "$work/import.out" first_sequence)
   exported=$(json "$work/export.out" frames)
-  # The reader started before the first imported frame (first == 0 locally): its frames + lost
-  # cover every upstream frame from the importer's first on.
+  # The reader attached before the imported ring (as large as the writer's) wrapped, so it starts
+  # at local frame 0: its frames + lost cover every upstream frame from the importer's first on.
   [ "$first" = 0 ] || fail "reader joined late (first $first)"
   [ $((frames + lost)) = $((exported + $(json "$work/export.out" lost) - ifirst)) ] ||
     fail "reader frames $frames + lost $lost != exported $exported + export-lost - first $ifirst (importer lost $ilost)"
@@ -103,7 +103,7 @@ broadcast() {
 # kill -9 of the exporting writer: the remote reader reports its writer dead within the bound.
 writer_kill() {
   start writer "${inA[@]}" "$bin/shmkit-writer" --name "$src" --backend named --rate 200 -q; local writer=$last
-  start export "${inA[@]}" "$bin/shmkit-bridge" export --segment "$src" --channel frames --topic "$topic" --json --interval 1s
+  start export "${inA[@]}" "$bin/shmkit-bridge" export --segment "$src" --channel frames --topic "$topic" --json --interval 1s --wait-for-writer 20s
   start import "${inB[@]}" "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel frames --json --interval 1s; local importer=$last
   start reader "${inB[@]}" "$bin/shmkit-reader" --name "$dst" --backend named --json --interval 1s --wait-for-writer 20s; local reader=$last
   local i
@@ -160,3 +160,4 @@ case $scenario in
   queue | broadcast | writer_kill | faults | malformed) "$scenario" ;;
   *) fail "unknown scenario $scenario" ;;
 esac
+exit 0
