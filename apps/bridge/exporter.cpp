@@ -91,6 +91,7 @@ int run_export(const BridgeSettings& s, const std::atomic<bool>& stop) {
   auto next_report = start + s.interval;
   PeerState writer = PeerState::alive;
   std::uint64_t unflushed = 0;
+  auto next_match_check = start;
   dds_write_set_batch(true);
   auto report = [&](bool final) {
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
@@ -111,10 +112,13 @@ int run_export(const BridgeSettings& s, const std::atomic<bool>& stop) {
     if (s.count != 0 && st.frames >= s.count) break;
     if (kind == ChannelKind::queue) {
       // Reliable: with no importer matched, DDS would discard what we write, so the frames stay
-      // in the local queue (and its writer waits) until one is.
-      dds_publication_matched_status_t m{};
-      dds_get_publication_matched_status(frames, &m);
-      st.matched = m.current_count > 0;
+      // in the local queue (and its writer waits) until one is. Asked every 10 ms, not per frame.
+      if (!st.matched || now >= next_match_check) {
+        dds_publication_matched_status_t m{};
+        dds_get_publication_matched_status(frames, &m);
+        st.matched = m.current_count > 0;
+        next_match_check = now + std::chrono::milliseconds(10);
+      }
       if (!st.matched) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         continue;
