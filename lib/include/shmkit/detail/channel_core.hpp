@@ -89,7 +89,7 @@ class WriterCore {
   Published publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout);
   Published publish_batch(std::span<const std::span<const std::byte>> frames, std::chrono::nanoseconds timeout);
   // Relaying: publish() of a frame that follows `gap` frames lost upstream (stamped in its slot
-  // for readers, added to the header's upstream_lost for tools once published).
+  // for readers, added to the header's upstream_lost for tools as the frame completes).
   Published publish_after_gap(std::span<const std::byte> data, std::uint64_t gap, std::chrono::nanoseconds timeout);
   std::uint64_t upstream_lost() const noexcept;
   FrameLoan loan(std::chrono::nanoseconds timeout);
