@@ -12,6 +12,9 @@ SHMKIT_PACKAGES=(g++ cmake make pkg-config libboost-dev libboost-test-dev libboo
 # The ASan+UBSan build and the libFuzzer targets (scripts/test.sh) need clang and the compiler-rt
 # runtimes of that clang's major version (libclang-rt-N-dev on Debian 12 and later).
 SHMKIT_TEST_PACKAGES=(clang)
+# shmkit-bridge is built when Cyclone DDS is found (idlc from cyclonedds-tools); its tests make
+# network namespaces with iproute2's `ip`.
+SHMKIT_TEST_PACKAGES+=(cyclonedds-dev cyclonedds-tools iproute2)
 
 # shmkit_install_packages [package...]: the given ones (default SHMKIT_PACKAGES) that are missing.
 shmkit_install_packages() {

@@ -13,12 +13,15 @@
 #                 Wine in several Windows processes (scripts/windows.sh)          (build-win/)
 #   5. sanitizers clang ASan+UBSan build of the suite and every libFuzzer target for
 #                 SHMKIT_FUZZ_SECONDS (default 60) from the committed corpus        (build-asan/)
+#   bridge        (after linux) shmkit-bridge between two network namespaces: the CTest label
+#                 `bridge`, one test at a time, bounded to 4 minutes; the other tiers leave it
+#                 out (its tests skip when not root)                               (build/)
 # SHMKIT_TIERS="linux portable ..." runs a subset; SHMKIT_SANITIZERS=0 drops tier 5. TSan is a
 # separate build (README, "Sanitizers").
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 shmkit_install_test_packages
 
-tiers="${SHMKIT_TIERS:-linux portable boost-alt windows sanitizers}"
+tiers="${SHMKIT_TIERS:-linux bridge portable boost-alt windows sanitizers}"
 [ "${SHMKIT_SANITIZERS:-1}" != 0 ] || tiers="${tiers//sanitizers/}"
 [ $# -eq 0 ] || tiers="linux"
 
@@ -33,14 +36,21 @@ has_tier() { [[ " $tiers " == *" $1 "* ]]; }
 if has_tier linux; then
   tier_start linux
   shmkit_build -DSHMKIT_BUILD_TESTS=ON
-  (cd "$SHMKIT_BUILD_DIR" && ctest --output-on-failure --parallel "$SHMKIT_JOBS" "$@")
+  (cd "$SHMKIT_BUILD_DIR" && ctest --output-on-failure --parallel "$SHMKIT_JOBS" -LE bridge "$@")
+  tier_end
+fi
+
+if has_tier bridge; then
+  tier_start bridge
+  [ -d "$SHMKIT_BUILD_DIR" ] || shmkit_build -DSHMKIT_BUILD_TESTS=ON
+  (cd "$SHMKIT_BUILD_DIR" && timeout 240 ctest --output-on-failure -L bridge)
   tier_end
 fi
 
 if has_tier portable; then
   tier_start portable
   SHMKIT_BUILD_DIR="$SHMKIT_ROOT/build-portable" shmkit_build -DSHMKIT_BUILD_TESTS=ON -DSHMKIT_PLATFORM=portable
-  (cd "$SHMKIT_ROOT/build-portable" && ctest --output-on-failure --parallel "$SHMKIT_JOBS")
+  (cd "$SHMKIT_ROOT/build-portable" && ctest --output-on-failure --parallel "$SHMKIT_JOBS" -LE bridge)
   tier_end
 fi
 
@@ -79,7 +89,7 @@ if has_tier sanitizers; then
     shmkit_build -DSHMKIT_BUILD_TESTS=ON -DSHMKIT_SANITIZE=address -DSHMKIT_FUZZ=ON
   (cd "$SHMKIT_ROOT/build-asan" &&
      ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
-     ctest --output-on-failure --parallel "$SHMKIT_JOBS" -LE 'consumer|bench')
+     ctest --output-on-failure --parallel "$SHMKIT_JOBS" -LE 'consumer|bench|bridge')
   SHMKIT_FUZZ_BUILD_DIR="$SHMKIT_ROOT/build-asan" bash "$SHMKIT_ROOT/scripts/fuzz.sh" "${SHMKIT_FUZZ_SECONDS:-60}"
   tier_end
 fi

@@ -77,6 +77,15 @@ class BroadcastWriter {
   std::uint64_t published() const noexcept { return core_.next_sequence(); }
   const WriterStats& stats() const noexcept { return core_.stats(); }
 
+  // ---- Relaying frames from elsewhere (shmkit-bridge and the like) ----
+  // publish() of a frame that follows `gap` frames lost upstream: readers count them in
+  // ReadResult::lost with this frame, and tools see the total in ChannelStatus::upstream_lost.
+  std::uint64_t publish_after_gap(std::span<const std::byte> data, std::uint64_t gap) {
+    return core_.publish_after_gap(data, gap, std::chrono::nanoseconds::zero()).sequence;
+  }
+  // Frames reported lost upstream on this channel, by every writer so far.
+  std::uint64_t upstream_lost() const noexcept { return core_.upstream_lost(); }
+
  private:
   explicit BroadcastWriter(detail::WriterCore core) noexcept : core_(std::move(core)) {}
   detail::WriterCore core_;

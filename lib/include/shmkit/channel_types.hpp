@@ -74,6 +74,8 @@ struct ReadResult {
   std::span<const std::byte> data;
   // Broadcast: frames this reader lost (overwritten before it got to them) since its previous
   // result. Sum of `lost` over all results + frames received == frames published.
+  // Both kinds, on a relayed channel: plus the frames lost upstream just before this frame
+  // (the relaying writer's publish_after_gap), so the sum counts frames published upstream.
   std::uint64_t lost = 0;
 
   explicit operator bool() const noexcept { return status == Errc::ok; }
@@ -127,6 +129,7 @@ struct ChannelStatus {
   ChannelConfig config;
   std::uint64_t published = 0;
   std::uint64_t consumed = 0;           // queue: frames the reader released
+  std::uint64_t upstream_lost = 0;      // relayed channels: frames reported lost upstream
   std::int32_t writer_pid = 0;
   PeerState writer = PeerState::none;
   std::int64_t heartbeat_age_ns = 0;    // since the writer's last publish or heartbeat

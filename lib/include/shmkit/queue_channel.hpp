@@ -76,6 +76,15 @@ class QueueWriter {
   std::uint64_t published() const noexcept { return core_.next_sequence(); }
   const WriterStats& stats() const noexcept { return core_.stats(); }
 
+  // ---- Relaying frames from elsewhere (shmkit-bridge and the like) ----
+  // publish() of a frame that follows `gap` frames lost upstream (say, a network link that
+  // dropped them): the reader counts them in ReadResult::lost with this frame and in lost(),
+  // tools in ChannelStatus::upstream_lost. Not published (timeout, peer_gone): nothing counted.
+  Published publish_after_gap(std::span<const std::byte> data, std::uint64_t gap, std::chrono::nanoseconds timeout) {
+    return core_.publish_after_gap(data, gap, timeout);
+  }
+  std::uint64_t upstream_lost() const noexcept { return core_.upstream_lost(); }
+
  private:
   explicit QueueWriter(detail::WriterCore core) noexcept : core_(std::move(core)) {}
   detail::WriterCore core_;
@@ -107,6 +116,9 @@ class QueueReader {
   void clear_notification() noexcept;
 
   std::uint64_t position() const noexcept { return head_; }
+  // Frames lost upstream of a relaying writer (publish_after_gap), as reported with the frames
+  // read so far. A queue itself never loses a frame.
+  std::uint64_t lost() const noexcept { return lost_total_; }
   std::uint64_t available() const noexcept;
   std::uint32_t max_frame() const noexcept { return view_.max_frame; }
   std::uint32_t slots() const noexcept { return view_.slot_count; }
@@ -129,6 +141,7 @@ class QueueReader {
   std::uint64_t released_ = 0;     // `consumed` as this reader last published it
   std::uint64_t batch_ = 1;        // release after this many frames
   std::uint32_t ready_run_ = 0;    // reads in a row that found their frame already there
+  std::uint64_t lost_total_ = 0;   // upstream gaps reported with the frames read
   bool peeking_ = false;
   detail::NotifierPtr notifier_;
 };

@@ -160,6 +160,7 @@ bool BroadcastReader::take(std::byte* slot, std::uint64_t version, std::span<std
   const std::uint32_t size = sh.size.load(detail::kFieldLoad);
   const std::int64_t timestamp = sh.timestamp_ns.load(detail::kFieldLoad);
   const std::uint32_t crc = sh.crc.load(detail::kFieldLoad);
+  const std::uint64_t gap = sh.gap_before.load(detail::kFieldLoad);
   // Never copy past the slot, whatever `size` says: it is only trusted after the post-check.
   const std::uint32_t n = std::min(size, view_.max_frame);
   const bool fits = buffer == nullptr || n <= buffer->size();
@@ -193,6 +194,9 @@ bool BroadcastReader::take(std::byte* slot, std::uint64_t version, std::span<std
       detail::throw_corrupt(view_, "frame " + std::to_string(bad) + " fails its checksum (skipped)");
     }
   }
+  // Lost upstream of a relaying writer, reported with this frame (trusted now: any count is valid).
+  lost_pending_ = detail::saturating_add(lost_pending_, gap);
+  lost_total_ = detail::saturating_add(lost_total_, gap);
   out.status = Errc::ok;
   out.frame = FrameInfo{cursor_, timestamp, size};
   out.data = buffer != nullptr ? std::span<const std::byte>(buffer->data(), n)

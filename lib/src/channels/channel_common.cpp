@@ -181,6 +181,7 @@ ChannelStatus channel_status(Segment& segment, std::string_view name, std::chron
   s.config.checksum = v.checksum ? Checksum::crc32c : Checksum::none;
   s.config.max_readers = v.reader_capacity;
   s.published = h.writer.published.load(std::memory_order_acquire);
+  s.upstream_lost = h.writer.upstream_lost.load(std::memory_order_relaxed);
   s.writer_pid = h.writer.pid.load(std::memory_order_acquire);
   s.writer = detail::writer_state(v, stall_threshold);
   s.heartbeat_age_ns = detail::steady_now_ns() - h.writer.heartbeat_ns.load(std::memory_order_relaxed);

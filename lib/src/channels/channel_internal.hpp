@@ -17,6 +17,9 @@ namespace shmkit::detail {
 inline SlotHeader& slot_header(std::byte* slot) noexcept { return *std::launder(reinterpret_cast<SlotHeader*>(slot)); }
 inline std::byte* slot_payload(std::byte* slot) noexcept { return slot + kSlotPayloadOffset; }
 
+// Counters fed from shared memory (an upstream gap is any 64-bit value) stop at the top.
+inline std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept { return a + b < a ? ~std::uint64_t{0} : a + b; }
+
 // Validates a channel object of `object_bytes` bytes (found in a segment) and returns the view.
 // Error(corrupt) / Error(incompatible_format) with a message naming the field.
 ChannelView validate_channel(void* object, std::size_t object_bytes, ChannelKind kind, const std::string& name,

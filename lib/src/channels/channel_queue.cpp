@@ -60,6 +60,7 @@ QueueReader::QueueReader(QueueReader&& other) noexcept
       released_(other.released_),
       batch_(other.batch_),
       ready_run_(other.ready_run_),
+      lost_total_(other.lost_total_),
       peeking_(std::exchange(other.peeking_, false)),
       notifier_(std::move(other.notifier_)) {
   other.view_.header = nullptr;
@@ -76,6 +77,7 @@ QueueReader& QueueReader::operator=(QueueReader&& other) noexcept {
     released_ = other.released_;
     batch_ = other.batch_;
     ready_run_ = other.ready_run_;
+    lost_total_ = other.lost_total_;
     peeking_ = std::exchange(other.peeking_, false);
     notifier_ = std::move(other.notifier_);
     other.view_.header = nullptr;
@@ -195,6 +197,8 @@ bool QueueReader::try_take(std::span<std::byte>* buffer, ReadResult& out) {
   }
   out.status = Errc::ok;
   out.frame = FrameInfo{head_, sh.timestamp_ns.load(std::memory_order_relaxed), size};
+  out.lost = sh.gap_before.load(std::memory_order_relaxed);
+  lost_total_ = detail::saturating_add(lost_total_, out.lost);
   out.data = std::span<const std::byte>(payload, size);
   if (buffer == nullptr) {
     peeking_ = true;  // the slot stays ours until finish()

@@ -13,6 +13,7 @@
 #include <thread>
 #include <new>
 #include <string>
+#include <utility>
 
 #include "channel_copy.hpp"
 #include "channel_crc.hpp"
@@ -145,6 +146,7 @@ WriterCore::WriterCore(WriterCore&& other) noexcept
       light_(other.light_),
       may_light_(other.may_light_),
       quiet_frames_(other.quiet_frames_),
+      pending_gap_(other.pending_gap_),
       clock_(other.clock_),
       stats_(other.stats_),
       keepalive_(std::move(other.keepalive_)) {
@@ -163,6 +165,7 @@ WriterCore& WriterCore::operator=(WriterCore&& other) noexcept {
     light_ = other.light_;
     may_light_ = other.may_light_;
     quiet_frames_ = other.quiet_frames_;
+    pending_gap_ = other.pending_gap_;
     clock_ = other.clock_;
     stats_ = other.stats_;
     keepalive_ = std::move(other.keepalive_);
@@ -277,6 +280,14 @@ std::byte* WriterCore::begin_frame() noexcept {
   sh.timestamp_ns.store(now, kFieldStore);
   sh.size.store(size, kFieldStore);
   sh.crc.store(crc, kFieldStore);
+  if (pending_gap_ != 0) {
+    // Before the version: a writer that dies after it leaves the header's total consistent
+    // with the frames it announced (an importer resumes from published + upstream_lost).
+    std::atomic<std::uint64_t>& total = view_.header->writer.upstream_lost;
+    total.store(saturating_add(total.load(std::memory_order_relaxed), pending_gap_), std::memory_order_relaxed);
+  }
+  // Every frame stamps it: a slot reused from the previous lap must not repeat an old gap.
+  sh.gap_before.store(std::exchange(pending_gap_, 0), kFieldStore);
   // Release: a reader that sees the even version sees the whole frame.
   sh.version.store(2 * next_ + 2, std::memory_order_release);
   if (demote) demote_to_shared_cache(slot, kSlotPayloadOffset + size);
@@ -369,6 +380,24 @@ Published WriterCore::publish(std::span<const std::byte> data, std::chrono::nano
   const std::uint64_t seq = next_;
   end_frame(slot, static_cast<std::uint32_t>(data.size()), crc, clock_.now());
   return {Errc::ok, seq};
+}
+
+Published WriterCore::publish_after_gap(std::span<const std::byte> data, std::uint64_t gap,
+                                        std::chrono::nanoseconds timeout) {
+  pending_gap_ = gap;
+  Published p;
+  try {
+    p = publish(data, timeout);
+  } catch (...) {
+    pending_gap_ = 0;
+    throw;
+  }
+  pending_gap_ = 0;  // not published (timeout, peer_gone): the caller retries with the same gap
+  return p;
+}
+
+std::uint64_t WriterCore::upstream_lost() const noexcept {
+  return view_.valid() ? view_.header->writer.upstream_lost.load(std::memory_order_relaxed) : 0;
 }
 
 Published WriterCore::publish_batch(std::span<const std::span<const std::byte>> frames,

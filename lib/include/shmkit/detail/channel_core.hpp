@@ -88,6 +88,10 @@ class WriterCore {
   // for room (zero or less: fails fast).
   Published publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout);
   Published publish_batch(std::span<const std::span<const std::byte>> frames, std::chrono::nanoseconds timeout);
+  // Relaying: publish() of a frame that follows `gap` frames lost upstream (stamped in its slot
+  // for readers, added to the header's upstream_lost for tools as the frame completes).
+  Published publish_after_gap(std::span<const std::byte> data, std::uint64_t gap, std::chrono::nanoseconds timeout);
+  std::uint64_t upstream_lost() const noexcept;
   FrameLoan loan(std::chrono::nanoseconds timeout);
   std::uint64_t commit(FrameLoan& loan, std::size_t size);  // FrameLoan::publish
   void abandon(FrameLoan& loan) noexcept;                    // ~FrameLoan
@@ -130,6 +134,7 @@ class WriterCore {
   bool light_ = false;                 // publishing with light fences (asymmetric_fence.hpp)
   bool may_light_ = false;             // this process is registered for them
   std::uint32_t quiet_frames_ = 0;     // on full fences: frames since one found a reader asleep
+  std::uint64_t pending_gap_ = 0;      // relaying: upstream loss stamped into the next frame's slot
   FrameClock clock_;                   // frame timestamps
   WriterStats stats_;
   std::unique_ptr<HeartbeatThread> keepalive_;  // stamps through the shared header: moves freely

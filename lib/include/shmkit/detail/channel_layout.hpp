@@ -63,7 +63,8 @@ struct alignas(kCacheLine) WriterLine {
   std::atomic<std::uint64_t> attach_count;  // 0x60 writers that ever attached (tools)
   std::atomic<std::uint32_t> light_fences;  // 0x68 1 while the writer publishes with light fences
   std::uint32_t reserved0;                  // 0x6C
-  std::uint64_t reserved[2];                // 0x70
+  std::atomic<std::uint64_t> upstream_lost; // 0x70 frames a relaying writer reported lost upstream
+  std::uint64_t reserved1;                  // 0x78
 };
 
 // The queue reader's line (unused by broadcast channels, whose readers keep private cursors).
@@ -123,7 +124,7 @@ struct SlotHeader {
   std::atomic<std::int64_t> timestamp_ns;   // +0x08 writer's steady clock at publish
   std::atomic<std::uint32_t> size;          // +0x10 payload bytes
   std::atomic<std::uint32_t> crc;           // +0x14 CRC32C of the payload, when enabled
-  std::uint64_t reserved;                   // +0x18
+  std::atomic<std::uint64_t> gap_before;    // +0x18 frames lost upstream just before this one (relays)
 };
 inline constexpr std::uint32_t kSlotPayloadOffset = 32;  // payloads are 32-byte aligned
 
@@ -161,7 +162,7 @@ static_assert(offsetof(ChannelHeader, writer) == 0x40 && offsetof(ChannelHeader,
 static_assert(offsetof(WriterLine, published) == 0 && offsetof(WriterLine, heartbeat_ns) == 8 &&
               offsetof(WriterLine, pid) == 16 && offsetof(WriterLine, closed) == 20 &&
               offsetof(WriterLine, start_time) == 24 && offsetof(WriterLine, attach_count) == 32 &&
-              offsetof(WriterLine, light_fences) == 40);
+              offsetof(WriterLine, light_fences) == 40 && offsetof(WriterLine, upstream_lost) == 0x30);
 static_assert(offsetof(ConsumerLine, consumed) == 0 && offsetof(ConsumerLine, pid) == 8 &&
               offsetof(ConsumerLine, start_time) == 16);
 static_assert(offsetof(WaitLine, data_word) == 0 && offsetof(WaitLine, data_waiters) == 4 &&
@@ -170,7 +171,8 @@ static_assert(offsetof(WaitLine, data_word) == 0 && offsetof(WaitLine, data_wait
 static_assert(sizeof(ReaderRecord) == 64 && offsetof(ReaderRecord, cursor) == 0x10 &&
               offsetof(ReaderRecord, lost) == 0x18 && offsetof(ReaderRecord, delivered) == 0x20);
 static_assert(sizeof(SlotHeader) <= kSlotPayloadOffset && offsetof(SlotHeader, timestamp_ns) == 8 &&
-              offsetof(SlotHeader, size) == 16 && offsetof(SlotHeader, crc) == 20);
+              offsetof(SlotHeader, size) == 16 && offsetof(SlotHeader, crc) == 20 &&
+              offsetof(SlotHeader, gap_before) == 24);
 static_assert(sizeof(BroadcastStorage) == kCacheLine && alignof(BroadcastStorage) == kCacheLine);
 static_assert(sizeof(QueueStorage) == kCacheLine && alignof(QueueStorage) == kCacheLine);
 static_assert(slot_stride_for(1) == 64 && slot_stride_for(32) == 64 && slot_stride_for(64) == 128);

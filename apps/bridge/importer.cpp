@@ -1,0 +1,282 @@
+// bridge import: learns the exporting channel from the state topic, creates (or attaches to) a
+// local channel of the same kind and geometry, and publishes every valid frame sample into it,
+// counting gaps in the upstream sequence as lost frames (publish_after_gap).
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include "bridge_run.hpp"
+#include "bridge_stats.hpp"
+#include "bridge_topics.hpp"
+#include "import_origin.hpp"
+#include "shmkit/channel.hpp"
+
+namespace shmkit::bridge {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// The local channel as the importer writes it.
+class ChannelSink {
+ public:
+  ChannelSink(Segment& segment, const std::string& name, ChannelKind kind, const ChannelConfig& config)
+      : segment_(segment), name_(name), kind_(kind) {
+    try {
+      const ChannelStatus st = channel_status(segment, name);
+      if (st.kind != kind)
+        throw Error(Errc::type_mismatch, "local channel '" + name + "' is a " + to_string(st.kind) +
+                                             " channel; the exporter's is a " + to_string(kind) + " (choose another --channel)");
+      if (st.config.max_frame < config.max_frame)
+        throw Error(Errc::invalid_argument, "local channel '" + name + "' takes frames up to " +
+                                                std::to_string(st.config.max_frame) + " B; the exporter's up to " +
+                                                std::to_string(config.max_frame) + " B (destroy it or choose another --channel)");
+      attach();
+    } catch (const Error& e) {
+      if (e.errc() != Errc::not_found) throw;
+      if (kind == ChannelKind::queue) queue_.emplace(QueueWriter::create(segment, name, config));
+      else broadcast_.emplace(BroadcastWriter::create(segment, name, config));
+    }
+  }
+  // ok, or timeout while the local queue stays full, or peer_gone (its reader died).
+  Errc publish(std::span<const std::byte> data, std::uint64_t gap) {
+    if (closed_) {  // the exporting writer came back: reopen
+      queue_.reset();
+      broadcast_.reset();
+      attach();
+      closed_ = false;
+    }
+    if (broadcast_) {
+      broadcast_->publish_after_gap(data, gap);
+      return Errc::ok;
+    }
+    return queue_->publish_after_gap(data, gap, 100ms).status;
+  }
+  void heartbeat() noexcept {
+    if (closed_) return;
+    if (queue_) queue_->heartbeat();
+    if (broadcast_) broadcast_->heartbeat();
+  }
+  void close() noexcept {
+    if (queue_) queue_->close();
+    if (broadcast_) broadcast_->close();
+    closed_ = true;
+  }
+  std::uint64_t published() const noexcept { return queue_ ? queue_->published() : broadcast_->published(); }
+  std::uint64_t upstream_lost() const noexcept { return queue_ ? queue_->upstream_lost() : broadcast_->upstream_lost(); }
+
+ private:
+  void attach() {
+    if (kind_ == ChannelKind::queue) queue_.emplace(QueueWriter::attach(segment_, name_));
+    else broadcast_.emplace(BroadcastWriter::attach(segment_, name_));
+  }
+  Segment& segment_;
+  std::string name_;
+  ChannelKind kind_;
+  std::optional<QueueWriter> queue_;
+  std::optional<BroadcastWriter> broadcast_;
+  bool closed_ = false;
+};
+
+Segment open_segment(const BridgeSettings& s, const ChannelConfig& c) {
+  // Enough for the ring plus the segment's own bookkeeping.
+  const std::uint64_t stride = (std::uint64_t{c.max_frame} + 32 + 63) / 64 * 64;
+  const std::uint64_t need = std::uint64_t{c.slots} * stride + (1U << 20);
+  const std::uint64_t size = s.segment_size != 0 ? s.segment_size : need + need / 4;
+  SegmentOptions options;
+  options.backend = s.backend;
+  return Segment::open_or_create(s.segment, static_cast<std::size_t>(size), options);
+}
+
+// Reads the latest channel state for our key; nullopt if none is waiting.
+struct StateSeen {
+  ChannelKind kind{};
+  ChannelConfig config;
+  PeerState writer = PeerState::none;
+  std::uint64_t next_sequence = 0;
+  std::string channel;
+};
+
+std::optional<StateSeen> take_state(dds_entity_t reader, const std::string& key, BridgeStats& st) {
+  std::optional<StateSeen> latest;
+  void* samples[16] = {};
+  dds_sample_info_t infos[16];
+  for (;;) {
+    const dds_return_t n = dds_take(reader, samples, infos, 16, 16);
+    if (n <= 0) break;
+    for (dds_return_t i = 0; i < n; ++i) {
+      if (!infos[i].valid_data) continue;
+      const auto* m = static_cast<const shmkit_bridge_ChannelState*>(samples[i]);
+      StateSeen seen;
+      seen.channel = m->channel != nullptr ? m->channel : "";
+      if (!key.empty() && seen.channel != key) continue;  // another channel sharing the topic
+      const bool writer_ok = m->writer == static_cast<std::uint32_t>(PeerState::alive) ||
+                             m->writer == static_cast<std::uint32_t>(PeerState::closed) ||
+                             m->writer == static_cast<std::uint32_t>(PeerState::dead);
+      const bool geometry_ok = m->slots >= 2 && m->slots <= (1U << 24) && (m->slots & (m->slots - 1)) == 0 &&
+                               m->max_frame >= 1 && m->max_frame <= (1U << 30) && m->checksum <= 1;
+      if (!kind_from_wire(m->kind, seen.kind) || !writer_ok || !geometry_ok) {
+        ++st.refused;
+        continue;
+      }
+      seen.config = ChannelConfig{.slots = m->slots, .max_frame = m->max_frame,
+                                  .checksum = static_cast<Checksum>(m->checksum), .max_readers = 16};
+      seen.writer = static_cast<PeerState>(m->writer);
+      seen.next_sequence = m->next_sequence;
+      latest = seen;
+    }
+    dds_return_loan(reader, samples, n);
+  }
+  return latest;
+}
+
+}  // namespace
+
+int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
+  if (s.topic.empty()) throw Error(Errc::invalid_argument, "import needs --topic (the exporter's topic)");
+  BridgeTopics topics(s.domain, s.topic);
+  DdsQos sq;
+  state_qos(sq.get());
+  const dds_entity_t states = dds_check(dds_create_reader(topics.participant.get(), topics.state, sq.get(), nullptr),
+                                        "creating the DDS reader on '" + topics.state_name + "'");
+  BridgeStats st;
+  const auto start = Clock::now();
+  auto report = [&](bool final) {
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (s.json) std::printf("%s\n", stats_json("import", s.topic, s.channel, st, secs, final).c_str());
+    else if (!s.quiet) std::printf("%s\n", stats_line("import", st, secs).c_str());
+    std::fflush(stdout);
+  };
+
+  // The exporter's channel: kind and geometry first (transient-local, so it is there on match).
+  std::optional<StateSeen> first;
+  DdsEntity ws(dds_check(dds_create_waitset(topics.participant.get()), "creating a DDS waitset"));
+  DdsEntity state_cond(dds_check(dds_create_readcondition(states, DDS_ANY_STATE), "creating a read condition"));
+  dds_check(dds_waitset_attach(ws.get(), state_cond.get(), 0), "attaching to the waitset");
+  while (!first && !stop.load(std::memory_order_relaxed)) {
+    first = take_state(states, s.from, st);
+    if (!first) dds_waitset_wait(ws.get(), nullptr, 0, DDS_MSECS(100));
+    if (s.duration.count() > 0 && Clock::now() - start >= s.duration) break;
+  }
+  if (!first) {
+    report(true);
+    return 0;
+  }
+  const std::string key = first->channel;
+  const ChannelKind kind = first->kind;
+
+  Segment segment = open_segment(s, first->config);
+  ChannelSink sink(segment, s.channel, kind, first->config);
+  const std::uint32_t max_frame = first->config.max_frame;
+  auto& origin = segment.find_or_construct<ImportOrigin>(s.channel + ".bridge-origin");
+  std::optional<std::uint64_t> expected;
+  if (origin.set.load(std::memory_order_acquire) == 1) {
+    st.first_sequence = origin.first_sequence.load(std::memory_order_relaxed);
+    expected = st.first_sequence + sink.published() + sink.upstream_lost();
+  }
+
+  DdsQos rq;
+  frame_reader_qos(rq.get(), kind, first->config.slots);
+  const dds_entity_t frames = dds_check(dds_create_reader(topics.participant.get(), topics.frames, rq.get(), nullptr),
+                                        "creating the DDS reader on '" + s.topic + "'");
+  DdsEntity frame_cond(dds_check(dds_create_readcondition(frames, DDS_ANY_STATE), "creating a read condition"));
+  dds_check(dds_waitset_attach(ws.get(), frame_cond.get(), 1), "attaching to the waitset");
+
+  // A writer state waits until the frames before it are in (they travel on the other topic),
+  // or at most this long (best-effort frames may never come).
+  constexpr auto kStateGrace = 500ms;
+  st.writer = to_string(first->writer);
+  std::optional<StateSeen> pending_state;
+  Clock::time_point pending_since = Clock::now();
+  if (first->writer != PeerState::alive) pending_state = first;
+  auto next_report = start + s.interval;
+  void* samples[64] = {};
+  dds_sample_info_t infos[64];
+  while (!stop.load(std::memory_order_relaxed)) {
+    const auto now = Clock::now();
+    dds_liveliness_changed_status_t live{};
+    dds_get_liveliness_changed_status(frames, &live);
+    st.matched = live.alive_count > 0;
+    // Heartbeats only while the exporter is alive: without it local readers see the writer
+    // stalled, as they would see a hung local writer.
+    if (st.matched) sink.heartbeat();
+    if (now >= next_report) {
+      report(false);
+      next_report = now + s.interval;
+    }
+    if (s.duration.count() > 0 && now - start >= s.duration) break;
+    if (s.count != 0 && st.frames >= s.count) break;
+    if (auto state = take_state(states, key, st)) {
+      pending_state = state;
+      pending_since = now;
+    }
+    if (pending_state && ((expected && *expected >= pending_state->next_sequence) || now - pending_since >= kStateGrace)) {
+      st.writer = to_string(pending_state->writer);
+      // Frames the exporter sent before its writer ended that never arrived: no frame follows
+      // them to carry the gap, so they count here (and in the channel's upstream_lost).
+      if (expected && *expected < pending_state->next_sequence && pending_state->writer != PeerState::alive) {
+        st.lost += pending_state->next_sequence - *expected;
+        expected = pending_state->next_sequence;
+      }
+      if (pending_state->writer == PeerState::closed) {
+        sink.close();
+      } else if (pending_state->writer == PeerState::dead) {
+        report(true);
+        std::_Exit(kExitWriterDead);  // without closing: local readers see a dead writer
+      }
+      pending_state.reset();
+    }
+    const dds_return_t n = dds_take(frames, samples, infos, 64, 64);
+    if (n < 0) dds_check(n, "taking frames");
+    if (n == 0) {
+      dds_waitset_wait(ws.get(), nullptr, 0, DDS_MSECS(50));
+      continue;
+    }
+    for (dds_return_t i = 0; i < n && !stop.load(std::memory_order_relaxed); ++i) {
+      if (!infos[i].valid_data) continue;
+      const auto* f = static_cast<const shmkit_bridge_Frame*>(samples[i]);
+      // Everything on the wire is checked before use: a foreign or broken sample is refused.
+      const bool ours = f->channel != nullptr && key == f->channel;
+      const bool sized = f->size == f->payload._length && f->size <= max_frame &&
+                         (f->size == 0 || f->payload._buffer != nullptr);
+      if (!ours || !sized) {
+        ++st.refused;
+        continue;
+      }
+      if (!expected) {
+        origin.first_sequence.store(f->sequence_number, std::memory_order_relaxed);
+        origin.set.store(1, std::memory_order_release);
+        expected = st.first_sequence = f->sequence_number;
+      }
+      if (f->sequence_number < *expected) {  // sent again after an exporter restart: already here
+        ++st.duplicates;
+        continue;
+      }
+      const std::uint64_t gap = f->sequence_number - *expected;
+      const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(f->payload._buffer), f->size);
+      Errc e;
+      while ((e = sink.publish(data, gap)) != Errc::ok) {
+        // The local queue is full (or its reader is gone): hold the sample, and with it DDS's
+        // history, which stops the exporter. Stay alive for local readers meanwhile.
+        ++st.full_waits;
+        sink.heartbeat();
+        if (stop.load(std::memory_order_relaxed)) break;
+        if (e == Errc::peer_gone) std::this_thread::sleep_for(10ms);
+      }
+      if (e != Errc::ok) break;
+      expected = f->sequence_number + 1;
+      st.lost += gap;
+      ++st.frames;
+      st.bytes += f->size;
+    }
+    dds_return_loan(frames, samples, n);
+  }
+  report(true);
+  return 0;
+}
+
+}  // namespace shmkit::bridge
