@@ -48,6 +48,7 @@ inline constexpr std::uint32_t kFrameMagic = 0x53454e53;  // "SENS"
 
 // Registry entry (in shared memory; the map's key is the sensor's name).
 struct SensorInfo {
+  static constexpr bool shmkit_shareable = true;  // shmkit/shareable.hpp
   using allocator_type = Allocator<void>;  // containers hand their allocator down
   explicit SensorInfo(const allocator_type& a) : unit(a) {}
   shmkit::string unit;
@@ -69,6 +70,7 @@ using StatsHistory = shmkit::vector<WriterStatsRecord>;
 // Settings a reader may change (shmkit-reader --set gain=2); the writer applies them from its
 // next frame on. `version` lets the writer notice a change without taking the lock per frame.
 struct DemoConfig {
+  static constexpr bool shmkit_shareable = true;  // shmkit/shareable.hpp
   SharedMutex lock;
   double gain = 1.0;
   std::atomic<std::uint32_t> version{0};

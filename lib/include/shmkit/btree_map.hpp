@@ -52,6 +52,7 @@ class btree_map {
   using reference = value_type&;
   using const_reference = const value_type&;
   using allocator_type = Allocator<std::byte>;
+  static constexpr bool shmkit_shareable = true;  // keys and values are trivially copyable (below)
 
   static_assert(std::is_trivially_copyable_v<Key> && std::is_trivially_copyable_v<Value>,
                 "shmkit::btree_map holds trivially copyable keys and values; use shmkit::map for others");
