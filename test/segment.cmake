@@ -7,6 +7,7 @@ shmkit_add_test(segment_xproc_test SOURCES integration/segment_xproc_test.cpp LA
 shmkit_add_test(segment_test SOURCES unit/segment_test.cpp LABELS unit TIMEOUT 120)
 shmkit_add_test(btree_map_test SOURCES unit/btree_map_test.cpp LABELS unit TIMEOUT 120)
 shmkit_add_test(containers_std_test SOURCES unit/containers_std_test.cpp LABELS unit TIMEOUT 60)
+shmkit_add_test(type_name_test SOURCES unit/type_name_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(segment_header_test SOURCES unit/segment_header_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(sync_test SOURCES unit/sync_test.cpp LABELS unit TIMEOUT 120)
 

@@ -32,6 +32,7 @@
 #include <boost/interprocess/offset_ptr.hpp>
 
 #include "shmkit/allocator.hpp"
+#include "shmkit/type_name.hpp"
 
 namespace shmkit {
 
@@ -479,5 +480,13 @@ auto btree_map<Key, Value, Compare>::erase(const Key& k) noexcept -> size_type {
   }
   return 1;
 }
+
+namespace detail {
+inline constexpr std::string_view kBtreeMapName = "shmkit::btree_map";
+}  // namespace detail
+template <class K, class V, class C>
+struct type_name_of<btree_map<K, V, C>>
+    : std::conditional_t<std::is_same_v<C, std::less<>>, detail::TemplateName<detail::kBtreeMapName, K, V>,
+                         detail::TemplateName<detail::kBtreeMapName, K, V, C>> {};
 
 }  // namespace shmkit

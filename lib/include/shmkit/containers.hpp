@@ -34,6 +34,7 @@
 
 #include "shmkit/allocator.hpp"
 #include "shmkit/shareable.hpp"
+#include "shmkit/type_name.hpp"
 
 namespace shmkit {
 
@@ -377,5 +378,44 @@ template <class K, class V, class H, class E>
 inline constexpr bool enable_shareable<unordered_map<K, V, H, E>> = is_shareable_v<K> && is_shareable_v<V>;
 template <class K, class H, class E>
 inline constexpr bool enable_shareable<unordered_set<K, H, E>> = is_shareable_v<K>;
+
+// Their names as written, default arguments left out (type_name.hpp): the same for every compiler.
+namespace detail {
+inline constexpr std::string_view kVectorName = "shmkit::vector";
+inline constexpr std::string_view kDequeName = "shmkit::deque";
+inline constexpr std::string_view kMapName = "shmkit::map";
+inline constexpr std::string_view kFlatMapName = "shmkit::flat_map";
+inline constexpr std::string_view kSetName = "shmkit::set";
+inline constexpr std::string_view kUnorderedMapName = "shmkit::unordered_map";
+inline constexpr std::string_view kUnorderedSetName = "shmkit::unordered_set";
+
+// Key, value and, when not the default, the comparator (or hash and equality).
+template <const std::string_view& Prefix, class Default, class Extra, class... Args>
+struct ContainerName
+    : std::conditional_t<std::is_same_v<Default, Extra>, TemplateName<Prefix, Args...>, TemplateName<Prefix, Args..., Extra>> {};
+}  // namespace detail
+
+template <>
+struct type_name_of<string> {
+  static constexpr std::string_view value = "shmkit::string";
+};
+template <class T>
+struct type_name_of<boost::container::vector<T, ScopedAllocator<T>>> : detail::TemplateName<detail::kVectorName, T> {};
+template <class T>
+struct type_name_of<boost::container::deque<T, ScopedAllocator<T>>> : detail::TemplateName<detail::kDequeName, T> {};
+template <class K, class V, class C>
+struct type_name_of<map<K, V, C>> : detail::ContainerName<detail::kMapName, std::less<>, C, K, V> {};
+template <class K, class V, class C>
+struct type_name_of<flat_map<K, V, C>> : detail::ContainerName<detail::kFlatMapName, std::less<>, C, K, V> {};
+template <class K, class C>
+struct type_name_of<set<K, C>> : detail::ContainerName<detail::kSetName, std::less<>, C, K> {};
+template <class K, class V, class H, class E>
+struct type_name_of<unordered_map<K, V, H, E>>
+    : detail::ContainerName<detail::kUnorderedMapName, std::pair<DefaultHash<K>, std::equal_to<>>, std::pair<H, E>, K,
+                            V> {};
+template <class K, class H, class E>
+struct type_name_of<unordered_set<K, H, E>>
+    : detail::ContainerName<detail::kUnorderedSetName, std::pair<DefaultHash<K>, std::equal_to<>>, std::pair<H, E>,
+                            K> {};
 
 }  // namespace shmkit
