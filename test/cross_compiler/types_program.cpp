@@ -30,6 +30,8 @@ struct Handshake {
 using Config = shmkit::map<shmkit::string, shmkit::string>;
 struct Registry {
   static constexpr bool shmkit_shareable = true;
+  using allocator_type = shmkit::Allocator<void>;
+  explicit Registry(const allocator_type& a) : ids(a) {}
   shmkit::Mutex lock;
   shmkit::map<shmkit::string, std::uint32_t> ids;
   std::atomic<std::uint64_t> version{0};

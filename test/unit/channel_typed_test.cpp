@@ -111,8 +111,8 @@ BOOST_DATA_TEST_CASE(queue_typed_publish_read_and_loan, bdata::make(test_backend
   auto w = QueueWriter::create(*s, "q", channel_config(4, 64));
   QueueReader r(*s, "q");
   BOOST_TEST((r.try_read<Tick>().status == Errc::timeout));
-  BOOST_TEST(w.publish(Tick{1, 1.0, 1}, 1s));
-  BOOST_TEST(w.try_publish(Tick{2, 2.0, 2}));
+  BOOST_TEST((w.publish(Tick{1, 1.0, 1}, 1s).status == Errc::ok));
+  BOOST_TEST((w.try_publish(Tick{2, 2.0, 2}).status == Errc::ok));
   {
     auto loan = w.loan<Tick>(1s);
     BOOST_REQUIRE(loan);
@@ -127,7 +127,7 @@ BOOST_DATA_TEST_CASE(queue_typed_publish_read_and_loan, bdata::make(test_backend
   }
   // Full: four slots taken, a fifth fails fast.
   BOOST_TEST((w.try_publish(Tick{5, 5.0, 5}).status == Errc::timeout));
-  BOOST_TEST(!w.try_loan<Tick>());
+  BOOST_TEST(!static_cast<bool>(w.try_loan<Tick>()));
   for (int i = 1; i <= 4; ++i) {
     auto t = i % 2 ? r.read<Tick>(1s) : r.try_read<Tick>();
     BOOST_REQUIRE(t);
