@@ -80,6 +80,7 @@ class ChildProcess {
 using Readings = shmkit::map<shmkit::string, shmkit::vector<int>>;
 
 struct Handshake {
+  static constexpr bool shmkit_shareable = true;  // shmkit/shareable.hpp
   shmkit::Mutex mutex;
   shmkit::Condition changed;
   bool child_done = false;

@@ -1,4 +1,5 @@
-# Read-only is a type: what a SegmentView must not allow does not compile. Each test runs the
+# Read-only is a type: what a SegmentView must not allow does not compile; nor does constructing
+# in a segment what cannot live there, or a typed channel read of such a type. Each test runs the
 # compiler (syntax only) on one file of compile_fail/ through compile_fail/check_compile.cmake,
 # which also checks the compiler names the right problem; view_allowed.cpp, the control, must
 # compile with the same command line.
@@ -28,3 +29,19 @@ shmkit_compile_check(compile_fail_view_lock_found_mutex view_lock_found_mutex.cp
 shmkit_compile_check(compile_fail_view_construct view_construct.cpp error)
 shmkit_compile_check(compile_fail_view_allocator view_allocator.cpp error)
 shmkit_compile_check(compile_fail_view_manager view_manager.cpp error)
+# What may live in a segment (shareable.hpp): construct_allowed.cpp is the control.
+shmkit_compile_check(compile_construct_allowed construct_allowed.cpp success)
+shmkit_compile_check(compile_fail_construct_std_string construct_std_string.cpp error)
+shmkit_compile_check(compile_fail_construct_map_of_std_string construct_map_of_std_string.cpp error)
+shmkit_compile_check(compile_fail_construct_vector_member construct_vector_member.cpp error)
+shmkit_compile_check(compile_fail_typed_read_std_string typed_read_std_string.cpp error)
+
+# The public options structs and the typed channel API, spelled as the docs spell them, compile
+# warning-free with designated initializers under the flags CI uses.
+add_test(NAME compile_options_designated
+         COMMAND ${CMAKE_COMMAND} "-DCXX=${CMAKE_CXX_COMPILER}"
+                 "-DFLAGS=${CMAKE_CXX_FLAGS} -Wall -Wextra -Wpedantic -Werror -Wmissing-field-initializers"
+                 "-DSTD=${CMAKE_CXX_STANDARD}" "-DINCLUDES=${_shmkit_cf_includes}"
+                 "-DIMPLICIT=${_shmkit_cf_implicit}" "-DSOURCE=${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/options_designated.cpp"
+                 "-DEXPECT=success" -P ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/check_compile.cmake)
+set_tests_properties(compile_options_designated PROPERTIES LABELS unit TIMEOUT 120)

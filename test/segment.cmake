@@ -6,6 +6,8 @@ shmkit_add_test(segment_xproc_test SOURCES integration/segment_xproc_test.cpp LA
                 HELPERS shmkit-test-segment-helper)
 shmkit_add_test(segment_test SOURCES unit/segment_test.cpp LABELS unit TIMEOUT 120)
 shmkit_add_test(btree_map_test SOURCES unit/btree_map_test.cpp LABELS unit TIMEOUT 120)
+shmkit_add_test(containers_std_test SOURCES unit/containers_std_test.cpp LABELS unit TIMEOUT 60)
+shmkit_add_test(type_name_test SOURCES unit/type_name_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(segment_header_test SOURCES unit/segment_header_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(object_directory_test SOURCES unit/object_directory_test.cpp LABELS unit TIMEOUT 60
                 HELPERS shmkit-test-segment-helper)

@@ -52,6 +52,16 @@ using PooledMap = boost::container::map<
     std::uint64_t, std::uint64_t, std::less<>,
     boost::interprocess::private_node_allocator<Pair, detail::SegmentManager, 256>>;
 
+}  // namespace
+}  // namespace shmkit::bench
+
+// Its pool and nodes live in the segment, linked by offset pointers, like shmkit::map's.
+template <>
+inline constexpr bool shmkit::enable_shareable<shmkit::bench::PooledMap> = true;
+
+namespace shmkit::bench {
+namespace {
+
 std::vector<std::uint64_t> shuffled_keys(std::size_t n) {
   std::vector<std::uint64_t> k(n);
   std::iota(k.begin(), k.end(), std::uint64_t{0});

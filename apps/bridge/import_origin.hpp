@@ -10,6 +10,7 @@
 namespace shmkit::bridge {
 
 struct ImportOrigin {
+  static constexpr bool shmkit_shareable = true;  // lock-free atomics only
   std::atomic<std::uint64_t> first_sequence{0};  // upstream sequence of the first frame imported
   std::atomic<std::uint32_t> set{0};             // 1 once first_sequence is valid
   std::uint32_t reserved = 0;

@@ -69,6 +69,7 @@ struct Stats {
 
 using Map = shmkit::map<std::uint32_t, std::int64_t>;
 struct Guarded {
+  static constexpr bool shmkit_shareable = true;  // shmkit/shareable.hpp
   shmkit::Mutex mutex;
   std::int64_t counter = 0;  // == sum of the map's values whenever the mutex is free
 };

@@ -107,6 +107,7 @@ struct alignas(64) CommandSlot {  // its own cache line: two readers post side b
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free && std::atomic<std::uint64_t>::is_always_lock_free);
 inline constexpr std::uint32_t kCommandSlots = 16;
 struct CommandBoard {
+  static constexpr bool shmkit_shareable = true;  // lock-free atomics only
   CommandSlot slots[kCommandSlots];
 };
 static_assert(std::is_standard_layout_v<CommandBoard> && sizeof(CommandBoard) == 64 * kCommandSlots);

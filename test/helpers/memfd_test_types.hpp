@@ -15,6 +15,7 @@ inline constexpr std::uint64_t board_length(std::uint64_t round) { return 1 + ro
 using BoardMap = shmkit::map<std::uint64_t, shmkit::vector<std::uint64_t>>;
 
 struct Board {
+  static constexpr bool shmkit_shareable = true;  // shmkit/shareable.hpp
   shmkit::Mutex mutex;
   std::uint64_t round = 0;  // guarded by mutex
   std::atomic<std::uint32_t> stop{0};

@@ -14,6 +14,7 @@ namespace shmkit::test::xproc {
 // The objects every case uses: locks, and semaphores for the handshakes between processes (a
 // post is the event; every wait on one has a timeout).
 struct Control {
+  static constexpr bool shmkit_shareable = true;  // shmkit/shareable.hpp
   shmkit::Mutex mutex;
   shmkit::Condition changed;
   shmkit::SharedMutex rw;

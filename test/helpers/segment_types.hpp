@@ -16,6 +16,7 @@ inline constexpr std::uint64_t kTreeKeys = 20'000;
 
 // A bounded queue of integers in a segment: deque + Mutex + two Conditions.
 struct HandoffQueue {
+  static constexpr bool shmkit_shareable = true;  // shmkit/shareable.hpp
   shmkit::Mutex mutex;
   shmkit::Condition not_empty;
   shmkit::Condition not_full;
@@ -28,6 +29,7 @@ struct HandoffQueue {
 
 // A record that must never be seen half-written: all values equal.
 struct GuardedRecord {
+  static constexpr bool shmkit_shareable = true;  // shmkit/shareable.hpp
   shmkit::SharedMutex lock;
   std::uint64_t values[32] = {};
   std::atomic<std::uint32_t> writer_done{0};
@@ -36,6 +38,7 @@ struct GuardedRecord {
 
 // A robust-mutex victim: the child takes the lock, breaks the invariant a == b, then waits to be killed.
 struct RobustVictim {
+  static constexpr bool shmkit_shareable = true;  // shmkit/shareable.hpp
   shmkit::Mutex mutex;
   std::uint64_t a = 0;
   std::uint64_t b = 0;

@@ -40,6 +40,7 @@ constexpr std::uint64_t kWorkerIters = 50;
 enum : int { kOk = 0, kNoPoison = 2, kTimedOut = 3, kWrongData = 4 };
 
 struct Arena {
+  static constexpr bool shmkit_shareable = true;  // locks and plain words only
   Mutex mutex;
   RecursiveMutex recursive;
   Condition cond;

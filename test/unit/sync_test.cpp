@@ -32,9 +32,16 @@ namespace bdata = boost::unit_test::data;
 namespace fixtures {
 
 struct Guarded {
+  static constexpr bool shmkit_shareable = true;  // shmkit/shareable.hpp
   Mutex mutex;
   Condition changed;
   std::uint64_t value = 0;
+};
+
+struct LockedWords {
+  static constexpr bool shmkit_shareable = true;
+  SharedMutex lock;
+  std::uint64_t words[16] = {};
 };
 
 // Runs f on another thread and returns its result (the thread is joined before returning).
@@ -273,10 +280,7 @@ BOOST_DATA_TEST_CASE(shared_mutex_prefers_a_waiting_writer, bdata::make(test_bac
 
 BOOST_DATA_TEST_CASE(shared_mutex_keeps_a_record_whole, bdata::make(test_backends()), backend) {
   TempSegment t(backend);
-  struct Record {
-    SharedMutex lock;
-    std::uint64_t words[16] = {};
-  };
+  using Record = fixtures::LockedWords;
   Record& r = t->construct<Record>("r");
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> torn{0}, reads{0};

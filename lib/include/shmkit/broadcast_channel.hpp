@@ -12,6 +12,8 @@
 //   std::array<std::byte, 256> buf;
 //   while (auto r = reader.read(buf, std::chrono::seconds(1))) use(r.data);
 //
+// or typed (typed_frame.hpp): writer.publish(tick); reader.read<Tick>(timeout)->price.
+//
 // Handles are this process's; they refer to the Segment, which must outlive them. A handle is
 // not thread-safe: use one per thread (any number of readers may share a channel).
 #pragma once
@@ -27,6 +29,7 @@
 #include "shmkit/channel_types.hpp"
 #include "shmkit/detail/channel_core.hpp"
 #include "shmkit/frame_loan.hpp"
+#include "shmkit/typed_frame.hpp"
 
 namespace shmkit {
 
@@ -59,6 +62,16 @@ class BroadcastWriter {
   // Zero-copy: lends the next slot (see FrameLoan). Readers still reading the frame that slot
   // held see it overwritten and count it as lost.
   FrameLoan loan();
+
+  // Typed frames (typed_frame.hpp): one T of sizeof(T) bytes per frame.
+  template <FrameType T>
+  std::uint64_t publish(const T& value) {
+    return publish(std::as_bytes(std::span<const T, 1>(&value, 1)));
+  }
+  template <FrameType T>
+  TypedLoan<T> loan() {
+    return TypedLoan<T>(loan());
+  }
 
   // Stamps the heartbeat without publishing: call it at an interval while idle, so readers
   // asking for writer_state() see the writer alive rather than stalled.
@@ -112,6 +125,17 @@ class BroadcastReader {
   ReadResult read(std::span<std::byte> buffer, std::chrono::nanoseconds timeout);
   // Never waits and makes no system call.
   ReadResult try_read(std::span<std::byte> buffer);
+
+  // Typed frames (typed_frame.hpp): the next frame as a T. Error(type_mismatch) if its size is
+  // not sizeof(T) (the frame is consumed).
+  template <FrameType T>
+  TypedReadResult<T> read(std::chrono::nanoseconds timeout) {
+    return detail::read_typed<T>(*this, [&](std::span<std::byte> b) { return read(b, timeout); });
+  }
+  template <FrameType T>
+  TypedReadResult<T> try_read() {
+    return detail::read_typed<T>(*this, [&](std::span<std::byte> b) { return try_read(b); });
+  }
 
   // Read in place: the next frame's payload, in the slot. The writer may overwrite it while you
   // read: call finish() when done; if it returns false the slot was overwritten meanwhile and

@@ -32,6 +32,7 @@
 #include <boost/interprocess/offset_ptr.hpp>
 
 #include "shmkit/allocator.hpp"
+#include "shmkit/type_name.hpp"
 
 namespace shmkit {
 
@@ -52,6 +53,7 @@ class btree_map {
   using reference = value_type&;
   using const_reference = const value_type&;
   using allocator_type = Allocator<std::byte>;
+  static constexpr bool shmkit_shareable = true;  // keys and values are trivially copyable (below)
 
   static_assert(std::is_trivially_copyable_v<Key> && std::is_trivially_copyable_v<Value>,
                 "shmkit::btree_map holds trivially copyable keys and values; use shmkit::map for others");
@@ -478,5 +480,13 @@ auto btree_map<Key, Value, Compare>::erase(const Key& k) noexcept -> size_type {
   }
   return 1;
 }
+
+namespace detail {
+inline constexpr std::string_view kBtreeMapName = "shmkit::btree_map";
+}  // namespace detail
+template <class K, class V, class C>
+struct type_name_of<btree_map<K, V, C>>
+    : std::conditional_t<std::is_same_v<C, std::less<>>, detail::TemplateName<detail::kBtreeMapName, K, V>,
+                         detail::TemplateName<detail::kBtreeMapName, K, V, C>> {};
 
 }  // namespace shmkit

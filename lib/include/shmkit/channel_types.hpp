@@ -41,8 +41,10 @@ enum class StartAt : std::uint8_t {
   next = 2,    // only frames published after the reader opened
 };
 
+// Options and configs have a default for every member, so designated initializers may name any
+// subset of them without -Wmissing-field-initializers warnings.
 struct ReaderOptions {
-  WaitStrategy wait;
+  WaitStrategy wait = {};
   StartAt start = StartAt::oldest;  // broadcast only; a queue reader resumes where it stopped
   // Broadcast: claim a registration record (pid, cursor, frames lost) so that tools can list
   // this reader. Off: the reader writes nothing to the segment except while blocked in a wait.
@@ -50,7 +52,7 @@ struct ReaderOptions {
 };
 
 struct WriterOptions {
-  WaitStrategy wait;  // queue: how publish()/loan() wait for room
+  WaitStrategy wait = {};  // queue: how publish()/loan() wait for room
 };
 
 struct FrameInfo {

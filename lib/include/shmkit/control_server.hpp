@@ -29,10 +29,10 @@ namespace shmkit {
 // (access_denied). Any allowed peer may ask for read-only access. docs/reliability.md.
 struct AccessPolicy {
   bool allow_same_user = true;
-  std::vector<std::uint32_t> uids;
-  std::vector<std::uint32_t> gids;
-  std::vector<std::uint32_t> read_only_uids;
-  std::vector<std::uint32_t> read_only_gids;
+  std::vector<std::uint32_t> uids = {};
+  std::vector<std::uint32_t> gids = {};
+  std::vector<std::uint32_t> read_only_uids = {};
+  std::vector<std::uint32_t> read_only_gids = {};
 
   static AccessPolicy same_user() { return AccessPolicy{}; }
   AccessPolicy& allow_uid(std::uint32_t uid) {
@@ -66,7 +66,7 @@ struct ControlClientInfo {
 };
 
 struct ControlServerOptions {
-  AccessPolicy policy;
+  AccessPolicy policy = {};
   // Bind in the abstract namespace (no file; socket_path() then starts with '@'). Only the
   // policy guards an abstract socket: anyone in the network namespace can connect.
   bool abstract_namespace = false;
@@ -79,10 +79,10 @@ struct ControlServerOptions {
   // take every place from the others; more are refused with "server busy". 0: no such limit.
   std::size_t max_clients_per_uid = 64;
   // Diagnostics: garbage from a client, refusals, drops. Called on the serving thread; must not throw.
-  std::function<void(std::string_view)> log;
+  std::function<void(std::string_view)> log = {};
   // attached = true once a client got the fd, false when it hung up or was dropped. Called on the
   // serving thread, not from the destructor; must not throw.
-  std::function<void(const ControlClientInfo&, bool attached)> on_client;
+  std::function<void(const ControlClientInfo&, bool attached)> on_client = {};
 };
 
 class ControlServer {

@@ -28,6 +28,7 @@
 #include "shmkit/channel_types.hpp"
 #include "shmkit/detail/channel_core.hpp"
 #include "shmkit/frame_loan.hpp"
+#include "shmkit/typed_frame.hpp"
 
 namespace shmkit {
 
@@ -60,6 +61,24 @@ class QueueWriter {
   // says why (timeout, peer_gone).
   FrameLoan loan(std::chrono::nanoseconds timeout);
   FrameLoan try_loan();
+
+  // Typed frames (typed_frame.hpp): one T of sizeof(T) bytes per frame.
+  template <FrameType T>
+  Published publish(const T& value, std::chrono::nanoseconds timeout) {
+    return publish(std::as_bytes(std::span<const T, 1>(&value, 1)), timeout);
+  }
+  template <FrameType T>
+  Published try_publish(const T& value) {
+    return try_publish(std::as_bytes(std::span<const T, 1>(&value, 1)));
+  }
+  template <FrameType T>
+  TypedLoan<T> loan(std::chrono::nanoseconds timeout) {
+    return TypedLoan<T>(loan(timeout));
+  }
+  template <FrameType T>
+  TypedLoan<T> try_loan() {
+    return TypedLoan<T>(try_loan());
+  }
 
   // The reader's process: none (no reader attached), alive or dead.
   PeerState reader_state() const { return core_.reader_state(); }
@@ -105,6 +124,16 @@ class QueueReader {
   // closed, peer_gone. Error(too_small) if the frame does not fit (nothing is consumed).
   ReadResult read(std::span<std::byte> buffer, std::chrono::nanoseconds timeout);
   ReadResult try_read(std::span<std::byte> buffer);
+  // Typed frames (typed_frame.hpp): the next frame as a T. Error(type_mismatch) if its size is
+  // not sizeof(T) (the frame is consumed).
+  template <FrameType T>
+  TypedReadResult<T> read(std::chrono::nanoseconds timeout) {
+    return detail::read_typed<T>(*this, [&](std::span<std::byte> b) { return read(b, timeout); });
+  }
+  template <FrameType T>
+  TypedReadResult<T> try_read() {
+    return detail::read_typed<T>(*this, [&](std::span<std::byte> b) { return try_read(b); });
+  }
   // Read in place: the slot stays the reader's until finish() (always true for a queue).
   ReadResult peek(std::chrono::nanoseconds timeout);
   ReadResult try_peek();

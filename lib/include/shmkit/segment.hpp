@@ -32,6 +32,7 @@
 #include "shmkit/control_server.hpp"
 #include "shmkit/detail/object_tag.hpp"
 #include "shmkit/error.hpp"
+#include "shmkit/shareable.hpp"
 
 namespace shmkit {
 
@@ -50,6 +51,7 @@ struct MemoryAdvice {
   bool lock = false;
 };
 
+// Every member has a default, so designated initializers may name any subset warning-free.
 struct SegmentOptions {
   Backend backend = Backend::named;
   // Access mode of what create() makes (the shm object, file or control socket).
@@ -65,19 +67,19 @@ struct SegmentOptions {
   // ---- memfd backend ----
   // The control socket: create() serves the segment there, open() attaches there. Empty means
   // ControlServer::default_socket_path(name); a leading '@' names the Linux abstract namespace.
-  std::string socket_path;
+  std::string socket_path = {};
   // open(): the uids whose control server this client accepts (the server's SO_PEERCRED, checked
   // before anything is sent). Empty: this process's effective uid or root.
-  std::vector<std::uint32_t> trusted_server_uids;
+  std::vector<std::uint32_t> trusted_server_uids = {};
   // create(): who may attach, limits and callbacks of the segment's ControlServer (its
   // `permissions` and `abstract_namespace` are taken from the fields above).
-  ControlServerOptions control;
+  ControlServerOptions control = {};
   // create(): serve on a thread of the server's own. False: the application drives
   // handle<MemfdHandle>()->server()->handle_events() from its own event loop (poll its fd()).
   bool serve_on_thread = true;
 
   // ---- all backends ----
-  MemoryAdvice memory;
+  MemoryAdvice memory = {};
 };
 
 // One named object in a segment, as listed by Segment::objects().
@@ -151,7 +153,8 @@ class Segment {
 
   // ---- Named objects ----
   // Constructs T under `name`; containers get the segment allocator appended automatically.
-  // Throws Error(already_exists) or Error(out_of_memory) (the segment stays usable).
+  // T must be shareable (shareable.hpp: trivially copyable, shmkit containers and sync types, or
+  // marked), else it does not compile. Throws Error(already_exists) or Error(out_of_memory) (the segment stays usable).
   template <class T, class... Args>
   T& construct(std::string_view name, Args&&... args);
   // An array of n Ts, each built from args.
@@ -260,6 +263,11 @@ class Segment {
 template <class T, class... Args>
 T* Segment::emplace(std::string_view name, std::size_t count, IfExists if_exists, Args&&... args) {
   static_assert(!std::is_reference_v<T> && !std::is_array_v<T>, "construct a value type");
+  static_assert(is_shareable_v<T>,
+                "Segment::construct<T>: T cannot live in shared memory. A std::string, std::vector or "
+                "pointer member points into one process's heap and crashes another process: use "
+                "shmkit::string, shmkit::vector, shmkit::map (or offset_ptr), then mark the type with "
+                "`static constexpr bool shmkit_shareable = true;` inside it (see shmkit/shareable.hpp)");
   require_writable("construct");
   constexpr detail::TypeIdentity type = detail::type_identity<T>();
   const std::string n = object_name(name);

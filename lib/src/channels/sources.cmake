@@ -8,4 +8,4 @@ else()
 endif()
 set(SHMKIT_CHANNEL_SOURCES
   ${_c}/channel_broadcast.cpp ${_c}/channel_common.cpp ${_c}/channel_crc.cpp ${_c}/channel_queue.cpp
-  ${_c}/channel_writer.cpp ${_c}/${_notify}.cpp)
+  ${_c}/channel_typed.cpp ${_c}/channel_writer.cpp ${_c}/${_notify}.cpp)

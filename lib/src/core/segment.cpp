@@ -3,6 +3,7 @@
 #include "shmkit/segment.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -258,9 +259,42 @@ void* Segment::init_tag(void* block, const detail::TypeIdentity& type, std::size
   tag->element_align = static_cast<std::uint32_t>(type.align);
   tag->count = count;
   tag->value_offset = static_cast<std::uint32_t>(first - base);
-  std::memcpy(tag->type_name, type.name.data(), std::min(type.name.size(), sizeof tag->type_name - 1));
+  detail::stored_type_name(type.name, tag->type_name);
   return reinterpret_cast<void*>(first);
 }
+
+namespace {
+
+// Both names in full, and the first part where they differ (from the start of that word), so a
+// mismatch between, say, vector<float> and vector<double> is visible at a glance.
+std::string type_mismatch_message(const std::string& where, const std::string& stored, std::size_t stored_size,
+                                  const detail::TypeIdentity& want) {
+  std::string out = where + " holds a " + stored + " (" + std::to_string(stored_size) + " bytes), not a " +
+                    std::string(want.name) + " (" + std::to_string(want.size) + " bytes)";
+  std::size_t i = 0;
+  while (i < stored.size() && i < want.name.size() && stored[i] == want.name[i]) ++i;
+  if (i == stored.size() && i == want.name.size()) {
+    out += ": same name, other layout (the programs were built with different definitions or ABIs)";
+    return out;
+  }
+  auto word_start = [](std::string_view s, std::size_t at) {
+    while (at > 0 && (std::isalnum(static_cast<unsigned char>(s[at - 1])) != 0 || s[at - 1] == '_' || s[at - 1] == ':'))
+      --at;
+    return at;
+  };
+  auto part = [](std::string_view s, std::size_t from) {
+    const std::size_t end = s.find_first_of(",<>[", from);
+    const std::string_view p = s.substr(from, end == std::string_view::npos ? std::string_view::npos : end - from);
+    return p.empty() ? std::string("(end)") : std::string(p);
+  };
+  const std::size_t from = std::min(word_start(stored, i), word_start(want.name, i));
+  out += "; they differ at '" + part(stored, from) + "' (stored) against '" + part(want.name, from) +
+         "' (asked for). Name a type explicitly with shmkit_type_name (shmkit/type_name.hpp) if only its "
+         "spelling differs";
+  return out;
+}
+
+}  // namespace
 
 void* Segment::checked_value(void* block, std::size_t units, std::string_view name,
                              const detail::TypeIdentity& want) const {
@@ -273,11 +307,9 @@ void* Segment::checked_value(void* block, std::size_t units, std::string_view na
   if (tag->state.load(std::memory_order_acquire) != detail::kObjectReady)
     throw Error(Errc::corrupt, where() + " was never finished: its creator died while constructing it");
   if (tag->type_hash != want.hash || tag->element_size != want.size || tag->element_align != want.align) {
-    char stored[sizeof tag->type_name + 1] = {};
-    std::memcpy(stored, tag->type_name, sizeof tag->type_name);
-    throw Error(Errc::type_mismatch, where() + " is a " + stored + " (" + std::to_string(tag->element_size) +
-                                         " bytes), not a " + std::string(want.name) + " (" +
-                                         std::to_string(want.size) + " bytes)");
+    throw Error(Errc::type_mismatch,
+                type_mismatch_message(where(), std::string(tag->type_name, strnlen(tag->type_name, sizeof tag->type_name)),
+                                      tag->element_size, want));
   }
   if (tag->value_offset < sizeof(detail::ObjectTag) || tag->value_offset > block_bytes ||
       tag->count > (block_bytes - tag->value_offset) / std::max<std::size_t>(want.size, 1) ||
