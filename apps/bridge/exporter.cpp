@@ -18,6 +18,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How long a batch waits for a frame that follows closely, and how long its first frame waits
+// at most, before the batch is sent.
+constexpr std::chrono::microseconds kBatchLinger{50};
+constexpr std::chrono::microseconds kMaxBatchHold{500};
+
 // The local channel as the exporter reads it: a queue or a broadcast reader.
 class ChannelSource {
  public:
@@ -62,6 +67,9 @@ int run_export(const BridgeSettings& s, const std::atomic<bool>& stop) {
   DdsQos wq, sq;
   frame_writer_qos(wq.get(), kind, status.config.slots);
   state_qos(sq.get());
+  // Batching is a domain setting that writers take when they are created (Cyclone 0.10), so it
+  // is set before they are; the state writer flushes each of its writes itself.
+  dds_write_set_batch(true);
   const dds_entity_t frames = dds_check(dds_create_writer(topics.participant.get(), topics.frames, wq.get(), nullptr),
                                         "creating the DDS writer on '" + topic + "'");
   const dds_entity_t states = dds_check(dds_create_writer(topics.participant.get(), topics.state, sq.get(), nullptr),
@@ -75,11 +83,18 @@ int run_export(const BridgeSettings& s, const std::atomic<bool>& stop) {
   state.slots = status.config.slots;
   state.max_frame = status.config.max_frame;
   state.checksum = static_cast<std::uint32_t>(status.config.checksum);
+  std::uint64_t unflushed = 0;
   auto announce = [&](PeerState w) {
+    // The frames before a state change go out first: the importer waits for them.
+    if (unflushed != 0) {
+      dds_write_flush(frames);
+      unflushed = 0;
+    }
     state.writer = static_cast<std::uint32_t>(w);
     state.next_sequence = source.position();
     st.writer = to_string(w);
     dds_check(dds_write(states, &state), "writing the channel state");
+    dds_write_flush(states);
   };
   announce(PeerState::alive);
 
@@ -90,9 +105,9 @@ int run_export(const BridgeSettings& s, const std::atomic<bool>& stop) {
   const auto start = Clock::now();
   auto next_report = start + s.interval;
   PeerState writer = PeerState::alive;
-  std::uint64_t unflushed = 0;
+  Clock::time_point batch_started{}, last_frame_at{};
+  bool back_to_back = false;  // the last frame followed the one before it closely
   auto next_match_check = start;
-  dds_write_set_batch(true);
   auto report = [&](bool final) {
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     if (s.json) std::printf("%s\n", stats_json("export", topic, s.channel, st, secs, final).c_str());
@@ -124,16 +139,24 @@ int run_export(const BridgeSettings& s, const std::atomic<bool>& stop) {
         continue;
       }
     }
-    // Frames that follow each other closely share packets (DDS batching); the batch goes out
-    // as soon as the channel has nothing more right now.
+    // Frames share packets (DDS batching). A batch goes out when the channel is empty, except
+    // while frames arrive back to back: then it waits a little for the next one, because a
+    // packet per frame costs a send and a receive per frame and caps the rate. A frame that
+    // arrives alone (a low rate) goes out at once; none waits longer than kMaxBatchHold.
     ReadResult r = source.read(buffer, std::chrono::nanoseconds(0));
-    if (r.status == Errc::timeout) {
-      if (unflushed != 0) {
+    while (r.status == Errc::timeout && unflushed != 0) {
+      const auto t = Clock::now();
+      const bool streaming = back_to_back && t - batch_started < kMaxBatchHold;
+      if (!streaming) {
         dds_write_flush(frames);
         unflushed = 0;
+        break;
       }
-      r = source.read(buffer, std::chrono::milliseconds(50));
+      r = source.read(buffer, kBatchLinger);
+      if (r.status == Errc::ok) break;
+      back_to_back = false;  // the stream paused: flush on the next turn
     }
+    if (r.status == Errc::timeout) r = source.read(buffer, std::chrono::milliseconds(50));
     // A wait this short ends before the reader's own liveness check: ask after an empty read.
     if (r.status == Errc::timeout && writer == PeerState::alive && source.writer_state() == PeerState::dead) {
       r = source.read(buffer, std::chrono::nanoseconds(0));  // a frame published just before it died
@@ -155,8 +178,11 @@ int run_export(const BridgeSettings& s, const std::atomic<bool>& stop) {
         ++st.write_retries;
         if (stop.load(std::memory_order_relaxed)) break;
       }
+      const auto arrived = Clock::now();
+      if (unflushed++ == 0) batch_started = arrived;
+      back_to_back = arrived - last_frame_at < kBatchLinger;
+      last_frame_at = arrived;
       ++st.frames;
-      ++unflushed;
       st.bytes += r.frame.size;
     } else if (r.status == Errc::closed || r.status == Errc::peer_gone) {
       const PeerState now_state = r.status == Errc::closed ? PeerState::closed : PeerState::dead;
