@@ -109,6 +109,8 @@ std::vector<SegmentListing> SegmentBackend::list() const {
   throw Error(Errc::unsupported, std::string("backend '") + to_string(id()) + "' has no host-wide list of segments");
 }
 
+std::vector<SegmentListing> SegmentBackend::list_directory(const std::string&) const { return {}; }
+
 void SegmentBackend::validate_name(std::string_view name) const { validate_segment_name(name); }
 
 const SegmentBackend& backend_for(Backend b) {
