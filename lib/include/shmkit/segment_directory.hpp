@@ -36,8 +36,9 @@ std::vector<SegmentListing> list_segments();
 
 // What shmkit left in `directory` that belongs to no finished segment: the private files of file
 // segment creates that never finished ("<path>.shmkit-new-<pid>-<start time>-<n>", each as large
-// as its segment), with `name` and `location` their path. Stale when their creator is dead.
-// Linux; elsewhere Error(unsupported).
+// as its segment), with `name` and `location` their path. Stale when their creator is dead
+// (pid and start time; the pid alone where the platform has no start times). Windows:
+// Error(unsupported).
 std::vector<SegmentListing> list_segments_in(const std::string& directory);
 
 // Removes `name` if it is stale (see above); returns true if it did. A live creator or any

@@ -19,7 +19,7 @@ std::vector<SegmentListing> list_segments() {
       any_listed = true;
     } catch (const Error& err) {
       if (err.errc() != Errc::unsupported) throw;
-      why_not = err.what();
+      why_not = err.message();
     }
   }
   if (!any_listed) throw Error(Errc::unsupported, "no backend of this build can list its segments: " + why_not);
