@@ -388,7 +388,8 @@ std::vector<std::string> names_in(const fs::path& dir) {
 
 // A create killed with SIGKILL while formatting leaves its private file, fully reserved. It is
 // listed with its creator; only once that creator is dead is it stale, and then the next create
-// of the same path, or remove_if_stale, removes it. A live creator's file is never touched.
+// or read-write open of the same path, or remove_if_stale, removes it. A live creator's file is
+// never touched.
 BOOST_AUTO_TEST_CASE(leftover_of_a_killed_create_is_listed_and_removed) {
   if (!kLinuxPlatform) return;  // the leftover listing reads Linux process start times
   const fs::path dir = fs::temp_directory_path() / unique_name("shmkit-leftovers");
@@ -438,13 +439,25 @@ BOOST_AUTO_TEST_CASE(leftover_of_a_killed_create_is_listed_and_removed) {
   BOOST_TEST(fs::exists(second_file));
   BOOST_TEST(*Segment::open(target, file_options()).find<int>("answer") == 42);
 
+  // A read-write open of the path removes it once its creator is dead; a peek changes nothing.
   second.kill(SIGKILL);
   BOOST_TEST(second.wait(30s).signal == SIGKILL);
   found = list_segments_in(dir.string());
   BOOST_REQUIRE_EQUAL(found.size(), 1u);
   BOOST_TEST(found[0].stale);
-  BOOST_TEST(remove_if_stale(second_file, Backend::file));
+  BOOST_TEST(*SegmentView::open(target, file_options()).find<int>("answer") == 42);
+  BOOST_TEST(fs::exists(second_file));
+  BOOST_TEST(*Segment::open(target, file_options()).find<int>("answer") == 42);
+  BOOST_TEST(!fs::exists(second_file));
+
+  ChildProcess third = stopped_creator(target + "-other", size, (dir / "third.out").string());
+  third.kill(SIGKILL);
+  BOOST_TEST(third.wait(30s).signal == SIGKILL);
+  found = list_segments_in(dir.string());
+  BOOST_REQUIRE_EQUAL(found.size(), 1u);
+  BOOST_TEST(found[0].stale);
+  BOOST_TEST(remove_if_stale(found[0].location, Backend::file));
   BOOST_TEST(!remove_if_stale(target, Backend::file));  // a finished segment is never stale
   BOOST_TEST(list_segments_in(dir.string()).empty());
-  BOOST_TEST((names_in(dir) == std::vector<std::string>{"first.out", "second.out", "seg"}));
+  BOOST_TEST((names_in(dir) == std::vector<std::string>{"first.out", "second.out", "seg", "third.out"}));
 }

@@ -268,6 +268,7 @@ std::unique_ptr<Mapping> peek_file_mapping(const std::string& path) {
 
 std::unique_ptr<Mapping> open_file_mapping(const std::string& path, DeadlineNs deadline) {
   validate_path(path);
+  remove_dead_leftovers_of(path);
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (fd.get() < 0) throw_open_error(path, errno);
   const std::size_t size = checked_file_size(fd.get(), path);
