@@ -3,7 +3,7 @@ if(NOT SHMKIT_BUILD_APPS)
   return()
 endif()
 shmkit_add_test(apps_e2e_test SOURCES e2e/apps_test.cpp LABELS integration TIMEOUT 300
-                HELPERS shmkit-writer shmkit-reader shmkit-inspect)
+                HELPERS shmkit-writer shmkit-reader shmkit-inspect shmkit-test-persist-helper)
 target_compile_definitions(apps_e2e_test PRIVATE SHMKIT_APPS_DIR="${PROJECT_BINARY_DIR}/bin")
 
 # The Python reader (python/shmkit_reader.py, standard library only, written from docs/format.md

@@ -186,14 +186,6 @@ void validate(boost::any& v, const std::vector<std::string>& values, Rate*, int)
   }
 }
 
-std::string message_of(const shmkit::Error& e) {
-  std::string m = e.what();
-  const std::string suffix = std::string(": ") + shmkit::to_string(e.errc());
-  if (m.size() >= suffix.size() && m.compare(m.size() - suffix.size(), suffix.size(), suffix) == 0)
-    m.resize(m.size() - suffix.size());
-  return m;
-}
-
 int run_app(int argc, char** argv, AppSpec& spec, const std::function<int(const po::variables_map&)>& body) {
   po::options_description common("General");
   common.add_options()("help,h", "show this help and exit")("version", "show the version and exit");

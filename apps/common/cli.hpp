@@ -57,10 +57,6 @@ void validate(boost::any& v, const std::vector<std::string>& values, Duration*, 
 void validate(boost::any& v, const std::vector<std::string>& values, Count*, int);
 void validate(boost::any& v, const std::vector<std::string>& values, Rate*, int);
 
-// An Error's message without the ": <code>" std::system_error appends, for wrapping it in
-// another Error (which appends its own) without saying the code twice.
-std::string message_of(const shmkit::Error& e);
-
 // What every app's main() does: parse (bad option/value → one line on stderr, exit 2), handle
 // --help (with `usage` examples) and --version, then run `body`. A shmkit::Error from the body
 // → "<app>: <message>" on stderr and exit 1 (exit 2 and "(see --help)" for invalid_argument,

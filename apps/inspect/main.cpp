@@ -4,6 +4,7 @@
 //   shmkit-inspect --list               every shmkit segment on this host
 //   shmkit-inspect --gc [--dry-run]     remove named segments whose creator is dead and that
 //                                       no process maps any more
+//   --list/--gc --dir DIR               also unfinished file segment creates in DIR
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../common/cli.hpp"
 #include "../common/json_writer.hpp"
@@ -152,8 +154,18 @@ void print_segment_json(const SegmentView& segment, const std::vector<ObjectInfo
   std::cout << j.str() << "\n";
 }
 
-int list(bool json) {
-  const auto segments = list_segments();
+// Host-wide segments, plus what file segment creates left in `dirs`.
+std::vector<SegmentListing> all_segments(const std::vector<std::string>& dirs) {
+  std::vector<SegmentListing> out = list_segments();
+  for (const std::string& dir : dirs) {
+    std::vector<SegmentListing> some = list_segments_in(dir);
+    out.insert(out.end(), std::make_move_iterator(some.begin()), std::make_move_iterator(some.end()));
+  }
+  return out;
+}
+
+int list(bool json, const std::vector<std::string>& dirs) {
+  const auto segments = all_segments(dirs);
   if (json) {
     JsonWriter j;
     j.begin_array();
@@ -188,9 +200,9 @@ int list(bool json) {
   return 0;
 }
 
-int gc(bool dry_run) {
+int gc(bool dry_run, const std::vector<std::string>& dirs) {
   int removed = 0;
-  for (const auto& s : list_segments()) {
+  for (const auto& s : all_segments(dirs)) {
     if (!s.stale) continue;
     if (dry_run) {
       std::printf("would remove %s (%s, creator pid %d dead, no users)\n", s.location.c_str(), to_string(s.backend),
@@ -216,7 +228,8 @@ int main(int argc, char** argv) {
       "  shmkit-inspect sensors                  # a segment by name (memfd socket, else named)\n"
       "  shmkit-inspect --socket /run/user/1000/shmkit/sensors.sock --json\n"
       "  shmkit-inspect --list                   # every shmkit segment on this host\n"
-      "  shmkit-inspect --gc --dry-run           # what --gc would remove\n";
+      "  shmkit-inspect --gc --dry-run           # what --gc would remove\n"
+      "  shmkit-inspect --gc --dir /var/lib/app  # also unfinished file segment creates there\n";
   spec.options.add_options()
       ("name", po::value<std::string>()->value_name("NAME"), "segment name (or file path with --backend file)")
       ("socket", po::value<std::string>()->value_name("PATH"), "attach to the memfd segment served at PATH")
@@ -224,14 +237,18 @@ int main(int argc, char** argv) {
       ("list", po::bool_switch(), "list shmkit segments on this host")
       ("gc", po::bool_switch(), "remove stale named segments (creator dead, nobody maps them) and dead sockets")
       ("dry-run", po::bool_switch(), "with --gc: only say what would be removed")
+      ("dir", po::value<std::vector<std::string>>()->value_name("DIR")->composing(),
+       "with --list/--gc: also the files unfinished file segment creates left in DIR (repeatable)")
       ("stall", po::value<apps::Duration>()->default_value(apps::Duration{std::chrono::seconds(1)}),
        "a writer without heartbeat for longer is reported stalled")
       ("json", po::bool_switch(), "print JSON instead of text");
   spec.positional.add("name", 1);
   return apps::run_app(argc, argv, spec, [](const po::variables_map& vm) {
     const bool json = vm["json"].as<bool>();
-    if (vm["list"].as<bool>()) return list(json);
-    if (vm["gc"].as<bool>()) return gc(vm["dry-run"].as<bool>());
+    const std::vector<std::string> dirs =
+        vm.count("dir") ? vm["dir"].as<std::vector<std::string>>() : std::vector<std::string>{};
+    if (vm["list"].as<bool>()) return list(json, dirs);
+    if (vm["gc"].as<bool>()) return gc(vm["dry-run"].as<bool>(), dirs);
     const std::string name = vm.count("name") ? vm["name"].as<std::string>() : "";
     const std::string socket = vm.count("socket") ? vm["socket"].as<std::string>() : "";
     if (name.empty() && socket.empty())

@@ -81,7 +81,7 @@ std::pair<Segment, BroadcastReader> connect(const Settings& s) {
       const bool absent = e.errc() == Errc::not_found || e.errc() == Errc::peer_gone;
       if (!absent || steady_clock::now() >= give_up || g_stop.load()) {
         if (absent)
-          throw Error(e.errc(), "no writer: " + apps::message_of(e) +
+          throw Error(e.errc(), "no writer: " + e.message() +
                                     (s.wait_for_writer.count() ? "" : " (start shmkit-writer first, or pass --wait-for-writer 10s)"));
         throw;
       }

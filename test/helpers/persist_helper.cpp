@@ -13,6 +13,7 @@
 
 #include <csignal>
 
+#include "backend.hpp"
 #include "persist_types.hpp"
 #include "shmkit/containers.hpp"
 #include "shmkit/segment.hpp"
@@ -153,12 +154,26 @@ int file_hold_manager_lock(Segment& seg) {
   return fail("left the manager lock");
 }
 
+// Starts creating a file segment and stops for good while formatting it, its private file
+// fully reserved: says "formatting" on stdout, then waits to be killed.
+int file_create_stop(const std::string& path, std::size_t size) {
+  SegmentOptions options;
+  options.backend = Backend::file;
+  shmkit::detail::backend_for(Backend::file).create(path, size, options, [](shmkit::detail::Mapping&) {
+    std::printf("formatting\n");
+    std::fflush(stdout);
+    for (;;) ::pause();
+  });
+  return fail("create finished");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4) return 4;
   const std::string command = argv[1];
   try {
+    if (command == "file-create-stop" && argc == 5) return file_create_stop(argv[3], std::strtoull(argv[4], nullptr, 10));
     SegmentOptions options;
     // The backend as to_string() spells it (the registry's names): every backend of the build.
     const std::optional<Backend> backend = backend_from_string(argv[2]);

@@ -5,6 +5,7 @@
 //   shmkit-test-reliability-helper limit-fsize <backend> <segment-name>
 //   shmkit-test-reliability-helper limit-as <backend> <segment-name>
 //   shmkit-test-reliability-helper limit-nofile <backend> <segment-name>
+//   shmkit-test-reliability-helper attach-nofile <memfd-segment-name>
 //   shmkit-test-reliability-helper full-shm <segment-name>
 //   shmkit-test-reliability-helper squatted <segment-name>   (run as a uid whose /tmp/shmkit-<uid> another user made)
 //   shmkit-test-reliability-helper list-creates-nothing
@@ -310,6 +311,51 @@ int limit_nofile(const std::string& backend, const std::string& name) {
   return failures == 0 ? 0 : 2;
 }
 
+// Attaches to the memfd segment `name` (served by the test) under a low fd limit, from no fd
+// free to enough: a refusal is resource_limit naming RLIMIT_NOFILE, never the server's fault.
+int attach_nofile(const std::string& name) {
+  constexpr int kSteps = 8;
+  int highest = 0;
+  for (int fd = 0; fd < 4096; ++fd)
+    if (::fcntl(fd, F_GETFD) >= 0) highest = fd;
+  const int limit = highest + 1 + kSteps;
+  const rlimit lim{static_cast<rlim_t>(limit), 4096};
+  check(::setrlimit(RLIMIT_NOFILE, &lim) == 0, "setrlimit RLIMIT_NOFILE");
+  std::vector<int> fillers;
+  for (int fd; (fd = ::fcntl(0, F_DUPFD_CLOEXEC, 0)) >= 0;) fillers.push_back(fd);
+  check(errno == EMFILE, "filling the fd table did not end in EMFILE");
+  int failed = 0, worked = 0, cut_by_kernel = 0;
+  for (int free_slots = 0; free_slots <= kSteps && !fillers.empty(); ++free_slots) {
+    if (free_slots > 0) {
+      ::close(fillers.back());
+      fillers.pop_back();
+    }
+    const int before = open_fds(limit);
+    try {
+      Segment seg = Segment::open(name, options_for("memfd"));
+      check(seg.find<int>("answer") != nullptr && *seg.find<int>("answer") == 42, "attached, but the data is wrong");
+      ++worked;
+    } catch (const Error& e) {
+      ++failed;
+      const std::string what = e.what();
+      check(e.errc() == Errc::resource_limit, std::to_string(free_slots) + " free fds: errc " + to_string(e.errc()) +
+                                                  " (" + what + ")");
+      check(what.find("RLIMIT_NOFILE") != std::string::npos && what.find("broke the protocol") == std::string::npos,
+            std::to_string(free_slots) + " free fds: message does not name the fd limit: " + what);
+      cut_by_kernel += what.find("cannot receive the segment") != std::string::npos;
+    }
+    check(open_fds(limit) == before, "with " + std::to_string(free_slots) + " free fds: " +
+                                         std::to_string(open_fds(limit) - before) + " fds leaked");
+  }
+  for (int fd : fillers) ::close(fd);
+  check(failed > 0 && worked > 0 && cut_by_kernel > 0,
+        "expected failures (one with the segment's fd cut by the kernel) and successes: " + std::to_string(failed) +
+            " failed (" + std::to_string(cut_by_kernel) + " cut), " + std::to_string(worked) + " worked");
+  std::fprintf(stderr, "helper: %d attaches failed (%d with the fd cut by the kernel), %d worked\n", failed,
+               cut_by_kernel, worked);
+  return failures == 0 ? 0 : 2;
+}
+
 int full_shm(const std::string& name) {
   // A private mount namespace with a 1 MiB /dev/shm: the host's is untouched.
   if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
@@ -406,6 +452,7 @@ int main(int argc, char** argv) {
     if (a.size() == 3 && a[0] == "limit-fsize") return limit_fsize(a[1], a[2]);
     if (a.size() == 3 && a[0] == "limit-as") return limit_as(a[1], a[2]);
     if (a.size() == 3 && a[0] == "limit-nofile") return limit_nofile(a[1], a[2]);
+    if (a.size() == 2 && a[0] == "attach-nofile") return attach_nofile(a[1]);
     if (a.size() == 2 && a[0] == "full-shm") return full_shm(a[1]);
     if (a.size() == 2 && a[0] == "squatted") return squatted(a[1]);
     if (a.size() == 1 && a[0] == "list-creates-nothing") return list_creates_nothing();

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "segment_header.hpp"
 #include "shmkit/file_session.hpp"
 #include "shmkit/containers.hpp"
+#include "shmkit/segment_directory.hpp"
 #include "shmkit/segment_view.hpp"
 
 using namespace shmkit;
@@ -358,4 +360,104 @@ BOOST_AUTO_TEST_CASE(header_of_another_backend_is_refused) {
       BOOST_TEST(std::string(e.what()).find("named") != std::string::npos, e.what());
     }
   }
+}
+
+namespace {
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A helper stopped for good while formatting a create of `target` (its private file complete).
+ChildProcess stopped_creator(const std::string& target, std::size_t size, const std::string& out) {
+  ChildProcess c(helper_path("shmkit-test-persist-helper"), {"file-create-stop", "file", target, std::to_string(size)},
+                 out);
+  BOOST_REQUIRE(await([&] { return file_text(out) == "formatting\n"; }, 30s));
+  return c;
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+// A create killed with SIGKILL while formatting leaves its private file, fully reserved. It is
+// listed with its creator; only once that creator is dead is it stale, and then the next create
+// or read-write open of the same path, or remove_if_stale, removes it. A live creator's file is
+// never touched.
+BOOST_AUTO_TEST_CASE(leftover_of_a_killed_create_is_listed_and_removed) {
+  if (!kLinuxPlatform) return;  // the leftover listing reads Linux process start times
+  const fs::path dir = fs::temp_directory_path() / unique_name("shmkit-leftovers");
+  fs::create_directory(dir);
+  struct RemoveDir {
+    fs::path p;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{dir};
+  const std::string target = (dir / "seg").string();
+  const std::size_t size = 8u << 20;
+
+  ChildProcess first = stopped_creator(target, size, (dir / "first.out").string());
+  std::vector<SegmentListing> found = list_segments_in(dir.string());
+  BOOST_REQUIRE_EQUAL(found.size(), 1u);
+  const std::string first_file = found[0].location;
+  BOOST_TEST(first_file.rfind(target + ".shmkit-new-" + std::to_string(first.pid()) + "-", 0) == 0);
+  BOOST_TEST((found[0].backend == Backend::file));
+  BOOST_TEST(found[0].size == size);
+  BOOST_TEST(found[0].creator_pid == first.pid());
+  BOOST_TEST(found[0].creator_alive);
+  BOOST_TEST(!found[0].stale);
+  BOOST_TEST(!remove_if_stale(first_file, Backend::file));  // its creator lives
+  BOOST_TEST(fs::exists(first_file));
+
+  ChildProcess second = stopped_creator(target, size, (dir / "second.out").string());
+  first.kill(SIGKILL);
+  BOOST_TEST(first.wait(30s).signal == SIGKILL);
+  found = list_segments_in(dir.string());
+  BOOST_REQUIRE_EQUAL(found.size(), 2u);
+  for (const SegmentListing& l : found) {
+    const bool is_first = l.location == first_file;
+    BOOST_TEST(l.creator_pid == (is_first ? first.pid() : second.pid()));
+    BOOST_TEST(l.stale == is_first);
+    BOOST_TEST(l.creator_alive == !is_first);
+  }
+  const std::string second_file = found[0].location == first_file ? found[1].location : found[0].location;
+
+  // Creating the path again removes the dead creator's file, not the live one's.
+  {
+    Segment seg = Segment::create(target, 1 << 20, file_options());
+    seg.construct<int>("answer", 42);
+  }
+  BOOST_TEST(!fs::exists(first_file));
+  BOOST_TEST(fs::exists(second_file));
+  BOOST_TEST(*Segment::open(target, file_options()).find<int>("answer") == 42);
+
+  // A read-write open of the path removes it once its creator is dead; a peek changes nothing.
+  second.kill(SIGKILL);
+  BOOST_TEST(second.wait(30s).signal == SIGKILL);
+  found = list_segments_in(dir.string());
+  BOOST_REQUIRE_EQUAL(found.size(), 1u);
+  BOOST_TEST(found[0].stale);
+  BOOST_TEST(*SegmentView::open(target, file_options()).find<int>("answer") == 42);
+  BOOST_TEST(fs::exists(second_file));
+  BOOST_TEST(*Segment::open(target, file_options()).find<int>("answer") == 42);
+  BOOST_TEST(!fs::exists(second_file));
+
+  ChildProcess third = stopped_creator(target + "-other", size, (dir / "third.out").string());
+  third.kill(SIGKILL);
+  BOOST_TEST(third.wait(30s).signal == SIGKILL);
+  found = list_segments_in(dir.string());
+  BOOST_REQUIRE_EQUAL(found.size(), 1u);
+  BOOST_TEST(found[0].stale);
+  BOOST_TEST(remove_if_stale(found[0].location, Backend::file));
+  BOOST_TEST(!remove_if_stale(target, Backend::file));  // a finished segment is never stale
+  BOOST_TEST(list_segments_in(dir.string()).empty());
+  BOOST_TEST((names_in(dir) == std::vector<std::string>{"first.out", "second.out", "seg", "third.out"}));
 }

@@ -245,6 +245,19 @@ BOOST_DATA_TEST_CASE(fd_limit, bdata::make(test_backends()), backend) {
   BOOST_TEST(!segment_entry_exists(backend, name));
 }
 
+// A reader at its fd limit: the kernel cuts the segment's fd from the server's reply
+// (MSG_CTRUNC); the reader must blame its own limit, not the server.
+BOOST_AUTO_TEST_CASE(memfd_reader_at_its_fd_limit) {
+  if (!backend_available(Backend::memfd)) return;
+  const std::string name = unique_name("shmkit-nofile-reader");
+  SegmentOptions o;
+  o.backend = Backend::memfd;
+  Segment seg = Segment::create(name, 1 << 20, o);
+  seg.construct<int>("answer", 42);
+  const ExitStatus st = helper({"attach-nofile", name}).wait(120s);
+  BOOST_TEST(st.ok(), st.describe());
+}
+
 BOOST_AUTO_TEST_CASE(full_dev_shm) {
   const std::string name = unique_name("shmkit-full");
   const ExitStatus st = helper({"full-shm", name}).wait(120s);

@@ -100,6 +100,33 @@ BOOST_AUTO_TEST_CASE(foreign_objects_are_not_listed) {
   ::unlink(path.c_str());
 }
 
+// Older builds accepted names starting with '.': such a segment left by a dead creator is listed
+// and reclaimed like any other; a hidden file that is not shmkit's is neither.
+BOOST_AUTO_TEST_CASE(hidden_names_of_older_builds_are_listed_and_reclaimed) {
+  const std::string name = unique_name("shmkit-dir");
+  const std::string hidden = "." + name;
+  {
+    Segment s = Segment::create(name, 1 << 20);
+    header_of(s).creator_pid = dead_pid();
+  }
+  BOOST_REQUIRE(::rename(("/dev/shm/" + name).c_str(), ("/dev/shm/" + hidden).c_str()) == 0);
+  const std::string foreign = "/dev/shm/." + unique_name("shmkit-foreign");
+  { FILE* f = std::fopen(foreign.c_str(), "w"); std::fputs("not a segment", f); std::fclose(f); }
+
+  const auto l = listing_of(hidden);
+  BOOST_REQUIRE(l.has_value());
+  BOOST_TEST(l->size == std::uint64_t{1} << 20);
+  BOOST_TEST(l->stale);
+  BOOST_TEST(!listing_of(foreign.substr(9)).has_value());
+  BOOST_TEST(!remove_if_stale(foreign.substr(9)));
+  BOOST_TEST(!remove_if_stale("."));
+  BOOST_TEST(!remove_if_stale(".."));
+  BOOST_TEST(remove_if_stale(hidden));
+  BOOST_TEST(::access(("/dev/shm/" + hidden).c_str(), F_OK) != 0);
+  BOOST_TEST(::access(foreign.c_str(), F_OK) == 0);
+  ::unlink(foreign.c_str());
+}
+
 // A socket whose owner listens but never accepts (a stopped writer) has a full backlog, where a
 // blocking connect waits for ever: listing must still answer at once, and count it as live.
 BOOST_AUTO_TEST_CASE(listing_does_not_hang_on_a_full_backlog) {

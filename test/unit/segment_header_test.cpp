@@ -8,6 +8,7 @@
 #endif
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -180,4 +181,26 @@ BOOST_DATA_TEST_CASE(scribbled_state_is_reported_as_damage, bdata::make(test_bac
   BOOST_TEST(r.errc == Errc::corrupt, r.message);
   BOOST_TEST(says(r, "damaged header"), r.message);
   BOOST_TEST(!says(r, "died while initializing"), r.message);
+}
+
+// A damaged segment whose creator is dead: the message adds the crash hint to the validation's
+// text and still says the code once, at the end.
+BOOST_DATA_TEST_CASE(wrapped_messages_say_the_code_once, bdata::make(test_backends()), backend) {
+  const Refusal r = open_after(backend, [](detail::SegmentHeader& h) {
+    h.header_size = 1 << 20;
+    h.creator_pid = 0x7ffffff0;  // above any pid_max: no such process
+  });
+  BOOST_TEST(r.errc == Errc::corrupt, r.message);
+  BOOST_TEST(says(r, "is dead: a leftover of a crash?"), r.message);
+  BOOST_TEST(r.message.find(": corrupt") == r.message.size() - std::string(": corrupt").size(), r.message);
+}
+
+BOOST_AUTO_TEST_CASE(error_message_is_what_without_the_code) {
+  const Error inner(Errc::not_found, "no segment 'x'");
+  BOOST_TEST(std::string(inner.what()) == "no segment 'x': not_found");
+  BOOST_TEST(inner.message() == "no segment 'x'");
+  const Error outer(Errc::not_found, "no writer: " + inner.message());
+  BOOST_TEST(std::string(outer.what()) == "no writer: no segment 'x': not_found");
+  const Error os(Errc::not_found, "cannot open 'y'", ENOENT);
+  BOOST_TEST(os.message() == std::string("cannot open 'y' (") + std::strerror(ENOENT) + ")");
 }

@@ -47,6 +47,9 @@ class Error : public std::system_error {
   Error(Errc code, const std::string& message, int os_errno);
 
   Errc errc() const noexcept { return static_cast<Errc>(code().value()); }
+  // what() without the code it ends with (": not_found"): for a message that embeds this
+  // error's text in another, so that the code is said once.
+  std::string message() const;
   // The errno behind the failure, or an empty error_code when there was none.
   std::error_code os_error() const noexcept { return os_error_; }
 

@@ -34,8 +34,16 @@ struct SegmentListing {
 // half-made) and the control sockets in the default socket directory, sorted by name.
 std::vector<SegmentListing> list_segments();
 
+// What shmkit left in `directory` that belongs to no finished segment: the private files of file
+// segment creates that never finished ("<path>.shmkit-new-<pid>-<start time>-<n>", each as large
+// as its segment), with `name` and `location` their path. Stale when their creator is dead
+// (pid and start time; the pid alone where the platform has no start times). Windows:
+// Error(unsupported).
+std::vector<SegmentListing> list_segments_in(const std::string& directory);
+
 // Removes `name` if it is stale (see above); returns true if it did. A live creator or any
-// process mapping it: false, nothing touched.
+// process mapping it: false, nothing touched. Backend::file: `name` is a leftover's path from
+// list_segments_in (a finished file segment is never stale).
 bool remove_if_stale(std::string_view name, Backend backend = Backend::named);
 
 }  // namespace shmkit

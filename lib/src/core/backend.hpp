@@ -64,6 +64,9 @@ class SegmentBackend {
   virtual std::vector<SegmentListing> list() const;
   // Removes `name` if it is stale (creator dead, nobody maps it). Default: Error(unsupported).
   virtual bool remove_if_stale(const std::string& name) const;
+  // What this backend left in `directory` (for backends whose segments are files anywhere on
+  // disk). Default: nothing.
+  virtual std::vector<SegmentListing> list_directory(const std::string& directory) const;
 };
 
 // ---- The registry (generated from SHMKIT_BACKENDS: backend_registry.cpp) ----

@@ -55,6 +55,14 @@ Error::Error(Errc code, const std::string& message, int os_errno)
     : std::system_error(make_error_code(code), message + " (" + std::strerror(os_errno) + ")"),
       os_error_(os_errno, std::generic_category()) {}
 
+std::string Error::message() const {
+  std::string m = what();
+  const std::string suffix = std::string(": ") + to_string(errc());
+  if (m.size() >= suffix.size() && m.compare(m.size() - suffix.size(), suffix.size(), suffix) == 0)
+    m.resize(m.size() - suffix.size());
+  return m;
+}
+
 Errc errc_from_errno(int os_errno) noexcept {
   switch (os_errno) {
     case EEXIST: return Errc::already_exists;

@@ -27,7 +27,7 @@ void validate_blaming_crash(const SegmentHeader& h, std::size_t size, std::strin
     if ((e.errc() != Errc::corrupt && e.errc() != Errc::too_small) || h.creator_pid <= 0 ||
         process_alive(h.creator_pid, h.creator_start_time))
       throw;
-    throw Error(e.errc(), std::string(e.what()) + " [its creator, pid " + std::to_string(h.creator_pid) +
+    throw Error(e.errc(), e.message() + " [its creator, pid " + std::to_string(h.creator_pid) +
                               ", is dead: a leftover of a crash? remove it, or create with reclaim_stale]");
   }
 }
@@ -108,6 +108,8 @@ bool SegmentBackend::remove_if_stale(const std::string&) const {
 std::vector<SegmentListing> SegmentBackend::list() const {
   throw Error(Errc::unsupported, std::string("backend '") + to_string(id()) + "' has no host-wide list of segments");
 }
+
+std::vector<SegmentListing> SegmentBackend::list_directory(const std::string&) const { return {}; }
 
 void SegmentBackend::validate_name(std::string_view name) const { validate_segment_name(name); }
 

@@ -6,7 +6,10 @@
 
 namespace shmkit::detail {
 
-// The names in `dir` that do not start with '.'; empty if it cannot be read.
-std::vector<std::string> directory_entries(const std::string& dir);
+enum class HiddenEntries { skip, include };
+
+// The names in `dir` (never "." or ".."; others starting with '.' only if asked); empty if it
+// cannot be read.
+std::vector<std::string> directory_entries(const std::string& dir, HiddenEntries hidden = HiddenEntries::skip);
 
 }  // namespace shmkit::detail

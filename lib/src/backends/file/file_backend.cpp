@@ -72,6 +72,12 @@ class FileBackend final : public SegmentBackend {
   }
 
   bool remove(const std::string& path) const override { return remove_file_segment(path); }
+  // Only the private file of a create whose creator is dead: a finished segment is never stale
+  // (the file outlives its processes on purpose).
+  bool remove_if_stale(const std::string& path) const override { return remove_file_leftover_if_stale(path); }
+  std::vector<SegmentListing> list_directory(const std::string& directory) const override {
+    return list_file_leftovers(directory);
+  }
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "mapping.hpp"
+#include "shmkit/segment_directory.hpp"
 #include "shmkit/detail/segment_manager.hpp"
 
 namespace shmkit::detail {
@@ -50,5 +51,12 @@ const FileSessionReport* file_session_report(const Mapping& mapping) noexcept;
 // msync: synchronous (returns when the data is on disk) or scheduled. No-op for other backends.
 void flush_mapping(Mapping& mapping, bool synchronous);
 bool remove_file_segment(const std::string& path);
+
+// The private files of creates in `directory` that never finished
+// ("<path>.shmkit-new-<creator pid>-<creator start time>-<n>"), fully reserved on disk; stale
+// when their creator is dead. Error(unsupported) where the OS layer cannot tell.
+std::vector<SegmentListing> list_file_leftovers(const std::string& directory);
+// Removes the leftover at `path` if its creator is dead; false (nothing touched) otherwise.
+bool remove_file_leftover_if_stale(const std::string& path);
 
 }  // namespace shmkit::detail

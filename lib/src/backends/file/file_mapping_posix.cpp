@@ -14,9 +14,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string_view>
 #include <thread>
 
+#include "directory.hpp"
 #include "file_space.hpp"
+#include "process_identity.hpp"
 #include "file_state.hpp"
 #include "reservation_check.hpp"
 #include "segment_header.hpp"
@@ -111,7 +115,81 @@ void* map_file(int fd, std::size_t size, const std::string& path, bool writable 
 }
 
 
+constexpr std::string_view kLeftoverMark = ".shmkit-new-";
+
+// "<target>.shmkit-new-<pid>-<start time>-<n>": the creator is in the name, so anyone can tell a
+// dead creator's leftover from a create in progress.
+struct LeftoverName {
+  std::string target;
+  std::int32_t pid = 0;
+  std::uint64_t start_time = 0;
+};
+
+std::optional<LeftoverName> parse_leftover(const std::string& path) {
+  const auto mark = path.rfind(kLeftoverMark);
+  if (mark == std::string::npos || mark == 0) return std::nullopt;
+  unsigned long long pid = 0, start = 0, n = 0;
+  int used = 0;
+  const std::string rest = path.substr(mark + kLeftoverMark.size());
+  if (std::sscanf(rest.c_str(), "%llu-%llu-%llu%n", &pid, &start, &n, &used) != 3 ||
+      static_cast<std::size_t>(used) != rest.size() || pid == 0 || pid > 0x7fffffffULL)
+    return std::nullopt;
+  return LeftoverName{path.substr(0, mark), static_cast<std::int32_t>(pid), start};
+}
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::optional<SegmentListing> read_leftover(const std::string& path) {
+  const std::optional<LeftoverName> name = parse_leftover(path);
+  if (!name) return std::nullopt;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  SegmentListing l;
+  l.name = path;
+  l.backend = Backend::file;
+  l.location = path;
+  l.size = static_cast<std::uint64_t>(st.st_size);
+  l.problem = "unfinished create of '" + name->target + "'";
+  l.creator_pid = name->pid;
+  l.creator_alive = process_alive(name->pid, name->start_time);
+  l.stale = !l.creator_alive;
+  return l;
+}
+
+// Removes the leftovers of earlier creates of `path` whose creator is dead.
+void remove_dead_leftovers_of(const std::string& path) {
+  const std::string dir = directory_of(path);
+  const std::string prefix = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1) +
+                             std::string(kLeftoverMark);
+  for (const std::string& entry : directory_entries(dir, HiddenEntries::include)) {
+    if (entry.rfind(prefix, 0) != 0) continue;
+    const std::optional<SegmentListing> l = read_leftover(dir + "/" + entry);
+    if (l && l->stale) ::unlink(l->location.c_str());
+  }
+}
+
 }  // namespace
+
+std::vector<SegmentListing> list_file_leftovers(const std::string& directory) {
+  std::vector<SegmentListing> out;
+  for (const std::string& entry : directory_entries(directory, HiddenEntries::include)) {
+    if (entry.find(kLeftoverMark) == std::string::npos) continue;
+    if (std::optional<SegmentListing> l = read_leftover(directory + "/" + entry)) out.push_back(std::move(*l));
+  }
+  return out;
+}
+
+bool remove_file_leftover_if_stale(const std::string& path) {
+  validate_path(path);
+  const std::optional<SegmentListing> l = read_leftover(path);
+  if (!l || !l->stale) return false;
+  if (::unlink(path.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw_os_error("cannot remove '" + path + "', left by an unfinished create", errno);
+}
 
 std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_t size, unsigned permissions,
                                              const std::function<void(Mapping&)>& format) {
@@ -120,8 +198,11 @@ std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_
     throw Error(Errc::already_exists, "file segment '" + path + "' already exists: open it, or remove it first");
   // Built under a private name in the same directory, then linked into place: an opener finds
   // either no file or a complete one, and a crash during create leaves only the private file.
+  remove_dead_leftovers_of(path);
   static std::atomic<unsigned> counter{0};
-  const std::string tmp = path + ".shmkit-new-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  const ProcessIdentity me = current_process();
+  const std::string tmp = path + std::string(kLeftoverMark) + std::to_string(me.pid) + "-" +
+                          std::to_string(me.start_time) + "-" + std::to_string(counter++);
   UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, permissions & 0777));
   if (fd.get() < 0) {
     const int e = errno;
@@ -187,6 +268,7 @@ std::unique_ptr<Mapping> peek_file_mapping(const std::string& path) {
 
 std::unique_ptr<Mapping> open_file_mapping(const std::string& path, DeadlineNs deadline) {
   validate_path(path);
+  remove_dead_leftovers_of(path);
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (fd.get() < 0) throw_open_error(path, errno);
   const std::size_t size = checked_file_size(fd.get(), path);

@@ -403,4 +403,10 @@ bool remove_file_segment(const std::string& path) {
   throw_windows_error("cannot remove file segment '" + path + "'", code);
 }
 
+std::vector<SegmentListing> list_file_leftovers(const std::string&) {
+  throw Error(Errc::unsupported, "listing the leftovers of unfinished file segment creates is not supported on Windows");
+}
+
+bool remove_file_leftover_if_stale(const std::string&) { return false; }
+
 }  // namespace shmkit::detail

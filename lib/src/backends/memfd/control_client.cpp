@@ -1,7 +1,9 @@
 // Control channel client: HELLO out, ACCEPT (+ fds) or REFUSE in, then map the segment memfd.
 #include "control_client.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include "control_protocol.hpp"
 #include "segment_header.hpp"
 #include "shmkit/error.hpp"
+#include "unique_fd.hpp"
 
 namespace shmkit::detail {
 namespace {
@@ -97,6 +100,18 @@ short wait_for(int sock, short events, const std::string& path, DeadlineNs deadl
   throw Error(Errc::protocol_error, "control server at '" + path + "' broke the protocol: " + what);
 }
 
+// True if this process cannot open one more fd (EMFILE): as it is, or nearly, at RLIMIT_NOFILE.
+bool at_fd_limit(int any_fd) {
+  const UniqueFd probe(::fcntl(any_fd, F_DUPFD_CLOEXEC, 0));
+  return !probe && errno == EMFILE;
+}
+
+std::string fd_limit_text() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return "unknown";
+  return std::to_string(lim.rlim_cur) + " files";
+}
+
 }  // namespace
 
 // The server's uid (SO_PEERCRED of our connected socket) must be one we trust: a socket path of
@@ -118,6 +133,10 @@ AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, 
                            const std::vector<std::uint32_t>& trusted_server_uids) {
   const ctl::SocketAddress address = ctl::socket_address(socket_path);
   UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!sock && errno == EMFILE)
+    throw Error(Errc::resource_limit, "cannot create a control socket: this process has too many open files (its "
+                                      "RLIMIT_NOFILE, " + fd_limit_text() +
+                                          ", is reached); close files it does not need or raise the limit (ulimit -n)");
   if (!sock) throw_os_error("cannot create a control socket", errno);
   connect_until(sock.get(), address, socket_path, deadline);
   // Checked after connect() rather than before: these system calls then overlap the server's
@@ -171,8 +190,16 @@ AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, 
   }
   // From here every fd that arrived is owned by `packet` and closed by any throw below.
   if (packet.truncated) bad_reply(socket_path, "its reply is longer than any valid message");
-  if (packet.control_truncated)
+  if (packet.control_truncated) {
+    // The kernel also cuts the fds it cannot install in a process at its fd limit: then the
+    // fault is ours, not the server's.
+    if (at_fd_limit(sock.get()))
+      throw Error(Errc::resource_limit,
+                  "cannot receive the segment from the control server at '" + socket_path +
+                      "': this process has too many open files (its RLIMIT_NOFILE, " + fd_limit_text() +
+                      ", is reached); close files it does not need or raise the limit (ulimit -n)");
     bad_reply(socket_path, "it passed more than " + std::to_string(ctl::kMaxFds) + " fds or oversized control data");
+  }
   if (packet.fds.size() > ctl::kMaxFds)
     bad_reply(socket_path, "it passed " + std::to_string(packet.fds.size()) + " fds, more than " +
                                std::to_string(ctl::kMaxFds) + " allowed");

@@ -170,7 +170,10 @@ class MemfdBackend final : public SegmentBackend {
   }
 
   // Only a dead server's socket file is ever removed.
-  bool remove_if_stale(const std::string& name) const override { return remove(name); }
+  bool remove_if_stale(const std::string& name) const override {
+    validate_name(name);
+    return remove(name);
+  }
 };
 
 std::unique_ptr<MemfdAttachment> adopt(int fd, bool read_only) {

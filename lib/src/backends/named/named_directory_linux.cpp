@@ -87,7 +87,8 @@ bool read_named(const std::string& name, SegmentListing& out) {
 
 std::vector<SegmentListing> list_named_segments() {
   std::vector<SegmentListing> out;
-  for (const std::string& name : directory_entries(kShmDir)) {
+  // Hidden names too: older builds accepted names starting with '.'; the magic decides.
+  for (const std::string& name : directory_entries(kShmDir, HiddenEntries::include)) {
     SegmentListing l;
     if (read_named(name, l)) out.push_back(std::move(l));
   }
@@ -95,7 +96,7 @@ std::vector<SegmentListing> list_named_segments() {
 }
 
 bool remove_named_if_stale(const std::string& name) {
-  if (name.empty() || name.find('/') != std::string_view::npos) return false;
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos) return false;
   // Serializes reclaimers (Segment::create with reclaim_stale, shmkit-inspect --gc): without it
   // one could find the old segment stale, another remove it and create a new one, and the first
   // then unlink the new, live one. Closing the fd releases the lock.
