@@ -89,7 +89,7 @@ def closing_writer(writer, backend, name, socket_path, rate):
     try:
         seg = attach(backend, name, socket_path, proc)
         names = [o.name for o in seg.objects()]
-        for want in (b"frames", b"registry", b"registry-lock", b"stats", b"config"):
+        for want in (b"frames", b"registry", b"stats", b"config", b"commands"):
             if want not in names:
                 fail("directory lacks %r: %r" % (want, names))
         if names != sorted(names):
