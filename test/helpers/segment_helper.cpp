@@ -4,6 +4,8 @@
 // Exit codes: 0 success, 2 data mismatch (details on stderr), 3 shmkit::Error, 4 usage.
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +13,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 
 #include "segment_types.hpp"
 
@@ -172,6 +175,26 @@ int churn_objects(Segment& seg) {
   return 0;
 }
 
+// Says "about to wait" by creating `marker`, then opens a segment that does not exist yet,
+// waiting for its creation, and checks the value its creator stores in "ready".
+int wait_open(const char* name, SegmentOptions options, const char* marker) {
+  options.wait_for_creation = std::chrono::seconds(30);
+  if (std::FILE* f = std::fopen(marker, "w")) {
+    std::fclose(f);
+  } else {
+    return fail("cannot create the marker file");
+  }
+  Segment seg = Segment::open(name, options);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {  // the creator constructs "ready" right after create(): bounded wait for it
+    if (const auto* ready = seg.find<std::atomic<std::uint64_t>>("ready");
+        ready != nullptr && ready->load(std::memory_order_acquire) == 42)
+      return 0;
+    if (std::chrono::steady_clock::now() >= deadline) return fail("no ready value after the open");
+    std::this_thread::yield();
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc < 4) return 4;
   const std::string command = argv[1];
@@ -181,6 +204,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "helper: unknown backend in '%s'\n", argv[2]);
       return 4;
     }
+    if (command == "wait-open" && argc == 5) return wait_open(argv[3], *options, argv[4]);
     Segment seg = Segment::open(argv[3], *options);
     if (command == "edit-map") return edit_map(seg);
     if (command == "edit-tree") return edit_tree(seg);

@@ -2,6 +2,7 @@
 // at an address of its own.
 #define BOOST_TEST_MODULE segment_cross_process
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -205,4 +206,40 @@ BOOST_DATA_TEST_CASE(killed_holder_poisons_the_mutex, bdata::make(test_backends(
   victim.mutex.clear_poison();
   std::lock_guard g(victim.mutex);
   BOOST_TEST(!victim.mutex.poisoned());
+}
+
+// open() with wait_for_creation: a process that starts waiting before the segment exists attaches
+// once it is created (on Linux woken by the name's appearance; elsewhere by polling).
+BOOST_DATA_TEST_CASE(open_waits_for_a_segment_created_later, bdata::make(test_backends()), backend) {
+  const std::string name = unique_name("shmkit-wait", backend);
+  const std::string marker = name + ".waiting";
+  const std::string marker_path = backend == Backend::file ? marker : "/tmp/" + marker;
+  ::unlink(marker_path.c_str());
+  ChildProcess child(helper_path("shmkit-test-segment-helper"), {"wait-open", to_string(backend), name, marker_path});
+  // The child is about to wait once its marker exists; only then does the segment appear.
+  BOOST_REQUIRE(await([&] { return ::access(marker_path.c_str(), F_OK) == 0; }));
+  BOOST_TEST(!child.wait_for(std::chrono::milliseconds(0)).has_value());  // still waiting, not failed
+  {
+    Segment seg = Segment::create(name, 1 << 20, options_for(backend));
+    seg.construct<std::atomic<std::uint64_t>>("ready", 42u);
+    const auto status = child.wait();
+    BOOST_TEST(status.ok(), status.describe());
+  }
+  Segment::remove(name, backend);
+  ::unlink(marker_path.c_str());
+}
+
+// Without a creator the wait ends in not_found, no sooner than asked.
+BOOST_DATA_TEST_CASE(open_wait_ends_in_not_found, bdata::make(test_backends()), backend) {
+  SegmentOptions options = options_for(backend);
+  options.wait_for_creation = std::chrono::milliseconds(200);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    (void)Segment::open(unique_name("shmkit-wait-none", backend), options);
+    BOOST_FAIL("open of a segment nobody creates succeeded");
+  } catch (const Error& e) {
+    BOOST_TEST(e.errc() == Errc::not_found);
+  }
+  const bool waited_long_enough = std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(200);
+  BOOST_TEST(waited_long_enough);
 }

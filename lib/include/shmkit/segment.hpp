@@ -59,6 +59,10 @@ struct SegmentOptions {
   // How long open() waits for a segment whose creator is still initializing it (memfd: bounds
   // the connect and the whole handshake).
   std::chrono::milliseconds open_timeout{2000};
+  // open(): how long to wait for a segment that does not exist yet (0: Error(not_found) at
+  // once). Linux wakes as soon as the name appears (inotify on /dev/shm, the socket's or the
+  // file's directory); elsewhere, and for abstract sockets, the wait polls every few ms.
+  std::chrono::milliseconds wait_for_creation{0};
   // create(), named backend: if a segment of this name exists but is stale (its creator died,
   // told apart from pid reuse by the process start time, and no live process maps it), remove
   // it and create afresh. A segment any live process uses is never touched: Error(already_exists).

@@ -67,6 +67,9 @@ class SegmentBackend {
   // What this backend left in `directory` (for backends whose segments are files anywhere on
   // disk). Default: nothing.
   virtual std::vector<SegmentListing> list_directory(const std::string& directory) const;
+  // The directory where `name` appears when it is created (for open()'s wait_for_creation).
+  // Default: none, and a waiting open() polls.
+  virtual std::string appearance_directory(const std::string& name, const SegmentOptions& options) const;
 };
 
 // ---- The registry (generated from SHMKIT_BACKENDS: backend_registry.cpp) ----

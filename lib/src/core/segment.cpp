@@ -7,10 +7,12 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
 #include "backend.hpp"
+#include "directory_watch.hpp"
 #include "mapping.hpp"
 #include "object_directory.hpp"
 #include "memory_advice.hpp"
@@ -127,8 +129,23 @@ Segment SegmentAccess::open(std::string_view name, const SegmentOptions& options
   const SegmentBackend& backend = backend_for(options.backend);
   const std::string n(name);
   backend.validate_name(n);
-  auto attachment = backend.open(n, options, deadline_after(options.open_timeout), read_only);
-  return make(std::move(attachment), n, backend.id(), options, false);
+  const DeadlineNs give_up = deadline_after(options.wait_for_creation);
+  std::optional<DirectoryWatch> watch;
+  for (;;) {
+    try {
+      auto attachment = backend.open(n, options, deadline_after(options.open_timeout), read_only);
+      return make(std::move(attachment), n, backend.id(), options, false);
+    } catch (const Error& e) {
+      const DeadlineNs now = steady_now_ns();
+      if (e.errc() != Errc::not_found || now >= give_up) throw;
+      // Watch first, then look once more before sleeping: a creation in between is not missed.
+      if (!watch) {
+        watch.emplace(backend.appearance_directory(n, options));
+        continue;
+      }
+      watch->wait(std::chrono::nanoseconds(give_up - now));
+    }
+  }
 }
 
 Mapping& SegmentAccess::mapping(const Segment& s) noexcept { return s.impl_->mapping(); }
@@ -178,7 +195,9 @@ Segment Segment::open_or_create(std::string_view name, std::size_t size, const S
       if (e.errc() != Errc::already_exists || attempt >= 8) throw;
     }
     try {
-      return open(name, options);
+      SegmentOptions no_wait = options;
+      no_wait.wait_for_creation = std::chrono::milliseconds(0);
+      return open(name, no_wait);
     } catch (const Error& e) {
       if (e.errc() != Errc::not_found || attempt >= 8) throw;
     }

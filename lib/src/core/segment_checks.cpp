@@ -110,6 +110,7 @@ std::vector<SegmentListing> SegmentBackend::list() const {
 }
 
 std::vector<SegmentListing> SegmentBackend::list_directory(const std::string&) const { return {}; }
+std::string SegmentBackend::appearance_directory(const std::string&, const SegmentOptions&) const { return {}; }
 
 void SegmentBackend::validate_name(std::string_view name) const { validate_segment_name(name); }
 

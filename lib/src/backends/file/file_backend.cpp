@@ -78,6 +78,11 @@ class FileBackend final : public SegmentBackend {
   std::vector<SegmentListing> list_directory(const std::string& directory) const override {
     return list_file_leftovers(directory);
   }
+  // A new file segment is renamed into place in its own directory.
+  std::string appearance_directory(const std::string& path, const SegmentOptions&) const override {
+    const auto slash = path.find_last_of("/\\");
+    return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  }
 };
 
 }  // namespace

@@ -174,6 +174,14 @@ class MemfdBackend final : public SegmentBackend {
     validate_name(name);
     return remove(name);
   }
+
+  // Where the control socket is bound; an abstract socket has no directory (open() polls).
+  std::string appearance_directory(const std::string& name, const SegmentOptions& options) const override {
+    const std::string path = server_socket_path(name, options);
+    if (path.empty() || path[0] == '@') return {};
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  }
 };
 
 std::unique_ptr<MemfdAttachment> adopt(int fd, bool read_only) {

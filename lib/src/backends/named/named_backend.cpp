@@ -45,6 +45,8 @@ std::unique_ptr<Mapping> create_reclaiming(const std::string& name, std::size_t 
 class NamedBackend final : public SegmentBackend {
  public:
   Backend id() const noexcept override { return Backend::named; }
+  // Where Linux's shm_open makes its objects; platforms without it have no DirectoryWatch and poll.
+  std::string appearance_directory(const std::string&, const SegmentOptions&) const override { return "/dev/shm"; }
 
   std::unique_ptr<Attachment> create(const std::string& name, std::size_t size, const SegmentOptions& options,
                                      const FormatFn& format) const override {
