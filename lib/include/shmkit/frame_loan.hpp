@@ -9,8 +9,8 @@
 // to its writer: do not move or destroy the writer while a loan is out.
 // At high frame rates, keep the loan in the object loan() initialised: moving it right away
 // reads what loan() just stored, and that read can wait until the previous frames' stores have
-// reached the readers' cores (measured here: 64 B queue loans 3.3-3.6 M/s with such a move,
-// 7.6-10.7 M/s without; 64 B frames are faster copied, 1 MiB frames 4x faster loaned).
+// reached the readers' cores, which can halve the rate of small loans. Small frames are faster
+// copied than loaned; large ones faster loaned (docs/benchmarks.md has the figures).
 #pragma once
 
 #include <cstddef>

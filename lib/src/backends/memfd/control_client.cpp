@@ -167,7 +167,7 @@ AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, 
   ctl::ReceivedPacket packet;
   bool reset_seen = false;
   // The server answers within microseconds of its wake-up: look for the reply without sleeping
-  // for a while first, which saves our own wake-up (7-30 us on a VM) on a fast attach.
+  // for a while first, which saves our own wake-up (costly on a VM) on a fast attach.
   const DeadlineNs spin_until = steady_now_ns() + kReplySpinNs;
   for (;;) {
     ctl::ReceiveStatus status = ctl::ReceiveStatus::would_block;

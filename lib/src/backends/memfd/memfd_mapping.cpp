@@ -130,7 +130,7 @@ std::unique_ptr<MemfdMapping> map_received_memfd(UniqueFd fd, std::size_t expect
   if (expected_size == 0 || expected_size > kMaxOff)
     throw Error(Errc::invalid_argument, "map_received_memfd: size " + std::to_string(expected_size) + " is not mappable");
   // The access mode (F_GETFL) is asked only when something already failed: the kernel enforces
-  // it at mmap, and one system call less is 1-2 us of an attach on a VM.
+  // it at mmap, and one system call less is a noticeable share of an attach on a VM.
   auto check_access = [&] {
     const int access = ::fcntl(fd.get(), F_GETFL);
     if (access < 0) throw_os_error("received segment fd is unusable", errno);
