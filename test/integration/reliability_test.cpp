@@ -388,7 +388,10 @@ BOOST_AUTO_TEST_CASE(client_checks_the_serving_uid) {
   BOOST_TEST(got == Errc::permission_denied);
   o.trusted_server_uids = {kNobody};
   Segment seg = Segment::open(name, o);
-  BOOST_TEST(intact(*seg.find<Record>("record")));
+  // The server listens from create() on; its record may be constructed a moment later.
+  const Record* record = nullptr;
+  BOOST_REQUIRE(await([&] { return (record = seg.find<Record>("record")) != nullptr; }));
+  BOOST_TEST(intact(*record));
 }
 
 // A file segment in a directory the user cannot write: the message blames the directory.
