@@ -1,10 +1,12 @@
 # Runs the C++ compiler on one source file (syntax only) and checks the outcome:
-#   cmake -DCXX=<compiler> -DFLAGS=<flags> -DSTD=<20> -DINCLUDES=<dir|dir...> -DIMPLICIT=<dir|dir...>
+#   cmake -DCXX=<compiler> -DFLAGS=<flags> -DSTD=<20> -DINCLUDES=<dir|dir...> -DSYSTEM=<dir|dir...>
+#         -DIMPLICIT=<dir|dir...>
 #         -DSOURCE=<file> -DEXPECT=<error|success> -P check_compile.cmake
 # EXPECT=success: the file must compile. EXPECT=error: it must fail, and the compiler's output must
 # match the regular expression on the file's "// expect-error: <regex>" line, so a test cannot pass
 # for a wrong reason (a missing header, a typo). INCLUDES are the include directories of target
-# shmkit (generated headers included) and of Boost; IMPLICIT the compiler's own, left out.
+# shmkit (generated headers included), SYSTEM those of Boost (-isystem); IMPLICIT the compiler's
+# own, left out.
 cmake_minimum_required(VERSION 3.16)
 
 foreach(var CXX STD SOURCE EXPECT)
@@ -16,12 +18,19 @@ endforeach()
 string(REPLACE "|" ";" includes "${INCLUDES}")
 string(REPLACE "|" ";" implicit "${IMPLICIT}")
 separate_arguments(flags UNIX_COMMAND "${FLAGS}")
+string(REPLACE "|" ";" system "${SYSTEM}")
 foreach(dir IN LISTS includes)
   if(NOT dir STREQUAL "" AND NOT dir IN_LIST implicit)
     list(APPEND flags "-I${dir}")
   endif()
 endforeach()
 list(REMOVE_DUPLICATES flags)
+list(REMOVE_DUPLICATES system)
+foreach(dir IN LISTS system)
+  if(NOT dir STREQUAL "" AND NOT dir IN_LIST implicit)
+    list(APPEND flags "-isystem" "${dir}")
+  endif()
+endforeach()
 
 # LC_ALL=C: plain ASCII quotes in the compiler's messages, whatever the user's locale.
 execute_process(COMMAND ${CMAKE_COMMAND} -E env LC_ALL=C ${CXX} ${flags} -std=c++${STD} -fsyntax-only ${SOURCE}

@@ -31,8 +31,10 @@ BOOST_AUTO_TEST_CASE(readings_stay_within_the_reuse_bound_of_the_steady_clock) {
   BOOST_TEST(backwards == 0u);
   BOOST_TEST_MESSAGE(calls << " readings, " << fresh << " from the clock");
 #if defined(__x86_64__)
-  // With an invariant TSC most back-to-back readings (about 60 ns apart here) are reused.
-  if (shmkit::detail::invariant_tsc()) BOOST_TEST(fresh * 2 < calls);
+  // With an invariant TSC, readings closer than a quarter of the bound are mostly reused. Where
+  // the steady clock itself is slow to read (Wine: about a microsecond), they are not that close.
+  const bool close = calls * (FrameClock::kReuseNs / 4) > 50'000'000u;
+  if (shmkit::detail::invariant_tsc() && close) BOOST_TEST(fresh * 2 < calls);
 #endif
 }
 

@@ -100,16 +100,59 @@ decltype(auto) lookup_key(const K& k) noexcept {
     return (k);
 }
 
-// The members that make a Boost ordered map read like std::map with any key spelling. Lookups go
-// through the transparent comparator (std::less<> by default), so they never build a key (and
-// never allocate in the segment).
+// The std::map members built on a lookup layer's find and locate (the position of k, or where it
+// would go, and whether it is there): at, try_emplace, insert_or_assign and operator[], with any
+// key spelling; a new key and value get the map's allocator.
+template <class Lookup>
+class map_members : public Lookup {
+ public:
+  using typename Lookup::iterator;
+  using typename Lookup::mapped_type;
+  using Lookup::Lookup;
+
+  template <class K>
+  mapped_type& at(const K& k) {
+    auto it = this->find(k);
+    if (it == this->end()) throw std::out_of_range("shmkit map::at: no such key");
+    return it->second;
+  }
+  template <class K>
+  const mapped_type& at(const K& k) const {
+    auto it = this->find(k);
+    if (it == this->end()) throw std::out_of_range("shmkit map::at: no such key");
+    return it->second;
+  }
+  template <class K, class... Args>
+  std::pair<iterator, bool> try_emplace(K&& k, Args&&... args) {
+    auto [it, found] = this->locate(k);
+    if (found) return {it, false};
+    return {this->emplace_hint(it, std::piecewise_construct, std::forward_as_tuple(std::forward<K>(k)),
+                               std::forward_as_tuple(std::forward<Args>(args)...)),
+            true};
+  }
+  template <class K, class M>
+  std::pair<iterator, bool> insert_or_assign(K&& k, M&& m) {
+    auto [it, found] = this->locate(k);
+    if (found) {
+      it->second = std::forward<M>(m);
+      return {it, false};
+    }
+    return {this->emplace_hint(it, std::piecewise_construct, std::forward_as_tuple(std::forward<K>(k)),
+                               std::forward_as_tuple(std::forward<M>(m))),
+            true};
+  }
+  template <class K>
+  mapped_type& operator[](K&& k) { return try_emplace(std::forward<K>(k)).first->second; }
+};
+
+// The lookups of a Boost ordered map with any key spelling, through the transparent comparator
+// (std::less<> by default), so they never build a key (and never allocate in the segment).
 template <class Base>
 class ordered_map_api : public Base {
  public:
   using typename Base::const_iterator;
   using typename Base::iterator;
   using typename Base::key_type;
-  using typename Base::mapped_type;
   using typename Base::size_type;
   using Base::Base;
 
@@ -130,42 +173,12 @@ class ordered_map_api : public Base {
   template <class K>
   const_iterator upper_bound(const K& k) const { return Base::upper_bound(lookup_key<key_type>(k)); }
 
+  // Where k is, or where it would go (the hint for emplace_hint), and whether it is there.
   template <class K>
-  mapped_type& at(const K& k) {
-    iterator it = find(k);
-    if (it == this->end()) throw std::out_of_range("shmkit map::at: no such key");
-    return it->second;
-  }
-  template <class K>
-  const mapped_type& at(const K& k) const {
-    const_iterator it = find(k);
-    if (it == this->end()) throw std::out_of_range("shmkit map::at: no such key");
-    return it->second;
-  }
-
-  // Inserts (k, mapped_type(args...)) unless k is present; the key and the value get the map's
-  // allocator.
-  template <class K, class... Args>
-  std::pair<iterator, bool> try_emplace(K&& k, Args&&... args) {
+  std::pair<iterator, bool> locate(const K& k) {
     iterator it = lower_bound(k);
-    if (it != this->end() && !this->key_comp()(lookup_key<key_type>(k), it->first)) return {it, false};
-    return {this->emplace_hint(it, std::piecewise_construct, std::forward_as_tuple(std::forward<K>(k)),
-                               std::forward_as_tuple(std::forward<Args>(args)...)),
-            true};
+    return {it, it != this->end() && !this->key_comp()(lookup_key<key_type>(k), it->first)};
   }
-  template <class K, class M>
-  std::pair<iterator, bool> insert_or_assign(K&& k, M&& m) {
-    iterator it = lower_bound(k);
-    if (it != this->end() && !this->key_comp()(lookup_key<key_type>(k), it->first)) {
-      it->second = std::forward<M>(m);
-      return {it, false};
-    }
-    return {this->emplace_hint(it, std::piecewise_construct, std::forward_as_tuple(std::forward<K>(k)),
-                               std::forward_as_tuple(std::forward<M>(m))),
-            true};
-  }
-  template <class K>
-  mapped_type& operator[](K&& k) { return try_emplace(std::forward<K>(k)).first->second; }
 
   using Base::erase;
   template <class K, class = std::enable_if_t<!std::is_convertible_v<K, const_iterator>>>
@@ -222,11 +235,11 @@ using deque = boost::container::deque<T, ScopedAllocator<T>>;
 
 // std::less<> is transparent: lookups with std::string_view or const char* build no key.
 template <class Key, class Value, class Compare = std::less<>>
-class map : public detail::ordered_map_api<
-                boost::container::map<Key, Value, Compare, ScopedAllocator<std::pair<const Key, Value>>>> {
+class map : public detail::map_members<detail::ordered_map_api<
+                boost::container::map<Key, Value, Compare, ScopedAllocator<std::pair<const Key, Value>>>>> {
  public:
-  using detail::ordered_map_api<
-      boost::container::map<Key, Value, Compare, ScopedAllocator<std::pair<const Key, Value>>>>::ordered_map_api;
+  using detail::map_members<detail::ordered_map_api<
+      boost::container::map<Key, Value, Compare, ScopedAllocator<std::pair<const Key, Value>>>>>::map_members;
 };
 
 template <class Key, class Compare = std::less<>>
@@ -236,11 +249,11 @@ class set : public detail::ordered_set_api<boost::container::set<Key, Compare, S
 };
 
 template <class Key, class Value, class Compare = std::less<>>
-class flat_map : public detail::ordered_map_api<
-                     boost::container::flat_map<Key, Value, Compare, ScopedAllocator<std::pair<Key, Value>>>> {
+class flat_map : public detail::map_members<detail::ordered_map_api<
+                     boost::container::flat_map<Key, Value, Compare, ScopedAllocator<std::pair<Key, Value>>>>> {
  public:
-  using detail::ordered_map_api<
-      boost::container::flat_map<Key, Value, Compare, ScopedAllocator<std::pair<Key, Value>>>>::ordered_map_api;
+  using detail::map_members<detail::ordered_map_api<
+      boost::container::flat_map<Key, Value, Compare, ScopedAllocator<std::pair<Key, Value>>>>>::map_members;
 };
 
 // Hash for shmkit::string keys that also takes std::string_view and const char*.
@@ -308,52 +321,24 @@ template <class Base>
 class unordered_map_api : public unordered_lookup<Base> {
  public:
   using typename Base::iterator;
-  using typename Base::key_type;
-  using typename Base::mapped_type;
   using unordered_lookup<Base>::unordered_lookup;
   using unordered_lookup<Base>::find;
 
   template <class K>
-  mapped_type& at(const K& k) {
-    auto it = find(k);
-    if (it == this->end()) throw std::out_of_range("shmkit unordered_map::at: no such key");
-    return it->second;
-  }
-  template <class K>
-  const mapped_type& at(const K& k) const {
-    auto it = find(k);
-    if (it == this->end()) throw std::out_of_range("shmkit unordered_map::at: no such key");
-    return it->second;
-  }
-  template <class K, class... Args>
-  std::pair<iterator, bool> try_emplace(K&& k, Args&&... args) {
+  std::pair<iterator, bool> locate(const K& k) {
     iterator it = find(k);
-    if (it != this->end()) return {it, false};
-    return this->emplace(std::piecewise_construct, std::forward_as_tuple(std::forward<K>(k)),
-                         std::forward_as_tuple(std::forward<Args>(args)...));
+    return {it, it != this->end()};
   }
-  template <class K, class M>
-  std::pair<iterator, bool> insert_or_assign(K&& k, M&& m) {
-    iterator it = find(k);
-    if (it != this->end()) {
-      it->second = std::forward<M>(m);
-      return {it, false};
-    }
-    return this->emplace(std::piecewise_construct, std::forward_as_tuple(std::forward<K>(k)),
-                         std::forward_as_tuple(std::forward<M>(m)));
-  }
-  template <class K>
-  mapped_type& operator[](K&& k) { return try_emplace(std::forward<K>(k)).first->second; }
 };
 
 }  // namespace detail
 
 template <class Key, class Value, class Hash = DefaultHash<Key>, class Equal = std::equal_to<>>
-class unordered_map : public detail::unordered_map_api<
-                          boost::unordered_map<Key, Value, Hash, Equal, ScopedAllocator<std::pair<const Key, Value>>>> {
+class unordered_map : public detail::map_members<detail::unordered_map_api<
+                          boost::unordered_map<Key, Value, Hash, Equal, ScopedAllocator<std::pair<const Key, Value>>>>> {
  public:
-  using detail::unordered_map_api<
-      boost::unordered_map<Key, Value, Hash, Equal, ScopedAllocator<std::pair<const Key, Value>>>>::unordered_map_api;
+  using detail::map_members<detail::unordered_map_api<
+      boost::unordered_map<Key, Value, Hash, Equal, ScopedAllocator<std::pair<const Key, Value>>>>>::map_members;
 };
 
 template <class Key, class Hash = DefaultHash<Key>, class Equal = std::equal_to<>>
