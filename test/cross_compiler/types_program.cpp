@@ -88,6 +88,7 @@ void create(const std::string& name) {
   s.construct<shmkit::deque<std::uint64_t>>("queue").push_back(9);
   s.construct<shmkit::flat_map<std::int32_t, shmkit::string>>("flat").try_emplace(1, "one");
   s.construct<shmkit::btree_map<std::uint64_t, Pose>>("poses").try_emplace(1, Pose{1, 2, 3});
+  s.construct<shmkit::btree_map<std::uint32_t, double, std::greater<>>>("descending").try_emplace(2, 0.5);
   s.construct<shmkit::Snapshot<Pose>>("pose").store(Pose{4, 5, 6});
   s.construct<unsigned long>("counter", 42ul);
   s.construct<std::atomic<unsigned long>>("atomic", 7ul);
@@ -113,6 +114,7 @@ void check(const std::string& name) {
   expect(get<shmkit::deque<std::uint64_t>>(s, "queue").front() == 9, "queue");
   expect(get<shmkit::flat_map<std::int32_t, shmkit::string>>(s, "flat").at(1) == "one", "flat");
   expect(get<shmkit::btree_map<std::uint64_t, Pose>>(s, "poses").at(1).theta == 3, "poses");
+  expect(get<shmkit::btree_map<std::uint32_t, double, std::greater<>>>(s, "descending").at(2) == 0.5, "descending");
   expect(get<shmkit::Snapshot<Pose>>(s, "pose").load().y == 5, "pose");
   expect(get<unsigned long>(s, "counter") == 42, "counter");
   expect(get<std::atomic<unsigned long>>(s, "atomic") == 7, "atomic");

@@ -46,7 +46,7 @@ BOOST_AUTO_TEST_CASE(shmkit_types_are_spelled_as_written) {
   BOOST_TEST((type_name<flat_map<std::int16_t, string>>() == "shmkit::flat_map<std::int16_t, shmkit::string>"));
   BOOST_TEST((type_name<btree_map<std::uint64_t, demo::Pose>>() == "shmkit::btree_map<std::uint64_t, demo::Pose>"));
   BOOST_TEST((type_name<btree_map<std::uint32_t, double, std::greater<>>>() ==
-              "shmkit::btree_map<std::uint32_t, double, std::greater<void>>"));
+              "shmkit::btree_map<std::uint32_t, double, std::greater<>>"));
   BOOST_TEST(type_name<Mutex>() == "shmkit::Mutex");
   BOOST_TEST(type_name<Snapshot<demo::Pose>>() == "shmkit::Snapshot<demo::Pose>");
 }
@@ -66,6 +66,9 @@ BOOST_AUTO_TEST_CASE(compiler_differences_are_normalised) {
   BOOST_TEST(std::string_view(out, detail::normalize_type_name(gcc, out)) == "demo::Box<unsigned long, 4>");
   const std::string_view clang = "demo::Box<demo::Box<short, 2UL> >";
   BOOST_TEST(std::string_view(out, detail::normalize_type_name(clang, out)) == "demo::Box<demo::Box<short, 2>>");
+  const std::string_view gcc_void = "shmkit::btree_map<unsigned int, double, std::greater<void> >";
+  BOOST_TEST(std::string_view(out, detail::normalize_type_name(gcc_void, out)) ==
+             "shmkit::btree_map<unsigned int, double, std::greater<>>");
   const std::string_view anon = "{anonymous}::X<short unsigned int>";
   BOOST_TEST(std::string_view(out, detail::normalize_type_name(anon, out)) == "(anonymous namespace)::X<unsigned short>");
 }

@@ -4,7 +4,7 @@
 //  - shmkit's own types are spelled as you write them, defaults left out:
 //    shmkit::map<shmkit::string, shmkit::vector<double>>, shmkit::Mutex, std::uint64_t, Point[4].
 //  - Other types take the compiler's spelling, normalised where gcc and clang differ (integer
-//    keyword order, literal suffixes, anonymous namespaces, "> >").
+//    keyword order, literal suffixes, anonymous namespaces, "> >", <void> as <>).
 //  - A type may be named explicitly, which also keeps its identity when it is renamed or moved:
 //        struct Pose { static constexpr std::string_view shmkit_type_name = "robot::Pose"; ... };
 //    or, outside the type: SHMKIT_TYPE_NAME(robot::Pose, "robot::Pose");  (at global scope)
@@ -85,7 +85,8 @@ constexpr bool is_ident_char(char c) noexcept {
 // Writes the normalised spelling of `in` to `out` (when not null); returns its length.
 // gcc and clang agree once integer keywords are in one order ("long unsigned int" and
 // "unsigned long" both become "unsigned long"), literal suffixes are gone (4UL -> 4), anonymous
-// namespaces are spelled "(anonymous namespace)", and closing brackets are not spaced.
+// namespaces are spelled "(anonymous namespace)", closing brackets are not spaced, and a lone
+// void argument is left out as clang leaves out defaults (gcc's std::greater<void> is std::greater<>).
 constexpr std::size_t normalize_type_name(std::string_view in, char* out) noexcept {
   std::size_t n = 0;
   auto put = [&](std::string_view s) {
@@ -95,12 +96,16 @@ constexpr std::size_t normalize_type_name(std::string_view in, char* out) noexce
     }
   };
   constexpr std::string_view kGccAnon = "{anonymous}";
+  constexpr std::string_view kVoidArgument = "<void>";
   std::size_t i = 0;
   while (i < in.size()) {
     const char c = in[i];
     if (in.substr(i).starts_with(kGccAnon)) {
       put("(anonymous namespace)");
       i += kGccAnon.size();
+    } else if (in.substr(i).starts_with(kVoidArgument)) {
+      put("<>");
+      i += kVoidArgument.size();
     } else if (c == ' ' && n > 0 && i + 1 < in.size() && in[i + 1] == '>' &&
                (out == nullptr || out[n - 1] == '>')) {
       ++i;  // "> >" -> ">>"

@@ -33,9 +33,11 @@ concept FrameType = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
                     !std::is_convertible_v<const T&, std::span<const std::byte>>;
 
 // The outcome of a typed read: ReadResult's status, frame and lost, and the value (valid when
-// status is ok).
-template <FrameType T>
+// status is ok). Checked by static_assert, not a constraint, so that a read<T> of a wrong type
+// is refused by read's own FrameType constraint, which every compiler then names.
+template <class T>
 struct TypedReadResult {
+  static_assert(FrameType<T>, "a typed frame must be a FrameType (trivially copyable, no pointer)");
   Errc status = Errc::timeout;
   FrameInfo frame;
   std::uint64_t lost = 0;
