@@ -1,6 +1,6 @@
 # readme_snippets: every ```cpp block of README.md compiles warning-free and runs.
 #   cmake -DEXTRACTOR=<tool> -DREADME=<README.md> -DCXX=<compiler> -DSTD=<20> -DINCLUDES=<dir|dir...>
-#         -DLIBRARY=<libshmkit> -DWORK_DIR=<dir> -P run.cmake
+#         -DLIBRARY=<libshmkit> -DWORK_DIR=<dir> [-DSANITIZE=<flags the library was built with>] -P run.cmake
 # The extractor (extract_snippets.cpp) turns each block into a program; each is built with the
 # warnings CI uses and run, with segment names made unique to this run.
 cmake_minimum_required(VERSION 3.16)
@@ -18,6 +18,9 @@ string(REPLACE "\n" ";" snippets "${snippets}")
 
 string(REPLACE "|" ";" includes "${INCLUDES}")
 set(flags -std=c++${STD} -Wall -Wextra -Wpedantic -Werror -Wno-unused-variable -Wno-unused-but-set-variable)
+# A sanitized library links only into sanitized programs; the snippets then run sanitized too.
+separate_arguments(sanitize UNIX_COMMAND "${SANITIZE}")
+list(APPEND flags ${sanitize})
 foreach(dir IN LISTS includes)
   if(NOT dir STREQUAL "" AND NOT dir STREQUAL "/usr/include")
     list(APPEND flags "-I${dir}")
