@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <optional>
@@ -96,6 +99,18 @@ BOOST_AUTO_TEST_CASE(a_million_frames_to_epoll_and_asio_readers_with_no_thread) 
       if (run.report(i).ready.load() == 0) return false;
     return true;
   }));
+#ifdef SHMKIT_ASIO_EXAMPLE
+  // examples/asio_reader.cpp as one more reader: it reports on stdout. It reads from the oldest
+  // frame in the ring, so it may start before `go` without missing the first frames uncounted.
+  const std::string example_out = "/tmp/" + unique_name("shmkit-evt-asio") + ".out";
+  ChildProcess example(SHMKIT_ASIO_EXAMPLE, {run.socket, "b"}, example_out);
+  // It says when it holds the writer's eventfd and is about to run its io_context.
+  BOOST_REQUIRE(await_slow([&] {
+    std::ifstream in(example_out);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.find("reading channel") != std::string::npos;
+  }));
+#endif
   const std::int64_t t0 = now_ns();
   run.control->go.store(1);
   BOOST_REQUIRE(await_slow([&] { return run.control->writer_done.load() == 1; }));
@@ -127,6 +142,22 @@ BOOST_AUTO_TEST_CASE(a_million_frames_to_epoll_and_asio_readers_with_no_thread) 
   BOOST_TEST(run.report(4).position.load() == 1u);
   const auto w = run.writer.wait(60s);
   BOOST_TEST(w.ok(), w.describe());
+#ifdef SHMKIT_ASIO_EXAMPLE
+  const auto ex = example.wait(60s);
+  BOOST_TEST(ex.ok(), ex.describe());
+  std::ifstream in(example_out);
+  const std::string line((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::unlink(example_out.c_str());
+  BOOST_TEST_MESSAGE("examples/asio_reader: " << line);
+  BOOST_TEST(line.find("writer closed the channel") != std::string::npos, line);
+  BOOST_TEST(line.find("threads 1,") != std::string::npos, line);
+  BOOST_TEST(line.find("notification writer's eventfd") != std::string::npos, line);
+  unsigned long long delivered = 0, lost = 0;
+  const auto at = line.find("delivered ");
+  BOOST_REQUIRE(at != std::string::npos);
+  BOOST_REQUIRE(std::sscanf(line.c_str() + at, "delivered %llu, lost %llu", &delivered, &lost) == 2);
+  BOOST_TEST(delivered + lost == kMillion);
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(killed_writer_is_seen_by_every_reader_within_a_second) {
