@@ -54,8 +54,11 @@ class EventFdNotifier final : public Notifier {
     while (::read(event_fd_, &v, sizeof v) < 0 && errno == EINTR) {
     }
   }
-  // The server's process (where the writer lives) hung up: polled when a read finds nothing.
+  // The server's process (where the writer lives) hung up. Polled only when a read found nothing
+  // while still armed from before: a writer alive since our last arm would have cleared the bit
+  // with its wake-up, so in the common case (woken by the writer) this costs no system call.
   bool saw_dead() const noexcept override {
+    if (!armed_before_) return false;
     pollfd p{connection_, POLLRDHUP, 0};
     int r = 0;
     do {
@@ -70,7 +73,8 @@ class EventFdNotifier final : public Notifier {
   // of `published` (seq_cst). Still armed since our last arm: every later publish sees the bit.
   bool arm() noexcept override {
     WaitLine& wl = view_.header->wait;
-    if ((wl.fd_subscribers.load(std::memory_order_seq_cst) & bit_) != 0) return false;
+    armed_before_ = (wl.fd_subscribers.load(std::memory_order_seq_cst) & bit_) != 0;
+    if (armed_before_) return false;
     wl.fd_subscribers.fetch_or(bit_, std::memory_order_seq_cst);
     // A light-fenced writer, as in wait_loop: the heavy fence makes its last `published` store
     // visible to our probe or its next fd_subscribers load see our bit.
@@ -97,6 +101,7 @@ class EventFdNotifier final : public Notifier {
   int event_fd_;
   int connection_;
   std::uint32_t bit_;
+  bool armed_before_ = false;  // the last arm() found our bit still set
 };
 
 class ThreadNotifier final : public Notifier {
