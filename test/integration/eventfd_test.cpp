@@ -25,6 +25,7 @@
 #include "child_process.hpp"
 #include "control_client.hpp"
 #include "control_protocol.hpp"
+#include "segment_header.hpp"
 #include "shmkit/detail/channel_layout.hpp"
 #include "shmkit/memfd_handle.hpp"
 #include "shmkit/shmkit.hpp"
@@ -343,4 +344,34 @@ BOOST_AUTO_TEST_CASE(a_forked_child_leaving_changes_nothing_for_its_parents_subs
   s.subscribers().fetch_or(1u << g.slot);
   s.publish();
   BOOST_TEST(readable(g.event_fd.get()));
+}
+
+BOOST_AUTO_TEST_CASE(version_2_hello_is_accepted_in_version_2_and_a_chatty_subscriber_loses_its_slot) {
+  Served s;
+  {  // HELLO and ACCEPT are the same in version 2: the ACCEPT carries the HELLO's version.
+    UniqueFd c = raw_connect(s.socket);
+    ctl::Hello h;
+    h.version = 2;
+    h.format_version = detail::kFormatVersion;
+    ctl::send_packet(c.get(), ctl::encode_hello(h));
+    std::array<std::byte, ctl::kReceiveBufferSize> buf{};
+    ctl::ReceivedPacket p;
+    pollfd pf{c.get(), POLLIN, 0};
+    BOOST_REQUIRE(::poll(&pf, 1, 5000) == 1);
+    BOOST_REQUIRE(ctl::receive_packet(c.get(), buf, p) == ctl::ReceiveStatus::packet);
+    BOOST_TEST(p.size == ctl::kAcceptSize);
+    BOOST_TEST(std::to_integer<int>(buf[4]) == 2);  // version
+    BOOST_TEST(std::to_integer<int>(buf[6]) == 2);  // ACCEPT
+    BOOST_TEST(p.fds.size() == 1u);
+  }
+  // A subscriber that says anything after EVENT_FD is dropped: its slot is handed out again.
+  Grant chatty(s.request());
+  const std::array<std::byte, 4> junk{};
+  ctl::send_packet(chatty.connection.get(), junk);
+  BOOST_TEST(await_slow([&] {
+    pollfd p{chatty.connection.get(), POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) == 1;
+  }, 10s));
+  Grant next(s.request());
+  BOOST_TEST(next.slot == chatty.slot);
 }
