@@ -47,6 +47,7 @@ struct Settings {
   bool json = false;
   bool verify = false;
   bool register_reader = true;
+  bool lossless = false;
   std::vector<std::pair<std::string, double>> sets;
 };
 
@@ -67,6 +68,7 @@ std::pair<Segment, BroadcastReader> connect(const Settings& s) {
       ro.wait = s.wait;
       ro.start = s.start;
       ro.register_reader = s.register_reader;
+      if (s.lossless) ro.delivery = Delivery::lossless;  // on detach: read on as a lossy reader
       std::optional<BroadcastReader> opened;
       try {
         opened.emplace(segment, demo::kChannel, ro);
@@ -378,6 +380,7 @@ int main(int argc, char** argv) {
       ("set", po::value<std::vector<std::string>>()->composing(), "change the writer's configuration: gain=2")
       ("verify", po::bool_switch(), "check every payload against the writer's generator")
       ("no-register", po::bool_switch(), "read without taking one of the writer's --max-readers places (not shown by shmkit-inspect)")
+      ("lossless", po::bool_switch(), "every frame: the writer waits for this reader (until it detaches it as too slow)")
       ("json", po::bool_switch(), "one JSON object per interval (and a final one) instead of text");
   return apps::run_app(argc, argv, spec, [](const po::variables_map& vm) {
     Settings s;
@@ -401,6 +404,8 @@ int main(int argc, char** argv) {
     s.json = vm["json"].as<bool>();
     s.verify = vm["verify"].as<bool>();
     s.register_reader = !vm["no-register"].as<bool>();
+    s.lossless = vm["lossless"].as<bool>();
+    if (s.lossless && !s.register_reader) throw std::invalid_argument("--lossless needs a reader place: drop --no-register");
     if (vm.count("set")) for (const auto& text : vm["set"].as<std::vector<std::string>>()) s.sets.push_back(parse_set(text));
     struct sigaction sa {};
     sa.sa_handler = on_signal;
