@@ -16,7 +16,7 @@
 namespace shmkit {
 
 enum class ChannelKind : std::uint32_t {
-  broadcast = 1,  // one writer, any number of readers; lossy for readers that fall behind
+  broadcast = 1,  // one writer, any number of readers; lossy for readers that fall behind, unless lossless
   queue = 2,      // one writer, one reader; lossless, the writer waits when it is full
 };
 const char* to_string(ChannelKind k) noexcept;
@@ -32,7 +32,7 @@ struct ChannelConfig {
   std::uint32_t slots = 1024;        // frames the ring holds: a power of two, 2 .. 2^24
   std::uint32_t max_frame = 1024;    // largest payload in bytes, 1 .. 2^30
   Checksum checksum = Checksum::none;
-  std::uint32_t max_readers = 16;    // broadcast: registration records for tools (0: none)
+  std::uint32_t max_readers = 16;    // broadcast: registration records, for tools and lossless readers (0: none)
 };
 
 // Where a broadcast reader starts.

@@ -66,8 +66,9 @@ bool notifier_saw_dead(const Notifier& n) noexcept;
 // type), corrupt, incompatible_format.
 ChannelView open_channel(Segment& segment, std::string_view name, ChannelKind kind);
 
-// The writer half of either channel kind. Broadcast: a per-slot seqlock, never waits. Queue:
-// waits (per its WaitStrategy) while the ring is full, and watches the reader's liveness.
+// The writer half of either channel kind. Broadcast: a per-slot seqlock, waits only for lossless
+// readers (detaching dead and stuck ones). Queue: waits (per its WaitStrategy) while the ring is
+// full, and watches the reader's liveness.
 class HeartbeatThread;  // channel_writer.cpp
 
 class WriterCore {
@@ -84,8 +85,8 @@ class WriterCore {
   WriterCore& operator=(const WriterCore&) = delete;
   ~WriterCore();
 
-  // Copy-in publish. Broadcast: never waits (timeout ignored). Queue: waits at most `timeout`
-  // for room (zero or less: fails fast).
+  // Copy-in publish. Broadcast: waits only for lossless readers (timeout ignored: they are
+  // detached instead). Queue: waits at most `timeout` for room (zero or less: fails fast).
   Published publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout);
   Published publish_batch(std::span<const std::span<const std::byte>> frames, std::chrono::nanoseconds timeout);
   // Relaying: publish() of a frame that follows `gap` frames lost upstream (stamped in its slot
