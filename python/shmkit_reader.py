@@ -321,8 +321,9 @@ class BroadcastReader:
         self.seg, self.base = segment, entry.value_offset
         s, b = segment, self.base
         limit = entry.count * entry.element_size
-        if limit < 0x100 or bytes(s.buf[b:b + 8]) != b"SHMKCHN1" or s.u32(b + 0x08) != 2 or s.u32(b + 0x0C) != 1:
-            raise ShmkitError("type_mismatch", "'%s' is not a broadcast channel of layout 2" % name)
+        if limit < 0x100 or bytes(s.buf[b:b + 8]) != b"SHMKCHN1" or s.u32(b + 0x08) not in (2, 3) or s.u32(b + 0x0C) != 1:
+            # Layout 3 added lossless readers, which a reader that registers nothing ignores.
+            raise ShmkitError("type_mismatch", "'%s' is not a broadcast channel of layout 2 or 3" % name)
         if s.u32(b + 0x24) != 0x52454459:
             raise ShmkitError("corrupt", "channel '%s' was never finished" % name)
         self.slots, self.stride, self.max_frame, self.checksum, readers = struct.unpack_from("<IIIII", s.buf, b + 0x10)

@@ -9,6 +9,7 @@ shmkit_add_test(channel_layout_test SOURCES unit/channel_layout_test.cpp LABELS 
 shmkit_add_test(channel_crc_test SOURCES unit/channel_crc_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(frame_clock_test SOURCES unit/frame_clock_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(channel_broadcast_test SOURCES unit/channel_broadcast_test.cpp LABELS unit TIMEOUT 120)
+shmkit_add_test(channel_lossless_test SOURCES unit/channel_lossless_test.cpp LABELS unit TIMEOUT 120)
 shmkit_add_test(channel_queue_test SOURCES unit/channel_queue_test.cpp LABELS unit TIMEOUT 120)
 shmkit_add_test(channel_typed_test SOURCES unit/channel_typed_test.cpp LABELS unit TIMEOUT 60)
 shmkit_add_test(channel_relay_test SOURCES unit/channel_relay_test.cpp LABELS unit TIMEOUT 60)

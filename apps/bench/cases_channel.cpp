@@ -4,10 +4,15 @@
 //    size, spin-then-block (frames arrive inside the spin window) and block at 64 B.
 //  - Throughput: the parent publishes for a fixed time, 1/2/4 reader processes read until the
 //    writer closes; frames/s and GB/s at the readers, copy-in/copy-out and zero-copy (loan +
-//    read in place), checksum off and on.
+//    read in place), checksum off and on; lossless broadcast (the writer waits for its
+//    readers) beside two queues fed the same frames.
+//  - Hand-over latency: one frame of 64 B .. 16 MiB from the parent to a child, loaned (the
+//    reader touches its first line, or reads every byte) or copied in and out; the child
+//    answers with a 64 B frame, one-way = half the round trip.
 // The segment is a named one created by the parent; each child opens it by name (its own
 // mapping, at its own address).
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <vector>
@@ -61,10 +66,11 @@ int chan_peer(const Args& a) {
   }
   const bool loan = arg(a, "copy") == "loan";
   ChildReport& rep = ctl->child[arg_u64(a, "index")];
-  AnyReader in(seg, "data", kind, wait);
+  const bool lossless = arg(a, "lossless") == "1";
+  AnyReader in(seg, arg(a, "chan", "data"), kind, wait, lossless);
   ctl->ready.fetch_add(1);
   std::uint64_t got = 0, lost = 0, errors = 0, next = 0, sink = 0;
-  const bool queue = kind == ChannelKind::queue;
+  const bool queue = kind == ChannelKind::queue || lossless;  // every frame, in order
   for (;;) {
     ReadResult r = loan ? in.peek() : in.read(buf);
     lost += r.lost;
@@ -134,6 +140,8 @@ struct Stream {
   bool loan;
   bool checksum;
   std::uint32_t batch = 1;  // frames per publish_batch call (copy mode); 1: publish()
+  bool lossless = false;    // broadcast: lossless readers (the writer waits for the slowest)
+  bool fan_out = false;     // queue: one queue per reader, every frame published into each
 };
 
 // Busy-poll while every process has a CPU of its own; otherwise readers would spin on CPUs
@@ -147,16 +155,25 @@ Repeat channel_repeat(const Settings& s, Result& r, const Stream& c) {
   Segment::remove(seg_name);
   Repeat worst;
   {
-    Segment seg = Segment::create(seg_name, segment_bytes(c.size, 1));
+    const int channels = c.fan_out ? c.readers : 1;
+    Segment seg = Segment::create(seg_name, segment_bytes(c.size, channels));
     ChannelConfig cfg{.slots = slots_for(c.size), .max_frame = static_cast<std::uint32_t>(c.size),
                       .checksum = c.checksum ? Checksum::crc32c : Checksum::none};
-    AnyWriter w(seg, "data", c.kind, cfg, parse_wait(s.cpus >= 2 ? "busy" : "spin"));
+    // Fan-out: "data0", "data1", ...: reader i reads its own queue.
+    std::vector<AnyWriter> writers;
+    writers.reserve(static_cast<std::size_t>(channels));
+    for (int i = 0; i < channels; ++i)
+      writers.emplace_back(seg, c.fan_out ? "data" + std::to_string(i) : std::string("data"), c.kind, cfg,
+                           parse_wait(s.cpus >= 2 ? "busy" : "spin"));
+    AnyWriter& w = writers[0];
     ControlMap ctl = ControlMap::create(s);
     std::vector<Child> kids;
     for (int i = 0; i < c.readers; ++i)
       kids.push_back(spawn(s, "chan-peer", {{"ctl", ctl.name()}, {"segment", seg_name}, {"kind", kind_name(c.kind)},
                                             {"wait", reader_wait(s, c.readers)}, {"size", std::to_string(c.size)},
                                             {"mode", "sink"}, {"copy", c.loan ? "loan" : "copy"},
+                                            {"lossless", c.lossless ? "1" : "0"},
+                                            {"chan", c.fan_out ? "data" + std::to_string(i) : std::string("data")},
                                             {"index", std::to_string(i)}, {"cpu", std::to_string(cpu_for(1 + i, s.cpus))},
                                             {"cpus", std::to_string(s.cpus)}}));
     std::vector<Child*> kid_ptrs;
@@ -174,14 +191,14 @@ Repeat channel_repeat(const Settings& s, Result& r, const Stream& c) {
         l.publish(c.size);
         ++sent;
       } else if (c.batch > 1) {
-        w.publish_batch(batch);
+        for (auto& each : writers) each.publish_batch(batch);
         sent += c.batch;
       } else {
-        w.publish(src);
+        for (auto& each : writers) each.publish(src);
         ++sent;
       }
     } while (sent % check_every != 0 || now_ns() < end);
-    w.close();
+    for (auto& each : writers) each.close();
     for (auto& k : kids) k.join();
     r.extra["wake_calls"] += static_cast<double>(w.stats().wake_calls);
     r.extra["published"] += static_cast<double>(w.stats().published);
@@ -197,8 +214,8 @@ Repeat channel_repeat(const Settings& s, Result& r, const Stream& c) {
         worst_rate = rate;
         worst = one;
       }
-      if (c.kind == ChannelKind::queue && one.frames != sent)
-        r.note = "queue delivered " + std::to_string(one.frames) + " of " + std::to_string(sent);
+      if ((c.kind == ChannelKind::queue || c.lossless) && one.frames != sent)
+        r.note = "lossless reader got " + std::to_string(one.frames) + " of " + std::to_string(sent);
     }
   }
   Segment::remove(seg_name);
@@ -229,9 +246,102 @@ Repeat writer_alone_repeat(const Settings& s, const Result& r) {
   return rep;
 }
 
+// ---- Hand-over latency ----
+// How the frame travels: loaned, the reader touching its first line ("loan-touch") or reading
+// every byte the writer filled ("loan-read"); or copied in and out ("copy").
+enum class Handover { loan_touch, loan_read, copy };
+const char* handover_name(Handover h) {
+  return h == Handover::loan_touch ? "loan-touch" : h == Handover::loan_read ? "loan-read" : "copy";
+}
+Handover parse_handover(const std::string& h) {
+  return h == "loan-touch" ? Handover::loan_touch : h == "loan-read" ? Handover::loan_read : Handover::copy;
+}
+// A few slots: one frame is in flight at a time, and 16 MiB frames must not take 128 MiB.
+constexpr std::uint32_t kHandoverSlots = 4;
+constexpr std::uint64_t kPongBytes = 64;
+
+// Child: takes each "ping" frame as the mode says, answers with a 64 B frame on "pong"
+// (byte 0 of the ping == 1: the last).
+int handover_peer(const Args& a) {
+  ControlMap ctl = ControlMap::open(arg(a, "ctl"));
+  Segment seg = Segment::open(arg(a, "segment"));
+  const Handover mode = parse_handover(arg(a, "mode"));
+  const std::uint64_t size = arg_u64(a, "size");
+  const WaitStrategy busy = WaitStrategy::busy_poll();
+  QueueWriter pong = QueueWriter::create(seg, "pong", {.slots = kHandoverSlots, .max_frame = kPongBytes}, {.wait = busy});
+  QueueReader ping(seg, "ping", {.wait = busy});
+  std::vector<std::byte> buf(mode == Handover::copy ? size : 0);
+  std::array<std::byte, kPongBytes> answer{};
+  std::uint64_t sink = 0;
+  ctl->ready.fetch_add(1);
+  for (;;) {
+    ReadResult r = mode == Handover::copy ? ping.read(buf, kChannelTimeout) : ping.peek(kChannelTimeout);
+    if (!r || r.data.empty()) return 1;
+    const bool last = r.data[0] == std::byte{1};
+    if (mode == Handover::loan_read) {
+      sink ^= touch(r.data);
+    } else {
+      std::uint64_t first;  // the first line's first word (copy: already read by the copy-out)
+      std::memcpy(&first, r.data.data(), sizeof first);
+      sink ^= first;
+    }
+    if (mode != Handover::copy) ping.finish();
+    if (!pong.publish(answer, kChannelTimeout)) return 1;
+    if (last) break;
+  }
+  asm volatile("" : : "r"(sink));
+  return 0;
+}
+
+void handover_latency_batch(const Settings& s, Result& r, std::vector<double>& samples, Handover mode) {
+  const std::uint64_t size = r.size;
+  const std::string seg_name = s.tag + "-hand";
+  Segment::remove(seg_name);
+  {
+    Segment seg = Segment::create(seg_name, static_cast<std::size_t>(kHandoverSlots * (size + 128) + (4u << 20)));
+    const WaitStrategy busy = WaitStrategy::busy_poll();
+    QueueWriter ping = QueueWriter::create(
+        seg, "ping", {.slots = kHandoverSlots, .max_frame = static_cast<std::uint32_t>(size)}, {.wait = busy});
+    ControlMap ctl = ControlMap::create(s);
+    Child child = spawn(s, "handover-peer", {{"ctl", ctl.name()}, {"segment", seg_name}, {"mode", handover_name(mode)},
+                                             {"size", std::to_string(size)}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
+    await_ready(*ctl, 1, {&child});
+    QueueReader pong(seg, "pong", {.wait = busy});
+    std::vector<std::byte> src(mode == Handover::copy ? size : 0, std::byte{0x42});
+    std::array<std::byte, kPongBytes> back{};
+    std::uint64_t n = 0;
+    auto send = [&](bool last, bool fill_all) {
+      const std::byte first = last ? std::byte{1} : std::byte{2};
+      if (mode == Handover::copy) {
+        src[0] = first;
+        if (!ping.publish(src, kChannelTimeout)) throw std::runtime_error("hand-over: ping publish timed out");
+      } else {
+        FrameLoan l = ping.loan(kChannelTimeout);
+        if (!l) throw std::runtime_error("hand-over: ping loan timed out");
+        std::byte* d = l.data().data();
+        // Only what the reader looks at: the first line, or every byte (a producer making the frame).
+        std::memset(d, static_cast<int>(n & 0x7f) | 2, fill_all ? size : std::min<std::uint64_t>(size, 64));
+        d[0] = first;
+        l.publish(size);
+      }
+      ++n;
+      if (!pong.read(back, kChannelTimeout)) throw std::runtime_error("hand-over: no answer within the timeout");
+    };
+    // Every slot's pages written once before sampling (first-touch faults are not the hand-over).
+    for (std::uint32_t i = 0; i < 2 * kHandoverSlots; ++i) send(false, true);
+    sample_batch(s, samples, [&] { send(false, mode == Handover::loan_read); });
+    send(true, false);
+    child.join();
+  }
+  Segment::remove(seg_name);
+}
+
 }  // namespace
 
-void register_channel_roles() { register_role("chan-peer", chan_peer); }
+void register_channel_roles() {
+  register_role("chan-peer", chan_peer);
+  register_role("handover-peer", handover_peer);
+}
 
 void add_channel_cases(const Settings& s, Cases& out) {
   {
@@ -254,16 +364,38 @@ void add_channel_cases(const Settings& s, Cases& out) {
     lat("block", 64);
   }
   auto stream = [&](const Stream& c) {
-    const std::string kn = kind_name(c.kind);
+    const std::string kn = c.lossless ? "lossless" : c.fan_out ? "queue-x" + std::to_string(c.readers) : kind_name(c.kind);
     const std::string variant = std::string(c.loan ? "loan" : "copy") + (c.checksum ? "+crc" : "") +
                                 (c.batch > 1 ? "+batch" + std::to_string(c.batch) : "");
     Result r{.id = "throughput/channel/" + kn + "/" + variant + "/" + size_name(c.size) + "/r" + std::to_string(c.readers),
              .group = "channel", .metric = Metric::throughput,
              .label = "shmkit " + kn + ", " + variant + ", " + reader_wait(s, c.readers), .size = c.size,
-             .readers = c.readers, .lossless = c.kind == ChannelKind::queue};
+             .readers = c.readers, .lossless = c.kind == ChannelKind::queue || c.lossless};
     if (!selected(s, r.id)) return;
     out.stream.push_back({r, [c](const Settings& st, Result& res) { return channel_repeat(st, res, c); }});
   };
+  for (std::uint64_t size : {64ULL, 64ULL << 10, 1ULL << 20, 16ULL << 20}) {
+    for (Handover h : {Handover::loan_touch, Handover::loan_read, Handover::copy}) {
+      Result r{.id = std::string("latency/handover/") + handover_name(h) + "/" + size_name(size), .group = "channel",
+               .metric = Metric::latency,
+               .label = std::string("shmkit queue hand-over, ") +
+                        (h == Handover::loan_touch  ? "loan, reader touches 1 line"
+                         : h == Handover::loan_read ? "loan, writer fills, reader reads all"
+                                                    : "copy in, copy out"),
+               .size = size, .readers = 1, .lossless = true};
+      if (!selected(s, r.id)) continue;
+      out.latency.push_back(
+          {r, [h](const Settings& st, Result& res, std::vector<double>& v) { handover_latency_batch(st, res, v, h); }});
+    }
+  }
+  // Lossless broadcast at 64 B (one copy per frame for every reader), and what it replaces: one
+  // queue per reader, the writer copying each frame into each.
+  for (int readers : {1, 2}) {
+    stream({ChannelKind::broadcast, 64, readers, false, false, 1, true});
+    stream({ChannelKind::broadcast, 64, readers, false, false, 16, true});
+  }
+  stream({ChannelKind::queue, 64, 2, false, false, 1, false, true});
+  stream({ChannelKind::queue, 64, 2, false, false, 16, false, true});
   for (ChannelKind k : {ChannelKind::queue, ChannelKind::broadcast}) {
     for (std::uint64_t size : kFrameSizes) {
       stream({k, size, 1, false, false});

@@ -28,9 +28,10 @@ inline constexpr std::chrono::seconds kChannelTimeout{10};
 
 class AnyWriter {
  public:
+  // `wait`: how a queue's writer waits for room, and a broadcast's for lossless readers (if any).
   AnyWriter(Segment& seg, const std::string& name, ChannelKind kind, const ChannelConfig& cfg, WaitStrategy wait) {
     if (kind == ChannelKind::broadcast)
-      b_.emplace(BroadcastWriter::create(seg, name, cfg));
+      b_.emplace(BroadcastWriter::create(seg, name, cfg, WriterOptions{.wait = wait}));
     else
       q_.emplace(QueueWriter::create(seg, name, cfg, WriterOptions{wait}));
   }
@@ -68,10 +69,11 @@ class AnyWriter {
 
 class AnyReader {
  public:
-  AnyReader(Segment& seg, const std::string& name, ChannelKind kind, WaitStrategy wait) {
+  AnyReader(Segment& seg, const std::string& name, ChannelKind kind, WaitStrategy wait, bool lossless = false) {
     ReaderOptions o;
     o.wait = wait;
     o.start = StartAt::oldest;
+    if (lossless) o.delivery = Delivery::lossless;
     if (kind == ChannelKind::broadcast)
       b_.emplace(seg, name, o);
     else

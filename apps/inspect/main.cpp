@@ -97,8 +97,16 @@ void print_segment_text(const SegmentView& segment, const std::vector<ObjectInfo
                   static_cast<unsigned long long>(c.consumed),
                   static_cast<unsigned long long>(c.published - std::min(c.published, c.consumed)));
     }
+    if (c.kind == ChannelKind::broadcast) {
+      std::size_t lossless = 0;
+      for (const ChannelReaderStatus& r : c.readers) lossless += r.delivery == Delivery::lossless ? 1 : 0;
+      if (lossless != 0 || c.detached_dead != 0 || c.detached_slow != 0)
+        std::printf("    lossless: %zu reader(s) the writer waits for; detached %llu dead, %llu slow\n", lossless,
+                    static_cast<unsigned long long>(c.detached_dead), static_cast<unsigned long long>(c.detached_slow));
+    }
     for (const ChannelReaderStatus& r : c.readers)
-      std::printf("    reader pid %d: %s, delivered %llu, lost %llu, %llu behind\n", r.pid, r.alive ? "alive" : "dead",
+      std::printf("    reader pid %d: %s%s, delivered %llu, lost %llu, %llu behind\n", r.pid, r.alive ? "alive" : "dead",
+                  r.delivery == Delivery::lossless ? ", lossless" : r.detached ? ", detached from lossless" : "",
                   static_cast<unsigned long long>(r.delivered), static_cast<unsigned long long>(r.lost),
                   static_cast<unsigned long long>(c.published - std::min(c.published, r.cursor)));
   }
@@ -138,6 +146,8 @@ void print_segment_json(const SegmentView& segment, const std::vector<ObjectInfo
         .field("blocked_readers", c.blocked_readers);
     if (c.kind == ChannelKind::queue)
       j.field("consumed", c.consumed).field("reader_pid", c.reader_pid).field("reader", to_string(c.reader));
+    else
+      j.field("detached_dead", c.detached_dead).field("detached_slow", c.detached_slow);
     j.key("readers").begin_array();
     for (const ChannelReaderStatus& r : c.readers)
       j.begin_object()
@@ -147,6 +157,8 @@ void print_segment_json(const SegmentView& segment, const std::vector<ObjectInfo
           .field("delivered", r.delivered)
           .field("lost", r.lost)
           .field("behind", c.published - std::min(c.published, r.cursor))
+          .field("delivery", r.delivery == Delivery::lossless ? "lossless" : "lossy")
+          .field("detached", r.detached)
           .end_object();
     j.end_array().end_object();
   }

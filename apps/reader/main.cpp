@@ -52,6 +52,7 @@ struct Settings {
   bool verify = false;
   bool register_reader = true;
   bool event_loop = false;
+  bool lossless = false;
   std::vector<std::pair<std::string, double>> sets;
 };
 
@@ -72,6 +73,7 @@ std::pair<Segment, BroadcastReader> connect(const Settings& s) {
       ro.wait = s.wait;
       ro.start = s.start;
       ro.register_reader = s.register_reader;
+      if (s.lossless) ro.delivery = Delivery::lossless;  // on detach: read on as a lossy reader
       std::optional<BroadcastReader> opened;
       try {
         opened.emplace(segment, demo::kChannel, ro);
@@ -449,6 +451,7 @@ int main(int argc, char** argv) {
       ("verify", po::bool_switch(), "check every payload against the writer's generator")
       ("no-register", po::bool_switch(), "read without taking one of the writer's --max-readers places (not shown by shmkit-inspect)")
       ("event-loop", po::bool_switch(), "sleep in epoll on notification_fd() (the writer's eventfd where it serves the segment) instead of a blocking read")
+      ("lossless", po::bool_switch(), "every frame: the writer waits for this reader (until it detaches it as too slow)")
       ("json", po::bool_switch(), "one JSON object per interval (and a final one) instead of text");
   return apps::run_app(argc, argv, spec, [](const po::variables_map& vm) {
     Settings s;
@@ -473,6 +476,8 @@ int main(int argc, char** argv) {
     s.verify = vm["verify"].as<bool>();
     s.register_reader = !vm["no-register"].as<bool>();
     s.event_loop = vm["event-loop"].as<bool>();
+    s.lossless = vm["lossless"].as<bool>();
+    if (s.lossless && !s.register_reader) throw std::invalid_argument("--lossless needs a reader place: drop --no-register");
     if (vm.count("set")) for (const auto& text : vm["set"].as<std::vector<std::string>>()) s.sets.push_back(parse_set(text));
     struct sigaction sa {};
     sa.sa_handler = on_signal;

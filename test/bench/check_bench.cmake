@@ -22,6 +22,9 @@ set(required
   throughput/channel/broadcast/copy/64/r1 throughput/channel/broadcast/copy+batch16/64/r1
   throughput/channel/broadcast/copy/64/r4
   throughput/channel/broadcast/loan/1M/r1 throughput/channel/broadcast/writer-alone/64
+  throughput/channel/lossless/copy/64/r1 throughput/channel/lossless/copy/64/r2 throughput/channel/queue-x2/copy/64/r2
+  latency/handover/loan-touch/64 latency/handover/loan-touch/1M latency/handover/loan-touch/16M
+  latency/handover/loan-read/1M latency/handover/copy/1M
   syscalls/publish/strace
   latency/channel/broadcast/epoll-eventfd/64 latency/channel/broadcast/epoll-thread/64
   publish/fd-subscribers/0 publish/fd-subscribers/4/asleep publish/fd-subscribers/4/awake

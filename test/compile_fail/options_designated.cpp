@@ -15,6 +15,8 @@ void spelled_like_the_docs(shmkit::Segment& segment) {
   shmkit::ReaderOptions reader{.start = shmkit::StartAt::next};
   shmkit::ReaderOptions blocking{.wait = shmkit::WaitStrategy::block(), .register_reader = false};
   shmkit::WriterOptions writer{.wait = shmkit::WaitStrategy::busy_poll()};
+  shmkit::WriterOptions detaching{.detach_after = std::chrono::milliseconds(500)};
+  shmkit::ReaderOptions lossless{.delivery = shmkit::Delivery::lossless, .on_detach = shmkit::OnDetach::fail};
   shmkit::ChannelConfig config{.slots = 64, .max_frame = sizeof(Tick)};
   shmkit::ChannelConfig checked{.checksum = shmkit::Checksum::crc32c};
   shmkit::WaitStrategy wait{.kind = shmkit::WaitKind::block};
@@ -22,7 +24,7 @@ void spelled_like_the_docs(shmkit::Segment& segment) {
   shmkit::SegmentOptions options{.backend = shmkit::Backend::automatic};
   shmkit::SegmentOptions file{.backend = shmkit::Backend::file, .permissions = 0640, .memory = {.lock = false}};
   shmkit::ControlServerOptions control{.abstract_namespace = true};
-  (void)blocking; (void)writer; (void)checked; (void)wait; (void)memory; (void)options; (void)file; (void)control;
+  (void)blocking; (void)writer; (void)detaching; (void)lossless; (void)checked; (void)wait; (void)memory; (void)options; (void)file; (void)control;
 
   auto w = shmkit::BroadcastWriter::create(segment, "ticks", config);
   w.publish(Tick{1, 2.5});

@@ -357,12 +357,24 @@ BOOST_AUTO_TEST_CASE(inspect_shows_a_live_segment) {
   ChildProcess writer(app("shmkit-writer"), {"--name", name, "--backend", "named", "--rate", "200"},
                       s.path("writer.out"));
   BOOST_REQUIRE(wait_for_text(s.path("writer.out"), "channel"));
+  // A lossless reader: listed as one (JSON and text).
+  ChildProcess reader(app("shmkit-reader"), {"--name", name, "--backend", "named", "--lossless", "--interval", "50ms"},
+                      s.path("reader.out"));
+  BOOST_REQUIRE(wait_for_text(s.path("reader.out"), "frames"));
   ChildProcess inspect(app("shmkit-inspect"), {name, "--json"}, s.path("inspect.out"), s.path("inspect.err"));
   BOOST_TEST_REQUIRE(inspect.wait(30s).ok(), read_file(s.path("inspect.err")));
   const std::string out = read_file(s.path("inspect.out"));
   BOOST_TEST(out.find("\"name\":\"registry\"") != std::string::npos, out);
   BOOST_TEST(out.find("\"kind\":\"broadcast\"") != std::string::npos, out);
   BOOST_TEST(out.find("\"writer\":\"alive\"") != std::string::npos, out);
+  BOOST_TEST(out.find("\"delivery\":\"lossless\"") != std::string::npos, out);
+  BOOST_TEST(out.find("\"detached_dead\":0") != std::string::npos, out);
+  ChildProcess text(app("shmkit-inspect"), {name}, s.path("inspect.txt"));
+  BOOST_TEST_REQUIRE(text.wait(30s).ok());
+  BOOST_TEST(read_file(s.path("inspect.txt")).find(", lossless, delivered") != std::string::npos,
+             read_file(s.path("inspect.txt")));
+  reader.kill(SIGTERM);
+  BOOST_TEST(reader.wait(30s).ok());
   if (can_list()) {
     ChildProcess list(app("shmkit-inspect"), {"--list"}, s.path("list.out"));
     BOOST_TEST(list.wait(30s).ok());

@@ -9,6 +9,7 @@
 // Invariants: only shmkit::Error escapes (corrupt, incompatible_format, type_mismatch, busy, ...);
 // every frame handed out lies inside the object or the caller's buffer and is at most max_frame
 // bytes; a found object never extends past the block that was allocated for it.
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -145,6 +146,7 @@ void run(const std::uint8_t* tag_damage, const std::byte* bytes, std::size_t n, 
       shmkit::ReaderOptions ro;
       ro.register_reader = (mode & 0x02) != 0;
       ro.start = (mode & 0x04) != 0 ? shmkit::StartAt::oldest : shmkit::StartAt::newest;
+      if ((mode & 0x82) == 0x82) ro.delivery = shmkit::Delivery::lossless;
       try {
         shmkit::BroadcastReader reader(seg, "fz", ro);
         read_some(reader, mode, lo, hi);
@@ -153,7 +155,12 @@ void run(const std::uint8_t* tag_damage, const std::byte* bytes, std::size_t n, 
       }
       if ((mode & 0x10) != 0) {
         try {
-          auto w = shmkit::BroadcastWriter::attach(seg, "fz");
+          // Records may claim lossless readers the writer would wait for: detach them at once.
+          shmkit::WriterOptions wo;
+          wo.wait = shmkit::WaitStrategy::block();
+          wo.wait.liveness_check = std::chrono::milliseconds(1);
+          wo.detach_after = std::chrono::milliseconds(1);
+          auto w = shmkit::BroadcastWriter::attach(seg, "fz", wo);
           const std::byte payload[3] = {std::byte{1}, std::byte{2}, std::byte{3}};
           (void)w.publish(std::span<const std::byte>(payload, std::min<std::size_t>(3, w.max_frame())));
           shmkit::BroadcastReader reader(seg, "fz", {});

@@ -112,6 +112,9 @@ void channel_seeds() {
     write("channel", "broadcast", channel_bytes<sd::BroadcastStorage>(seg, "b", 0x00));
     write("channel", "broadcast-register-oldest", channel_bytes<sd::BroadcastStorage>(seg, "b", 0x06));
     write("channel", "broadcast-writer", channel_bytes<sd::BroadcastStorage>(seg, "b", 0x10));
+    // A lossless reader's record left behind (its process, ours, is gone when the fuzzer runs).
+    shmkit::BroadcastReader r(seg, "b", {.delivery = shmkit::Delivery::lossless});
+    write("channel", "broadcast-lossless-writer", channel_bytes<sd::BroadcastStorage>(seg, "b", 0x96));
   }
   {
     auto w = shmkit::BroadcastWriter::create(seg, "c", {.slots = 2, .max_frame = 32, .checksum = shmkit::Checksum::crc32c, .max_readers = 0});

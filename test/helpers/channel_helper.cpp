@@ -64,11 +64,18 @@ void finish_report(ChildReport& r, Errc status) {
 }
 
 // Broadcast reader that checks every frame: args <strategy> <slow-every> <slow-us> <copy|peek>
-// <start: oldest|next>. Reads until closed (or peer_gone / a 30 s silence).
+// <start: oldest|next> [lossy|lossless]. Reads until closed (or peer_gone / a 30 s silence).
+// Lossless: being detached fails the reader (Error(peer_gone)), and it reports its progress
+// (delivered) every 4096 frames while it reads.
 int bcast_verify(Segment& seg, const Args& a, ChildReport& r) {
   ReaderOptions o;
   o.wait = parse_strategy(a.str(0, "spin"));
   o.start = a.str(4, "oldest") == "next" ? StartAt::next : StartAt::oldest;
+  const bool lossless = a.str(5, "lossy") == "lossless";
+  if (lossless) {
+    o.delivery = Delivery::lossless;
+    o.on_detach = OnDetach::fail;
+  }
   const std::uint64_t slow_every = a.num(1), slow_us = a.num(2);
   const bool peek = a.str(3, "copy") == "peek";
   BroadcastReader reader(seg, a.channel, o);
@@ -98,6 +105,7 @@ int bcast_verify(Segment& seg, const Args& a, ChildReport& r) {
       ++mismatched;
     }
     ++delivered;
+    if (lossless && delivered % 4096 == 0) r.delivered.store(delivered, std::memory_order_relaxed);
   }
   r.delivered.store(delivered);
   r.lost.store(lost);

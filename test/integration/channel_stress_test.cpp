@@ -4,7 +4,10 @@
 //  - torn reads: a 4-slot ring of 4 KiB frames, a writer lapping readers that read slowly in
 //    place and by copy: no corrupt frame is ever delivered (and tearing did happen);
 //  - queue: 10 million frames exactly once, in order, with the writer blocked at times by a
-//    reader that pauses.
+//    reader that pauses;
+//  - lossless broadcast: 10 million frames, three lossless readers (one slow, one killed with
+//    SIGKILL midway): the two that live get every frame exactly once, in order; the killed one
+//    is detached.
 #define BOOST_TEST_MODULE channel_stress
 #include <array>
 #include <boost/test/data/test_case.hpp>
@@ -16,6 +19,7 @@
 
 #include "await.hpp"
 #include "channel_fixture.hpp"
+#include "lossless_scenario.hpp"
 
 using namespace shmkit;
 using namespace shmkit::test;
@@ -222,4 +226,8 @@ BOOST_DATA_TEST_CASE(broadcast_batches_never_tear_or_reorder, bdata::make(test_b
     BOOST_TEST(r.delivered.load() > 0u);
   }
   BOOST_TEST(f.report(1).lost.load() > 0u);  // the slow reader was lapped
+}
+
+BOOST_DATA_TEST_CASE(lossless_broadcast_ten_million_frames_one_reader_killed, bdata::make(test_backends()), backend) {
+  run_lossless_scenario(backend, frames(10'000'000));
 }

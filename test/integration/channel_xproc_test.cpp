@@ -22,6 +22,7 @@
 #include "asymmetric_fence.hpp"
 #include "await.hpp"
 #include "channel_fixture.hpp"
+#include "lossless_scenario.hpp"
 #include "shmkit/detail/channel_layout.hpp"
 
 using namespace shmkit;
@@ -297,4 +298,11 @@ BOOST_DATA_TEST_CASE(reader_process_given_scribbled_header_gets_corrupt, bdata::
     BOOST_TEST(st.exited, kind << ": " << st.describe());
     BOOST_TEST(st.code == kExitCorrupt, kind << ": " << st.describe());
   }
+}
+
+// Lossless broadcast between processes, short (the stress suite runs it with 10 million frames):
+// three lossless readers, one slow, one killed with SIGKILL midway.
+BOOST_DATA_TEST_CASE(lossless_readers_get_every_frame_and_a_killed_one_is_detached, bdata::make(test_backends()),
+                     backend) {
+  run_lossless_scenario(backend, 300'000);
 }

@@ -1,9 +1,14 @@
-// shmkit broadcast channel: one writer, any number of readers, lossy for readers that fall behind.
+// shmkit broadcast channel: one writer, any number of readers, lossy for readers that fall behind
+// unless they ask for lossless delivery.
 //
-// The writer never waits for anyone: each frame goes into the next slot of a ring, overwriting
-// the oldest. Every reader keeps its own cursor in its own process; a reader that falls more than
-// a ring behind is told how many frames it lost (ReadResult::lost) and carries on from the oldest
-// frame still intact. A per-slot seqlock guarantees a reader never receives a torn or mixed frame.
+// Each frame goes into the next slot of a ring, overwriting the oldest. Every reader keeps its
+// own cursor in its own process; a lossy reader that falls more than a ring behind is told how
+// many frames it lost (ReadResult::lost) and carries on from the oldest frame still intact. A
+// per-slot seqlock guarantees a reader never receives a torn or mixed frame.
+// Lossless readers (ReaderOptions::delivery, up to max_readers of them): the writer waits
+// (WriterOptions::wait) before overwriting a frame one of them has not read; one that died, or
+// kept the writer waiting longer than WriterOptions::detach_after, is detached (ReaderOptions::
+// on_detach says what it does then). Without lossless readers the writer never waits.
 //
 //   auto writer = shmkit::BroadcastWriter::create(segment, "prices", {.slots = 4096, .max_frame = 256});
 //   writer.publish(std::as_bytes(std::span(tick)));
@@ -40,18 +45,21 @@ class BroadcastWriter {
  public:
   // Creates broadcast channel `name` in `segment` and becomes its writer. Error(already_exists),
   // out_of_memory, invalid_argument (slots not a power of two, sizes out of range).
-  static BroadcastWriter create(Segment& segment, std::string_view name, const ChannelConfig& config = {});
+  // `options`: how the writer waits for lossless readers, and when it detaches them.
+  static BroadcastWriter create(Segment& segment, std::string_view name, const ChannelConfig& config = {},
+                                const WriterOptions& options = {});
   // Becomes the writer of an existing channel (say, a restarted writer); sequences continue.
   // Error(not_found), type_mismatch (a queue, or not a channel), corrupt, busy (a live writer).
-  static BroadcastWriter attach(Segment& segment, std::string_view name);
+  static BroadcastWriter attach(Segment& segment, std::string_view name, const WriterOptions& options = {});
 
   BroadcastWriter(BroadcastWriter&&) noexcept = default;
   BroadcastWriter& operator=(BroadcastWriter&&) noexcept = default;
   // Closes the channel (see close()) and detaches.
   ~BroadcastWriter() = default;
 
-  // Copies `data` into the next slot and publishes it; returns its sequence. Never waits, takes
-  // no lock, allocates nothing, and makes no system call unless a reader is blocked.
+  // Copies `data` into the next slot and publishes it; returns its sequence. Takes no lock,
+  // allocates nothing, and makes no system call unless a reader is blocked. Waits only while a
+  // lossless reader has not read the frame the slot holds (at most detach_after per reader).
   // Error(invalid_argument) if data is larger than max_frame().
   std::uint64_t publish(std::span<const std::byte> data);
   // Publishes `frames` in order, as publish() would one by one, but reads the clock and checks
@@ -59,8 +67,8 @@ class BroadcastWriter {
   // the first frame's sequence. Error(invalid_argument) if a frame is larger than max_frame()
   // or there are more frames than slots() (nothing is published then).
   std::uint64_t publish_batch(std::span<const std::span<const std::byte>> frames);
-  // Zero-copy: lends the next slot (see FrameLoan). Readers still reading the frame that slot
-  // held see it overwritten and count it as lost.
+  // Zero-copy: lends the next slot (see FrameLoan), once the lossless readers are done with it.
+  // Lossy readers still reading the frame that slot held see it overwritten and count it as lost.
   FrameLoan loan();
 
   // Typed frames (typed_frame.hpp): one T of sizeof(T) bytes per frame.
@@ -107,8 +115,10 @@ class BroadcastWriter {
 class BroadcastReader {
  public:
   // Opens channel `name` for reading. Error(not_found), type_mismatch, corrupt,
-  // resource_limit (register_reader and every registration record taken),
-  // permission_denied (register_reader on a read-only mapping).
+  // resource_limit (register_reader or lossless, and every registration record taken),
+  // permission_denied (register_reader or lossless on a read-only mapping).
+  // Lossless: from the oldest frame the writer has not begun to overwrite (StartAt::oldest),
+  // or as asked; frames before that are not counted as lost.
   BroadcastReader(Segment& segment, std::string_view name, const ReaderOptions& options = {});
   // Through a read-only view: options.register_reader must be false (a registered reader writes
   // its record in the channel), else Error(permission_denied).
@@ -155,6 +165,10 @@ class BroadcastReader {
   std::uint64_t available() const noexcept;
   std::uint32_t max_frame() const noexcept { return view_.max_frame; }
   std::uint32_t slots() const noexcept { return view_.slot_count; }
+  // Lossless and the writer has not detached it.
+  bool lossless() const noexcept { return lossless_; }
+  // Was lossless, and the writer detached it (it died, for the writer, or held it back too long).
+  bool detached() const noexcept { return detached_; }
   // How often this reader slept in the kernel (tune the spin window by it) and fenced for it.
   const ReaderStats& stats() const noexcept { return stats_; }
 
@@ -189,6 +203,9 @@ class BroadcastReader {
   Idle idle_check();  // the next slot is not written yet: closed? corrupt? or just wait
   void note_progress() noexcept;
   void release_record() noexcept;
+  void register_lossless();
+  void wake_writer() noexcept;   // lossless: a writer waiting for room sees our cursor
+  void on_detached();            // the writer detached us: lossy from now, or Error(peer_gone)
 
   detail::ChannelView view_;
   ReaderOptions options_;
@@ -198,6 +215,10 @@ class BroadcastReader {
   std::uint64_t lost_total_ = 0;
   std::uint64_t delivered_ = 0;
   detail::ReaderRecord* record_ = nullptr;
+  std::uint64_t released_ = 0;      // lossless: cursor as of the last check for a waiting writer
+  std::uint64_t batch_ = 1;         // lossless: frames between those checks
+  bool lossless_ = false;
+  bool detached_ = false;
   bool peeking_ = false;
   std::uint64_t peek_version_ = 0;
   detail::NotifierPtr notifier_;

@@ -3,6 +3,7 @@
 // learn about its writer.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -15,7 +16,7 @@
 namespace shmkit {
 
 enum class ChannelKind : std::uint32_t {
-  broadcast = 1,  // one writer, any number of readers; lossy for readers that fall behind
+  broadcast = 1,  // one writer, any number of readers; lossy for readers that fall behind, unless lossless
   queue = 2,      // one writer, one reader; lossless, the writer waits when it is full
 };
 const char* to_string(ChannelKind k) noexcept;
@@ -31,7 +32,7 @@ struct ChannelConfig {
   std::uint32_t slots = 1024;        // frames the ring holds: a power of two, 2 .. 2^24
   std::uint32_t max_frame = 1024;    // largest payload in bytes, 1 .. 2^30
   Checksum checksum = Checksum::none;
-  std::uint32_t max_readers = 16;    // broadcast: registration records for tools (0: none)
+  std::uint32_t max_readers = 16;    // broadcast: registration records, for tools and lossless readers (0: none)
 };
 
 // Where a broadcast reader starts.
@@ -39,6 +40,19 @@ enum class StartAt : std::uint8_t {
   oldest = 0,  // the oldest frame still in the ring
   newest = 1,  // the most recent frame already published (if any), then what follows
   next = 2,    // only frames published after the reader opened
+};
+
+// How a broadcast reader receives frames.
+enum class Delivery : std::uint8_t {
+  lossy = 0,     // the writer never waits for it; frames it falls a ring behind on are lost
+  lossless = 1,  // every frame, in order: the writer waits for it (docs/channels.md "Lossless broadcast")
+};
+
+// What a lossless broadcast reader does once the writer detached it (it held the writer back
+// longer than the writer's bound, WriterOptions::detach_after).
+enum class OnDetach : std::uint8_t {
+  continue_lossy = 0,  // read on as a lossy reader: frames overwritten meanwhile count in `lost`
+  fail = 1,            // reads throw Error(peer_gone) ("detached"); reopen the reader to rejoin
 };
 
 // Options and configs have a default for every member, so designated initializers may name any
@@ -49,10 +63,18 @@ struct ReaderOptions {
   // Broadcast: claim a registration record (pid, cursor, frames lost) so that tools can list
   // this reader. Off: the reader writes nothing to the segment except while blocked in a wait.
   bool register_reader = true;
+  // Broadcast: lossless takes a registration record (register_reader is implied).
+  Delivery delivery = Delivery::lossy;
+  OnDetach on_detach = OnDetach::continue_lossy;
 };
 
 struct WriterOptions {
-  WaitStrategy wait = {};  // queue: how publish()/loan() wait for room
+  // How publish()/loan() wait for room: a queue's reader, a broadcast's lossless readers.
+  WaitStrategy wait = {};
+  // Broadcast: a lossless reader that keeps the ring full for longer than this in one wait is
+  // detached (zero: never for slowness). A dead one is detached at the wait's next liveness
+  // check (wait.liveness_check), whatever this says.
+  std::chrono::nanoseconds detach_after = std::chrono::seconds(1);
 };
 
 struct FrameInfo {
@@ -106,7 +128,9 @@ const char* to_string(PeerState s) noexcept;
 struct WriterStats {
   std::uint64_t published = 0;   // frames this handle published
   std::uint64_t wake_calls = 0;  // system calls made to wake blocked readers
-  std::uint64_t full_waits = 0;  // queue: publishes that found the ring full and had to wait
+  std::uint64_t full_waits = 0;  // publishes that found the ring full and had to wait (queue
+                                 // reader, or broadcast lossless readers)
+  std::uint64_t detached = 0;    // broadcast: lossless readers this handle detached
 };
 
 // Counters of this process's reader handle (never shared): how often it went to the kernel.
@@ -122,6 +146,8 @@ struct ChannelReaderStatus {
   std::uint64_t cursor = 0;     // next sequence it will read
   std::uint64_t lost = 0;
   std::uint64_t delivered = 0;
+  Delivery delivery = Delivery::lossy;  // lossless while the writer waits for it
+  bool detached = false;                // was lossless; the writer detached it (slow or dead)
 };
 
 // For tools: a channel as its shared header describes it.
@@ -140,6 +166,8 @@ struct ChannelStatus {
   std::uint32_t blocked_readers = 0;    // readers inside a blocking wait for frames right now
   std::uint32_t blocked_writers = 0;    // queue: the writer inside a blocking wait for room
   std::vector<ChannelReaderStatus> readers;  // broadcast: registered readers
+  std::uint64_t detached_dead = 0;      // broadcast: lossless readers detached because their process died
+  std::uint64_t detached_slow = 0;      // broadcast: ... because they held the writer back too long
 };
 
 }  // namespace shmkit

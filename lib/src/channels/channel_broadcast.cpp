@@ -32,11 +32,16 @@ BroadcastReader::BroadcastReader(Segment& segment, std::string_view name, const 
     case StartAt::newest: cursor_ = head > 0 ? head - 1 : 0; break;
     case StartAt::next: cursor_ = head; break;
   }
-  if (options_.register_reader && view_.reader_capacity > 0) {
+  const bool lossless = options_.delivery == Delivery::lossless;
+  if (lossless && view_.reader_capacity == 0)
+    throw Error(Errc::invalid_argument, "channel '" + view_.name +
+                                            "' has no reader records: a lossless reader needs one (create it with "
+                                            "max_readers > 0)");
+  if ((options_.register_reader || lossless) && view_.reader_capacity > 0) {
     if (!detail::SegmentAccess::writable(segment))
       throw Error(Errc::permission_denied, "channel '" + view_.name +
-                                               "': registering a reader needs a writable mapping (open with "
-                                               "register_reader = false)");
+                                               "': registering a reader (or a lossless one) needs a writable mapping "
+                                               "(open with register_reader = false, lossy)");
     for (std::uint32_t i = 0; i < view_.reader_capacity && record_ == nullptr; ++i) {
       detail::ReaderRecord& r = view_.records[i];
       if (detail::claim_identity(r.pid, r.start_time)) record_ = &r;
@@ -44,10 +49,58 @@ BroadcastReader::BroadcastReader(Segment& segment, std::string_view name, const 
     if (record_ == nullptr)
       throw Error(Errc::resource_limit, "channel '" + view_.name + "': all " + std::to_string(view_.reader_capacity) +
                                             " reader records are held by live readers (create the channel with more "
-                                            "max_readers, or open with register_reader = false)");
+                                            "max_readers, or open lossy with register_reader = false)");
+    // A dead predecessor may have left the record lossless: the writer would wait for it.
+    record_->mode.store(detail::kReaderLossy, std::memory_order_seq_cst);
     record_->lost.store(0, std::memory_order_relaxed);
     record_->delivered.store(0, std::memory_order_relaxed);
+    if (lossless) register_lossless();
     note_progress();
+    if (lossless_) wake_writer();  // a writer waiting on our first cursor
+  }
+}
+
+void BroadcastReader::register_lossless() {
+  // The writer waits for this cursor from the moment the mode says lossless: never above a
+  // frame we still want.
+  record_->cursor.store(cursor_, std::memory_order_seq_cst);
+  record_->mode.store(detail::kReaderLossless, std::memory_order_seq_cst);
+  // Then the epoch, then `published` (all sc): a writer that misses the new epoch announced its
+  // frames before, so `head` below covers every frame it may overwrite without looking at us.
+  view_.header->consumer.lossless_epoch.fetch_add(1, std::memory_order_seq_cst);
+  detail::WriterLine& w = view_.header->writer;
+  // A light-fenced writer's `published` store may still sit in its store buffer: drain it (or,
+  // without the heavy fence, make the writer use full fences, as a reader that sleeps would).
+  if (w.light_fences.load(std::memory_order_seq_cst) != 0 && !detail::heavy_fence())
+    view_.header->wait.full_fences.store(detail::kFencesRequired, std::memory_order_seq_cst);
+  const std::uint64_t head = w.published.load(std::memory_order_seq_cst);
+  // The writer may be overwriting frame head - slots already: start after it.
+  const std::uint64_t first = head + 1 > view_.slot_count ? head + 1 - view_.slot_count : 0;
+  if (cursor_ < first) cursor_ = first;
+  lossless_ = true;
+  batch_ = std::clamp<std::uint64_t>(view_.slot_count / 4, 1, 64);
+  released_ = cursor_;
+}
+
+void BroadcastReader::wake_writer() noexcept {
+  released_ = cursor_;
+  // sc fence then sc load: the reader's half of the Dekker handshake with a writer waiting for
+  // room (it counts itself in space_waiters, then reads our cursor).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  detail::WaitLine& wl = view_.header->wait;
+  if (wl.space_waiters.load(std::memory_order_seq_cst) != 0) (void)detail::wake_if_armed(wl.space_word);
+}
+
+void BroadcastReader::on_detached() {
+  lossless_ = false;
+  detached_ = true;
+  if (options_.on_detach == OnDetach::fail) {
+    const std::uint32_t why = record_->mode.load(std::memory_order_relaxed);
+    throw Error(Errc::peer_gone, "channel '" + view_.name + "': the writer detached this lossless reader (" +
+                                     (why == detail::kReaderDetachedDead
+                                          ? std::string("it took the reader for dead")
+                                          : std::string("it held the writer back longer than its detach_after")) +
+                                     "); open a new reader to rejoin");
   }
 }
 
@@ -60,6 +113,10 @@ BroadcastReader::BroadcastReader(BroadcastReader&& other) noexcept
       lost_total_(other.lost_total_),
       delivered_(other.delivered_),
       record_(std::exchange(other.record_, nullptr)),
+      released_(other.released_),
+      batch_(other.batch_),
+      lossless_(std::exchange(other.lossless_, false)),
+      detached_(other.detached_),
       peeking_(std::exchange(other.peeking_, false)),
       peek_version_(other.peek_version_),
       notifier_(std::move(other.notifier_)) {
@@ -77,6 +134,10 @@ BroadcastReader& BroadcastReader::operator=(BroadcastReader&& other) noexcept {
     lost_total_ = other.lost_total_;
     delivered_ = other.delivered_;
     record_ = std::exchange(other.record_, nullptr);
+    released_ = other.released_;
+    batch_ = other.batch_;
+    lossless_ = std::exchange(other.lossless_, false);
+    detached_ = other.detached_;
     peeking_ = std::exchange(other.peeking_, false);
     peek_version_ = other.peek_version_;
     notifier_ = std::move(other.notifier_);
@@ -88,16 +149,29 @@ BroadcastReader& BroadcastReader::operator=(BroadcastReader&& other) noexcept {
 BroadcastReader::~BroadcastReader() { release_record(); }
 
 void BroadcastReader::release_record() noexcept {
-  if (record_ != nullptr) record_->pid.store(0, std::memory_order_release);
+  if (record_ != nullptr) {
+    // Leaving the lossless set first: the writer stops waiting for us (and may be waiting now).
+    if (lossless_) {
+      record_->mode.store(detail::kReaderLossy, std::memory_order_seq_cst);
+      wake_writer();
+    }
+    record_->pid.store(0, std::memory_order_release);
+  }
   record_ = nullptr;
+  lossless_ = false;
 }
 
 void BroadcastReader::note_progress() noexcept {
-  // Relaxed: for tools only; this line is written by this reader alone.
   if (record_ == nullptr) return;
-  record_->cursor.store(cursor_, std::memory_order_relaxed);
+  // Release: for a lossless reader, the writer may overwrite the frames before the cursor once
+  // it sees it, so our reads of them come first. Otherwise for tools only.
+  record_->cursor.store(cursor_, std::memory_order_release);
   record_->lost.store(lost_total_, std::memory_order_relaxed);
   record_->delivered.store(delivered_, std::memory_order_relaxed);
+  // Relaxed peek at the writer's waiter count: wake it now rather than at the batch's end.
+  if (lossless_ && (cursor_ - released_ >= batch_ ||
+                    view_.header->wait.space_waiters.load(std::memory_order_relaxed) != 0))
+    wake_writer();
 }
 
 ReadResult BroadcastReader::read(std::span<std::byte> buffer, std::chrono::nanoseconds timeout) {
@@ -138,6 +212,9 @@ ReadResult BroadcastReader::try_peek() { return receive(nullptr, std::chrono::na
 ReadResult BroadcastReader::receive(std::span<std::byte>* buffer, std::chrono::nanoseconds timeout) {
   if (!view_.valid()) throw Error(Errc::invalid_argument, "read on a moved-from channel reader");
   if (peeking_) (void)finish();  // a new read ends an unfinished peek
+  // Relaxed: our own record; the writer's detach shows up here within a read or two.
+  if (lossless_ && record_->mode.load(std::memory_order_relaxed) != detail::kReaderLossless) on_detached();
+  if (detached_ && options_.on_detach == OnDetach::fail) on_detached();
   ReadResult out;
   detail::WaitLine& wl = view_.header->wait;
   out.status = detail::wait_loop(
@@ -257,6 +334,7 @@ BroadcastReader::Idle BroadcastReader::idle_check() {
   const bool closed = w.closed.load(std::memory_order_acquire) != 0;
   // seq_cst: inside a blocking wait, the reader's half of the Dekker handshake (wait_loop).
   const std::uint64_t head = w.published.load(std::memory_order_seq_cst);
+  if (head <= cursor_ && lossless_ && released_ != cursor_) wake_writer();  // about to wait: let the writer go
   if (head > cursor_) {
     // Announced, so its slot was completed first: a smaller version is not a race but damage.
     const std::uint64_t v = slot_header(view_.slot(cursor_)).version.load(std::memory_order_acquire);

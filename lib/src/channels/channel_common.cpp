@@ -194,6 +194,9 @@ ChannelStatus channel_status(Segment& segment, std::string_view name, std::chron
     s.consumed = h.consumer.consumed.load(std::memory_order_acquire);
     s.reader_pid = h.consumer.pid.load(std::memory_order_acquire);
     s.reader = detail::identity_state(h.consumer.pid, h.consumer.start_time);
+  } else {
+    s.detached_dead = h.consumer.detached_dead.load(std::memory_order_relaxed);
+    s.detached_slow = h.consumer.detached_slow.load(std::memory_order_relaxed);
   }
   for (std::uint32_t i = 0; i < v.reader_capacity; ++i) {
     const detail::ReaderRecord& r = v.records[i];
@@ -204,6 +207,9 @@ ChannelStatus channel_status(Segment& segment, std::string_view name, std::chron
     rs.cursor = r.cursor.load(std::memory_order_relaxed);
     rs.lost = r.lost.load(std::memory_order_relaxed);
     rs.delivered = r.delivered.load(std::memory_order_relaxed);
+    const std::uint32_t mode = r.mode.load(std::memory_order_relaxed);
+    rs.delivery = mode == detail::kReaderLossless ? Delivery::lossless : Delivery::lossy;
+    rs.detached = mode == detail::kReaderDetachedSlow || mode == detail::kReaderDetachedDead;
     s.readers.push_back(rs);
   }
   return s;

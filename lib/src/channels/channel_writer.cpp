@@ -150,6 +150,9 @@ WriterCore::WriterCore(WriterCore&& other) noexcept
       may_light_(other.may_light_),
       quiet_frames_(other.quiet_frames_),
       pending_gap_(other.pending_gap_),
+      limit_(other.limit_),
+      epoch_seen_(other.epoch_seen_),
+      scanned_(other.scanned_),
       clock_(other.clock_),
       stats_(other.stats_),
       keepalive_(std::move(other.keepalive_)),
@@ -170,6 +173,9 @@ WriterCore& WriterCore::operator=(WriterCore&& other) noexcept {
     may_light_ = other.may_light_;
     quiet_frames_ = other.quiet_frames_;
     pending_gap_ = other.pending_gap_;
+    limit_ = other.limit_;
+    epoch_seen_ = other.epoch_seen_;
+    scanned_ = other.scanned_;
     clock_ = other.clock_;
     stats_ = other.stats_;
     keepalive_ = std::move(other.keepalive_);
@@ -203,6 +209,7 @@ void WriterCore::attach() {
   }
   next_ = next;
   closed_ = false;
+  scanned_ = false;  // look at the lossless readers before the first frame
   // Light fences unless readers asked for full ones (if they only requested them, the writer
   // goes back to light once they stop sleeping). Announced before the first frame: a reader
   // that cannot issue the heavy fence sleeps in short slices while this reads 1.
@@ -273,6 +280,71 @@ Errc WriterCore::await_room(std::chrono::nanoseconds timeout, std::uint64_t fram
   return wait_loop(options_.wait, timeout, WaitPoint{&view_.header->wait.space_word, &view_.header->wait.space_waiters},
                    view_.can_block, refresh,
                    [&] { return identity_state(c.pid, c.start_time) == PeerState::dead; });
+}
+
+[[gnu::always_inline]] inline void WriterCore::await_lossless(std::uint64_t frames) {
+  // seq_cst: the writer's half of a registering reader's handshake. The reader bumps the epoch,
+  // then reads `published` (both sc): either this load sees the new epoch, or the reader sees
+  // every frame announced so far and starts no earlier than this frame's overwrite allows.
+  const std::uint32_t epoch = view_.header->consumer.lossless_epoch.load(std::memory_order_seq_cst);
+  if (epoch == epoch_seen_ && scanned_ && next_ + frames <= limit_) return;
+  wait_for_lossless(frames);
+}
+
+void WriterCore::scan_lossless() {
+  scanned_ = true;
+  epoch_seen_ = view_.header->consumer.lossless_epoch.load(std::memory_order_seq_cst);
+  std::uint64_t floor = ~std::uint64_t{0};
+  for (std::uint32_t i = 0; i < view_.reader_capacity; ++i) {
+    ReaderRecord& r = view_.records[i];
+    if (r.mode.load(std::memory_order_seq_cst) != kReaderLossless) continue;
+    // Acquire: pairs with the reader's release store, made after it finished with the frames
+    // before its cursor. A cursor past the frames published is damage: it cannot hold us back.
+    floor = std::min(floor, std::min(r.cursor.load(std::memory_order_acquire), next_));
+  }
+  limit_ = floor == ~std::uint64_t{0} ? ~std::uint64_t{0} : floor + view_.slot_count;
+}
+
+void WriterCore::detach_blockers(std::uint64_t frames, std::int64_t waited_ns) {
+  const bool slow = options_.detach_after.count() > 0 && waited_ns >= options_.detach_after.count();
+  for (std::uint32_t i = 0; i < view_.reader_capacity; ++i) {
+    ReaderRecord& r = view_.records[i];
+    if (r.mode.load(std::memory_order_seq_cst) != kReaderLossless) continue;
+    const std::uint64_t cursor = std::min(r.cursor.load(std::memory_order_acquire), next_);
+    if (next_ + frames <= cursor + view_.slot_count) continue;  // not the one holding us back
+    const bool gone = identity_state(r.pid, r.start_time) != PeerState::alive;
+    if (!gone && !slow) continue;
+    std::uint32_t expected = kReaderLossless;
+    // Compare-exchange: the reader may be leaving (or rejoining as someone else) right now.
+    if (!r.mode.compare_exchange_strong(expected, gone ? kReaderDetachedDead : kReaderDetachedSlow,
+                                        std::memory_order_seq_cst))
+      continue;
+    (gone ? view_.header->consumer.detached_dead : view_.header->consumer.detached_slow)
+        .fetch_add(1, std::memory_order_relaxed);
+    ++stats_.detached;
+  }
+}
+
+void WriterCore::wait_for_lossless(std::uint64_t frames) {
+  scan_lossless();
+  if (next_ + frames <= limit_) return;
+  ++stats_.full_waits;
+  WaitLine& wl = view_.header->wait;
+  const std::int64_t start = steady_now_ns();
+  // Lossless readers wake the writer through the queue writer's word (unused by broadcast).
+  (void)wait_loop(
+      options_.wait, std::chrono::nanoseconds::max(), WaitPoint{&wl.space_word, &wl.space_waiters}, view_.can_block,
+      [&]() -> std::optional<Errc> {
+        scan_lossless();
+        if (next_ + frames <= limit_) return Errc::ok;
+        return std::nullopt;
+      },
+      [&] {
+        // Every liveness check: detach the readers that hold us back and died, or took too long.
+        // Never "peer dead": the next probe goes on without them.
+        detach_blockers(frames, steady_now_ns() - start);
+        return false;
+      });
 }
 
 std::byte* WriterCore::begin_frame() noexcept {
@@ -398,6 +470,8 @@ Published WriterCore::publish(std::span<const std::byte> data, std::chrono::nano
   if (view_.kind == ChannelKind::queue) {
     const Errc e = await_room(timeout);
     if (e != Errc::ok) return {e, next_};
+  } else {
+    await_lossless(1);
   }
   std::byte* slot = begin_frame();
   const std::uint32_t crc = fill_slot(slot, data, view_.checksum);
@@ -436,6 +510,8 @@ Published WriterCore::publish_batch(std::span<const std::span<const std::byte>> 
   if (view_.kind == ChannelKind::queue) {
     const Errc e = await_room(timeout, frames.size());
     if (e != Errc::ok) return {e, first};
+  } else {
+    await_lossless(frames.size());
   }
   // One clock reading and one announcement for the batch.
   const std::int64_t now = clock_.now();
@@ -469,6 +545,8 @@ FrameLoan WriterCore::loan(std::chrono::nanoseconds timeout) {
       l.status_ = e;
       return l;
     }
+  } else {
+    await_lossless(1);
   }
   std::byte* slot = begin_frame();
   l.core_ = this;
@@ -534,12 +612,13 @@ std::uint64_t FrameLoan::publish(std::size_t size) {
 
 // ---- Facades ----
 
-BroadcastWriter BroadcastWriter::create(Segment& segment, std::string_view name, const ChannelConfig& config) {
-  return BroadcastWriter(detail::WriterCore(segment, name, ChannelKind::broadcast, config, WriterOptions{}));
+BroadcastWriter BroadcastWriter::create(Segment& segment, std::string_view name, const ChannelConfig& config,
+                                        const WriterOptions& options) {
+  return BroadcastWriter(detail::WriterCore(segment, name, ChannelKind::broadcast, config, options));
 }
 
-BroadcastWriter BroadcastWriter::attach(Segment& segment, std::string_view name) {
-  return BroadcastWriter(detail::WriterCore(segment, name, ChannelKind::broadcast, WriterOptions{}));
+BroadcastWriter BroadcastWriter::attach(Segment& segment, std::string_view name, const WriterOptions& options) {
+  return BroadcastWriter(detail::WriterCore(segment, name, ChannelKind::broadcast, options));
 }
 
 std::uint64_t BroadcastWriter::publish(std::span<const std::byte> data) {

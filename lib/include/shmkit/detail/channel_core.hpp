@@ -78,8 +78,9 @@ bool notifier_arm(Notifier& n) noexcept;
 // type), corrupt, incompatible_format.
 ChannelView open_channel(Segment& segment, std::string_view name, ChannelKind kind);
 
-// The writer half of either channel kind. Broadcast: a per-slot seqlock, never waits. Queue:
-// waits (per its WaitStrategy) while the ring is full, and watches the reader's liveness.
+// The writer half of either channel kind. Broadcast: a per-slot seqlock, waits only for lossless
+// readers (detaching dead and stuck ones). Queue: waits (per its WaitStrategy) while the ring is
+// full, and watches the reader's liveness.
 class HeartbeatThread;  // channel_writer.cpp
 
 class WriterCore {
@@ -96,8 +97,8 @@ class WriterCore {
   WriterCore& operator=(const WriterCore&) = delete;
   ~WriterCore();
 
-  // Copy-in publish. Broadcast: never waits (timeout ignored). Queue: waits at most `timeout`
-  // for room (zero or less: fails fast).
+  // Copy-in publish. Broadcast: waits only for lossless readers (timeout ignored: they are
+  // detached instead). Queue: waits at most `timeout` for room (zero or less: fails fast).
   Published publish(std::span<const std::byte> data, std::chrono::nanoseconds timeout);
   Published publish_batch(std::span<const std::span<const std::byte>> frames, std::chrono::nanoseconds timeout);
   // Relaying: publish() of a frame that follows `gap` frames lost upstream (stamped in its slot
@@ -126,6 +127,12 @@ class WriterCore {
   void check_can_publish(std::span<const std::byte> frame) const;
   // Queue: waits for a free slot. ok, timeout or peer_gone.
   Errc await_room(std::chrono::nanoseconds timeout, std::uint64_t frames = 1);
+  // Broadcast: waits until every lossless reader is done with the slots the next `frames`
+  // frames overwrite, detaching dead and (after options_.detach_after) stuck ones.
+  void await_lossless(std::uint64_t frames);
+  void wait_for_lossless(std::uint64_t frames);
+  void scan_lossless();  // recomputes limit_
+  void detach_blockers(std::uint64_t frames, std::int64_t waited_ns);
   std::byte* begin_frame() noexcept;  // broadcast: marks the slot being written (odd version)
   // Stamps the frame's fields, completes the slot, announces it, wakes blocked readers if any:
   // complete_frame() then announce().
@@ -148,6 +155,11 @@ class WriterCore {
   bool may_light_ = false;             // this process is registered for them
   std::uint32_t quiet_frames_ = 0;     // on full fences: frames since one found a reader asleep
   std::uint64_t pending_gap_ = 0;      // relaying: upstream loss stamped into the next frame's slot
+  // Broadcast: frames below limit_ may be written without looking at the lossless readers again
+  // (the slowest one's cursor + slots, as last scanned); rescanned when the epoch moves.
+  std::uint64_t limit_ = 0;
+  std::uint32_t epoch_seen_ = 0;
+  bool scanned_ = false;
   FrameClock clock_;                   // frame timestamps
   WriterStats stats_;
   std::unique_ptr<HeartbeatThread> keepalive_;  // stamps through the shared header: moves freely

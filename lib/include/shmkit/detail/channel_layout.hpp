@@ -29,7 +29,9 @@ inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint64_t kChannelMagic = 0x314E48434B4D4853ULL;
 // 2: the writer may use light fences (WriterLine::light_fences, WaitLine::full_fences); a reader
 //    of layout 1 would not issue the heavy fence that makes them safe.
-inline constexpr std::uint32_t kChannelLayoutVersion = 2;
+// 3: broadcast readers may be lossless (ReaderRecord::mode): a writer of layout 2 would overwrite
+//    frames they have not read.
+inline constexpr std::uint32_t kChannelLayoutVersion = 3;
 inline constexpr std::uint32_t kChannelReady = 0x52454459;  // "YDER": stored last by the creator
 
 // Limits a valid header stays within (checked on open; they also keep every product in range).
@@ -67,13 +69,19 @@ struct alignas(kCacheLine) WriterLine {
   std::uint64_t reserved1;                  // 0x78
 };
 
-// The queue reader's line (unused by broadcast channels, whose readers keep private cursors).
+// The queue reader's line. Broadcast channels use only its lossless words (0x98..0xAF): readers
+// keep private cursors, and the writer reads this line on every publish but writes it only
+// when it detaches a reader.
 struct alignas(kCacheLine) ConsumerLine {
   std::atomic<std::uint64_t> consumed;      // 0x80 frames the reader released: slots free again
   std::atomic<std::int32_t> pid;            // 0x88 the attached reader, 0 when none
   std::uint32_t reserved0;                  // 0x8C
   std::atomic<std::uint64_t> start_time;    // 0x90 the reader's process start time
-  std::uint64_t reserved[5];                // 0x98
+  std::atomic<std::uint32_t> lossless_epoch;  // 0x98 broadcast: bumped by every lossless registration
+  std::uint32_t reserved1;                  // 0x9C
+  std::atomic<std::uint64_t> detached_dead; // 0xA0 broadcast: lossless readers detached, process gone
+  std::atomic<std::uint64_t> detached_slow; // 0xA8 broadcast: ... held the writer back too long
+  std::uint64_t reserved[2];                // 0xB0
 };
 
 // Blocking waits. Readers wait on data_word, the queue writer on space_word. A waiter bumps its
@@ -105,17 +113,25 @@ struct ChannelHeader {
   WaitLine wait;          // 0x0C0
 };
 
-// A broadcast reader's optional registration, for tools ("who is behind"). Written only by
-// the reader that claimed it (pid 0 -> its pid, by compare-exchange).
+// A broadcast reader's optional registration, for tools ("who is behind"), and for a lossless
+// reader the cursor the writer waits for. Written by the reader that claimed it (pid 0 -> its
+// pid, by compare-exchange); the writer writes only `mode`, when it detaches the reader.
 struct alignas(kCacheLine) ReaderRecord {
   std::atomic<std::int32_t> pid;          // +0x00 0 when free
-  std::uint32_t reserved0;                // +0x04
+  std::atomic<std::uint32_t> mode;        // +0x04 kReaderLossy, kReaderLossless, kReaderDetached*
   std::atomic<std::uint64_t> start_time;  // +0x08
   std::atomic<std::uint64_t> cursor;      // +0x10 the next sequence this reader will read
   std::atomic<std::uint64_t> lost;        // +0x18 frames overwritten before it read them
   std::atomic<std::uint64_t> delivered;   // +0x20 frames it received
   std::uint64_t reserved[3];              // +0x28
 };
+
+// ReaderRecord::mode. Lossless: the writer never overwrites frame `cursor` (release-stored by
+// the reader after it finished with the frame before). Detached: the writer stopped waiting.
+inline constexpr std::uint32_t kReaderLossy = 0;
+inline constexpr std::uint32_t kReaderLossless = 1;
+inline constexpr std::uint32_t kReaderDetachedSlow = 2;  // held the writer back longer than its bound
+inline constexpr std::uint32_t kReaderDetachedDead = 3;  // its process was gone
 
 // The start of every slot. `version` is the slot's seqlock: 2*seq+1 while the writer fills it
 // with frame `seq`, 2*seq+2 once frame `seq` is complete. It only grows.
@@ -164,11 +180,12 @@ static_assert(offsetof(WriterLine, published) == 0 && offsetof(WriterLine, heart
               offsetof(WriterLine, start_time) == 24 && offsetof(WriterLine, attach_count) == 32 &&
               offsetof(WriterLine, light_fences) == 40 && offsetof(WriterLine, upstream_lost) == 0x30);
 static_assert(offsetof(ConsumerLine, consumed) == 0 && offsetof(ConsumerLine, pid) == 8 &&
-              offsetof(ConsumerLine, start_time) == 16);
+              offsetof(ConsumerLine, start_time) == 16 && offsetof(ConsumerLine, lossless_epoch) == 0x18 &&
+              offsetof(ConsumerLine, detached_dead) == 0x20 && offsetof(ConsumerLine, detached_slow) == 0x28);
 static_assert(offsetof(WaitLine, data_word) == 0 && offsetof(WaitLine, data_waiters) == 4 &&
               offsetof(WaitLine, space_word) == 8 && offsetof(WaitLine, space_waiters) == 12 &&
               offsetof(WaitLine, fd_subscribers) == 16 && offsetof(WaitLine, full_fences) == 20);
-static_assert(sizeof(ReaderRecord) == 64 && offsetof(ReaderRecord, cursor) == 0x10 &&
+static_assert(sizeof(ReaderRecord) == 64 && offsetof(ReaderRecord, mode) == 0x04 && offsetof(ReaderRecord, cursor) == 0x10 &&
               offsetof(ReaderRecord, lost) == 0x18 && offsetof(ReaderRecord, delivered) == 0x20);
 static_assert(sizeof(SlotHeader) <= kSlotPayloadOffset && offsetof(SlotHeader, timestamp_ns) == 8 &&
               offsetof(SlotHeader, size) == 16 && offsetof(SlotHeader, crc) == 20 &&
