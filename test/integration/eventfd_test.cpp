@@ -303,7 +303,9 @@ BOOST_AUTO_TEST_CASE(writer_writes_only_armed_subscribers_fds_once_per_wake_up) 
   BOOST_TEST(s.writer.stats().wake_calls == 0u);
   BOOST_TEST(!readable(a.event_fd.get()));
   s.subscribers().fetch_or(1u << a.slot);
+  BOOST_TEST(channel_status(s.seg, "b").fd_sleepers == 1u);
   s.publish();
+  BOOST_TEST(channel_status(s.seg, "b").fd_sleepers == 0u);
   s.publish();  // disarmed by the first: one write per wake-up, not per frame
   BOOST_TEST(s.writer.stats().wake_calls == 1u);
   BOOST_TEST(readable(a.event_fd.get()));
