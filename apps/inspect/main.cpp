@@ -90,8 +90,10 @@ void print_segment_text(const SegmentView& segment, const std::vector<ObjectInfo
     std::printf("  %s: %s, %u slots x %u B, checksum %s, published %llu\n", c.name.c_str(), to_string(c.kind),
                 c.config.slots, c.config.max_frame, to_string(c.config.checksum),
                 static_cast<unsigned long long>(c.published));
-    std::printf("    writer pid %d: %s, heartbeat %s ago; %u reader(s) blocked\n", c.writer_pid, to_string(c.writer),
+    std::printf("    writer pid %d: %s, heartbeat %s ago; %u reader(s) blocked", c.writer_pid, to_string(c.writer),
                 age(c.heartbeat_age_ns).c_str(), c.blocked_readers);
+    if (c.fd_sleepers != 0) std::printf(", %u asleep on the writer's eventfd", c.fd_sleepers);
+    std::printf("\n");
     if (c.kind == ChannelKind::queue) {
       std::printf("    reader pid %d: %s, consumed %llu, %llu behind\n", c.reader_pid, to_string(c.reader),
                   static_cast<unsigned long long>(c.consumed),
@@ -143,7 +145,8 @@ void print_segment_json(const SegmentView& segment, const std::vector<ObjectInfo
         .field("writer_pid", c.writer_pid)
         .field("writer", to_string(c.writer))
         .field("heartbeat_age_ns", c.heartbeat_age_ns)
-        .field("blocked_readers", c.blocked_readers);
+        .field("blocked_readers", c.blocked_readers)
+        .field("fd_sleepers", c.fd_sleepers);
     if (c.kind == ChannelKind::queue)
       j.field("consumed", c.consumed).field("reader_pid", c.reader_pid).field("reader", to_string(c.reader));
     else

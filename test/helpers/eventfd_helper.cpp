@@ -1,6 +1,6 @@
 // Child process for the writer-owned eventfd tests (memfd segments). Usage:
 //   shmkit-test-eventfd-helper writer <socket> <segment> <frames> <close|idle>
-//   shmkit-test-eventfd-helper epoll <socket> <q|b> <index> <et|lt> [stall-after]
+//   shmkit-test-eventfd-helper epoll <socket> <q|b> <index> <et|lt> [stall-after] [nomb]
 //   shmkit-test-eventfd-helper asio <socket> <index>
 // The writer creates the segment (so its process serves it and owns the channels' eventfds), an
 // EventFdTestControl "control", a queue "q" and a broadcast channel "b", waits for `go`, and
@@ -8,8 +8,15 @@
 // writer's eventfd alone, and report through control.child[index]. Exit codes:
 // channel_test_types.hpp (kExit*).
 #include <dirent.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
 
 #include <algorithm>
 #include <chrono>
@@ -184,6 +191,20 @@ int epoll_loop(Segment& seg, Reader& reader, EventFdTestControl& control, int in
 
 Segment attach(const std::string& socket) { return attach_memfd(socket); }
 
+// A sandbox that refuses membarrier() with EPERM (as a container's seccomp profile may): this
+// reader cannot issue the heavy fence a light-fenced writer relies on.
+bool forbid_membarrier() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_membarrier, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 &&
+         ::syscall(SYS_membarrier, 0, 0U, 0) == -1 && errno == EPERM;
+}
+
 int epoll_reader(const std::vector<std::string>& a) {
   if (a.size() < 5) return kExitUsage;
   Segment seg = attach(a[1]);
@@ -192,6 +213,7 @@ int epoll_reader(const std::vector<std::string>& a) {
   const int index = std::atoi(a[3].c_str());
   const bool edge = a[4] == "et";
   const std::uint64_t stall_after = a.size() > 5 ? std::strtoull(a[5].c_str(), nullptr, 10) : 0;
+  if (a.size() > 6 && a[6] == "nomb" && !forbid_membarrier()) return kExitError;
   if (a[2] == "q") {
     QueueReader reader(seg, "q");
     return epoll_loop(seg, reader, *control, index, edge, stall_after);

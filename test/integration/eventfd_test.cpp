@@ -25,6 +25,7 @@
 #include "child_process.hpp"
 #include "control_client.hpp"
 #include "control_protocol.hpp"
+#include "asymmetric_fence.hpp"
 #include "segment_header.hpp"
 #include "shmkit/detail/channel_layout.hpp"
 #include "shmkit/memfd_handle.hpp"
@@ -196,6 +197,31 @@ BOOST_AUTO_TEST_CASE(killed_writer_is_seen_by_every_reader_within_a_second) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(readers_that_cannot_issue_the_heavy_fence_turn_the_writer_to_full_fences_and_miss_nothing) {
+  WriterRun run(200'000, "close");
+  std::vector<ChildProcess> readers;
+  readers.push_back(run.reader({"epoll", "q", "0", "et", "0", "nomb"}));
+  readers.push_back(run.reader({"epoll", "b", "1", "lt", "0", "nomb"}));
+  BOOST_REQUIRE(await_slow([&] { return run.report(0).ready.load() != 0 && run.report(1).ready.load() != 0; }));
+  run.control->go.store(1);
+  for (int i = 0; i < 2; ++i) {
+    const auto st = readers[static_cast<std::size_t>(i)].wait(120s);
+    BOOST_TEST(st.ok(), "reader " << i << ": " << st.describe());
+    ChildReport& r = run.report(i);
+    BOOST_TEST(r.status.load() == static_cast<int>(Errc::closed), "reader " << i);
+    BOOST_TEST(r.mismatched.load() == 0u);
+    BOOST_TEST(r.out_of_order.load() == 0u);
+    BOOST_TEST(r.delivered.load() + r.lost.load() == 200'000u, "reader " << i);
+  }
+  BOOST_TEST(run.report(0).delivered.load() == 200'000u);
+  // A reader that could not fence demanded full fences for good (when the writer used light ones).
+  auto* h = static_cast<detail::ChannelHeader*>(static_cast<void*>(run.seg->find_array<detail::QueueStorage>("q").first));
+  if (detail::enable_light_fences()) BOOST_TEST(h->wait.full_fences.load() == detail::kFencesRequired);
+  run.control->stop.store(1);
+  const auto w = run.writer.wait(60s);
+  BOOST_TEST(w.ok(), w.describe());
+}
+
 namespace {
 
 // A segment this process serves (so it is the writer's process), with broadcast channel "b".
@@ -277,7 +303,9 @@ BOOST_AUTO_TEST_CASE(writer_writes_only_armed_subscribers_fds_once_per_wake_up) 
   BOOST_TEST(s.writer.stats().wake_calls == 0u);
   BOOST_TEST(!readable(a.event_fd.get()));
   s.subscribers().fetch_or(1u << a.slot);
+  BOOST_TEST(channel_status(s.seg, "b").fd_sleepers == 1u);
   s.publish();
+  BOOST_TEST(channel_status(s.seg, "b").fd_sleepers == 0u);
   s.publish();  // disarmed by the first: one write per wake-up, not per frame
   BOOST_TEST(s.writer.stats().wake_calls == 1u);
   BOOST_TEST(readable(a.event_fd.get()));

@@ -164,6 +164,7 @@ struct ChannelStatus {
   std::int32_t reader_pid = 0;          // queue
   PeerState reader = PeerState::none;   // queue (alive, dead or none)
   std::uint32_t blocked_readers = 0;    // readers inside a blocking wait for frames right now
+  std::uint32_t fd_sleepers = 0;        // readers armed on the writer's eventfd (asleep in an event loop, or about to be)
   std::uint32_t blocked_writers = 0;    // queue: the writer inside a blocking wait for room
   std::vector<ChannelReaderStatus> readers;  // broadcast: registered readers
   std::uint64_t detached_dead = 0;      // broadcast: lossless readers detached because their process died

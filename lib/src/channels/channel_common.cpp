@@ -189,6 +189,7 @@ ChannelStatus channel_status(Segment& segment, std::string_view name, std::chron
   s.writer = detail::writer_state(v, stall_threshold);
   s.heartbeat_age_ns = detail::steady_now_ns() - h.writer.heartbeat_ns.load(std::memory_order_relaxed);
   s.blocked_readers = h.wait.data_waiters.load(std::memory_order_acquire);
+  s.fd_sleepers = static_cast<std::uint32_t>(std::popcount(h.wait.fd_subscribers.load(std::memory_order_acquire)));
   s.blocked_writers = h.wait.space_waiters.load(std::memory_order_acquire);
   if (v.kind == ChannelKind::queue) {
     s.consumed = h.consumer.consumed.load(std::memory_order_acquire);
