@@ -478,7 +478,8 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   std::vector<double> samples[kWays];
   const int batches = s.quick ? 5 : 30, per_batch = 10;
   for (int batch = 0; batch < batches + 1; ++batch) {
-    for (int w = 0; w < kWays; ++w) {
+    // The growable memfd right after the fixed one: the two the goal compares see the same load.
+    for (const int w : {named, memfd, memfd_growable, floor_shm, floor_fd, floor_wake}) {
       if (w == memfd_growable && !growable) continue;
       SegmentOptions o;
       o.backend = w == memfd || w == memfd_growable ? Backend::memfd : Backend::named;
