@@ -72,12 +72,43 @@ class ObjectEntry:
 
 
 class Segment:
-    def __init__(self, buffer, size, name, keep_alive=None):
+    """A read-only mapping of a segment. It may grow while mapped (format.md §3.1): `size` is the
+    header's total_size, and the mapping follows it (remapped from the object, whose size is at
+    least total_size) when it outgrows what was mapped. Nothing past total_size is ever read."""
+
+    def __init__(self, buffer, size, name, keep_alive=None, fd=None):
         self.buf = buffer
-        self.size = size
+        self.mapped = size
         self.name = name
         self._keep_alive = keep_alive  # the control socket of a memfd attachment
+        self._fd = fd  # the object, to map more of it when the segment grows
         self._validate_header()
+
+    def close(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    @property
+    def size(self):
+        """Bytes of the segment now (the header's total_size)."""
+        total = self.u64(0x18)
+        if total > self.mapped and self._fd is not None and total <= self.max_size:
+            have = os.fstat(self._fd).st_size
+            if have >= total:
+                self.buf = mmap.mmap(self._fd, have, mmap.MAP_SHARED, mmap.PROT_READ)
+                self.mapped = have
+        return min(total, self.mapped)
+
+    @property
+    def max_size(self):
+        return self.u64(0x130)
 
     def u32(self, off):
         return struct.unpack_from("<I", self.buf, off)[0]
@@ -92,8 +123,8 @@ class Segment:
         raise ShmkitError(errc, "segment '%s' %s" % (self.name, what))
 
     def _validate_header(self):
-        if self.size < MANAGER_OFFSET + 1024:
-            self._fail("too_small", "is %d bytes: too small to be a shmkit segment" % self.size)
+        if self.mapped < MANAGER_OFFSET + 1024:
+            self._fail("too_small", "is %d bytes: too small to be a shmkit segment" % self.mapped)
         magic = bytes(self.buf[0:8])
         if magic != SEGMENT_MAGIC:
             if magic[::-1] == SEGMENT_MAGIC:
@@ -113,15 +144,17 @@ class Segment:
         endian, ptr, size_t = struct.unpack_from("<IBB", self.buf, 0x50)
         if endian != 0x01020304 or ptr != 8 or size_t != 8:
             self._fail("incompatible_format", "was made for another platform (pointer size %d)" % ptr)
+        # What was mapped is the object's whole size; the header's total_size may grow later.
         total = self.u64(0x18)
-        if total > self.size:
-            self._fail("too_small", "says %d bytes but only %d are there" % (total, self.size))
-        if total != self.size:
-            self._fail("corrupt", "says %d bytes but has %d" % (total, self.size))
-        if self.u64(0x20) != MANAGER_OFFSET or self.u64(0x28) != total - MANAGER_OFFSET:
-            self._fail("corrupt", "has an inconsistent allocator offset or size")
-        if self.u64(0x130) < total:
+        maximum = self.u64(0x130)
+        if total > self.mapped:
+            self._fail("too_small", "says %d bytes but only %d are there" % (total, self.mapped))
+        if maximum < total:
             self._fail("corrupt", "has a maximum size below its size")
+        if self.mapped > maximum:
+            self._fail("corrupt", "has %d bytes, more than its maximum size of %d" % (self.mapped, maximum))
+        if self.u64(0x20) != MANAGER_OFFSET or self.u64(0x28) + MANAGER_OFFSET > maximum:
+            self._fail("corrupt", "has an inconsistent allocator offset or size")
         if not 1 <= self.u32(0x14) <= 3:
             self._fail("corrupt", "names an unknown backend")
 
@@ -212,22 +245,24 @@ class Segment:
 
 
 def attach_named(name):
-    """Maps the named-backend segment `name` read-only (/dev/shm/<name>)."""
+    """Maps the named-backend segment `name` read-only (/dev/shm/<name>). Python's mmap maps no
+    more than the object has, so the object's size is mapped, and more as the segment grows."""
     fd = os.open("/dev/shm/" + name, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size
         if size < MANAGER_OFFSET + 1024:
             raise ShmkitError("too_small", "segment '%s' is %d bytes: too small" % (name, size))
         buf = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
-    finally:
+    except BaseException:
         os.close(fd)
-    return Segment(buf, size, name)
+        raise
+    return Segment(buf, size, name, fd=fd)
 
 
 # ---- memfd: the control protocol (protocol.md) ---------------------------------------------
 
 F_GET_SEALS = 1034
-REQUIRED_SEALS = 0x1 | 0x2 | 0x4  # seal, shrink, grow
+REQUIRED_SEALS = 0x1 | 0x2  # seal, shrink (a segment that may grow has no grow seal)
 REFUSALS = {1: "bad_magic", 2: "unsupported_version", 3: "access_denied", 4: "server_busy", 5: "malformed",
             6: "unsupported_access", 7: "incompatible_format", 8: "handshake_timeout", 9: "internal_error",
             10: "no_such_channel", 11: "no_event_slot"}
@@ -268,11 +303,13 @@ def attach_memfd(socket_path, timeout=2.0):
             raise ShmkitError("protocol_error", "ACCEPT must pass exactly one segment memfd")
         memfd = fds[roles.index(1)]
         info = os.fstat(memfd)
-        if not st.S_ISREG(info.st_mode) or info.st_nlink != 0 or info.st_size != size:
+        # `size` is the segment's maximum: the memfd has at most that many bytes (format.md §3.1).
+        if not st.S_ISREG(info.st_mode) or info.st_nlink != 0 or not 8192 <= info.st_size <= size:
             raise ShmkitError("protocol_error", "the passed fd is not the promised memfd")
         if fcntl.fcntl(memfd, F_GET_SEALS) & REQUIRED_SEALS != REQUIRED_SEALS:
-            raise ShmkitError("protocol_error", "the memfd is not sealed against resizing")
-        buf = mmap.mmap(memfd, size, mmap.MAP_SHARED, mmap.PROT_READ)
+            raise ShmkitError("protocol_error", "the memfd is not sealed against shrinking")
+        buf = mmap.mmap(memfd, info.st_size, mmap.MAP_SHARED, mmap.PROT_READ)
+        kept = os.dup(memfd)
     except BaseException:
         sock.close()
         raise
@@ -280,7 +317,7 @@ def attach_memfd(socket_path, timeout=2.0):
         for fd in fds:
             os.close(fd)
     name = os.path.basename(socket_path).rsplit(".sock", 1)[0]
-    return Segment(buf, size, name, keep_alive=sock)
+    return Segment(buf, info.st_size, name, keep_alive=sock, fd=kept)
 
 
 # ---- broadcast channels (channels.md) ------------------------------------------------------

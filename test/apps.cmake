@@ -16,6 +16,11 @@ if(SHMKIT_PLATFORM STREQUAL "linux" AND NOT CMAKE_CROSSCOMPILING)
                COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/python/test_shmkit_reader.py
                        $<TARGET_FILE:shmkit-writer> ${backend})
       set_tests_properties(python_reader_${backend} PROPERTIES LABELS integration TIMEOUT 120)
+      # A segment that grows while the reader has it mapped (format.md §3.1).
+      add_test(NAME python_reader_growth_${backend}
+               COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/python/test_shmkit_reader_growth.py
+                       $<TARGET_FILE:shmkit-test-segment-helper> ${backend})
+      set_tests_properties(python_reader_growth_${backend} PROPERTIES LABELS integration TIMEOUT 60)
     endforeach()
   else()
     message(STATUS "shmkit: no Python 3.9+ interpreter: the Python reader's tests are skipped")

@@ -40,3 +40,11 @@ endif()
 if(NOT WIN32)  # reads /proc/self/pagemap, forks a child that drops privileges under a small RLIMIT_MEMLOCK
   shmkit_add_test(memory_advice_test SOURCES unit/memory_advice_test.cpp LABELS unit TIMEOUT 60)
 endif()
+shmkit_add_test(segment_grow_test SOURCES unit/segment_grow_test.cpp LABELS unit TIMEOUT 60)
+if(NOT WIN32)  # Windows named sections and mapped files cannot grow: no backend to run them on
+  shmkit_add_test(segment_grow_xproc_test SOURCES integration/segment_grow_xproc_test.cpp LABELS integration
+                  TIMEOUT 300 HELPERS shmkit-test-segment-helper)
+  # 200 helper processes per backend, each killed mid-grow: tens of seconds on a busy machine.
+  shmkit_add_test(segment_grow_kill_test SOURCES integration/segment_grow_kill_test.cpp LABELS stress TIMEOUT 600
+                  HELPERS shmkit-test-segment-helper)
+endif()

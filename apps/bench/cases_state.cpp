@@ -238,6 +238,7 @@ int attach_server(const Args& a) {
   ControlMap ctl = ControlMap::open(arg(a, "ctl"));
   SegmentOptions o;
   o.backend = arg(a, "backend") == "memfd" ? Backend::memfd : Backend::named;
+  o.max_size = arg_u64(a, "max", 0);  // 0: a fixed size; else a segment that may grow to it
   const std::string name = arg(a, "segment");
   Segment::remove(name, o.backend);
   {
@@ -432,27 +433,33 @@ int receive_floor_fd(const std::string& path) {
 }
 
 // Both backends' creators and the two floor servers run at once (they sleep), and the parent
-// alternates batches of attaches between the five ways, so load drift hits all alike.
+// alternates batches of attaches between the ways, so load drift hits all alike. At 64 MiB a
+// memfd segment that may grow to 1 GiB (all of it mapped by each attach) is attached as well.
 void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
-  enum Way { named, memfd, floor_shm, floor_fd, floor_wake, kWays };
-  const char* ids[kWays] = {"named", "memfd", "floor-shm-open", "floor-fd-pass", "floor-wake"};
+  enum Way { named, memfd, floor_shm, floor_fd, floor_wake, memfd_growable, kWays };
+  constexpr std::uint64_t kGrowableMax = std::uint64_t{1} << 30;
+  const bool growable = bytes < kGrowableMax;
+  const char* ids[kWays] = {"named", "memfd", "floor-shm-open", "floor-fd-pass", "floor-wake", "memfd"};
   const char* labels[kWays] = {"open named by name (open, validate, map, find)",
                                "attach memfd (connect, fd, validate, map, find)",
                                "floor: shm_open + fstat + mmap, nothing checked",
                                "floor: fd over a Unix socket + fstat + mmap, nothing checked",
-                               "floor: wake a server asleep in futex_wait, spin for its answer"};
+                               "floor: wake a server asleep in futex_wait, spin for its answer",
+                               "attach memfd that may grow to 1 GiB (maps 1 GiB), this size in use"};
   Result r[kWays];
   bool any = false;
   for (int w = 0; w < kWays; ++w) {
-    r[w] = Result{.id = "state/attach/" + std::string(ids[w]) + "/" + size_name(bytes), .group = "state",
+    const std::string size = w == memfd_growable ? "1G-max-" + size_name(bytes) + "-used" : size_name(bytes);
+    r[w] = Result{.id = "state/attach/" + std::string(ids[w]) + "/" + size, .group = "state",
                   .metric = Metric::time, .label = labels[w], .size = bytes};
-    any = any || selected(s, r[w].id);
+    any = any || (selected(s, r[w].id) && (w != memfd_growable || growable));
   }
   if (!any) return;
   ControlMap ctl = ControlMap::create(s);
   const std::string name[2] = {s.tag + "-attn", s.tag + "-attm"};
   const std::string floor_shm_name = "/" + s.tag + "-attf", floor_socket = "/tmp/" + s.tag + "-attf.sock";
-  Child server[4];
+  const std::string growable_name = s.tag + "-attg";
+  Child server[5];
   for (int b = 0; b < 2; ++b)
     server[b] = spawn(s, "attach-server", {{"ctl", ctl.name()}, {"backend", b == 1 ? "memfd" : "named"},
                                            {"segment", name[b]}, {"bytes", std::to_string(bytes)}, {"cpu", "1"},
@@ -460,19 +467,29 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   server[2] = spawn(s, "fd-server", {{"ctl", ctl.name()}, {"shm", floor_shm_name}, {"socket", floor_socket},
                                      {"bytes", std::to_string(bytes)}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
   server[3] = spawn(s, "wake-server", {{"ctl", ctl.name()}, {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
-  await_ready(*ctl, 4, {&server[0], &server[1], &server[2], &server[3]});
+  if (growable)
+    server[4] = spawn(s, "attach-server", {{"ctl", ctl.name()}, {"backend", "memfd"}, {"segment", growable_name},
+                                           {"bytes", std::to_string(bytes)}, {"max", std::to_string(kGrowableMax)},
+                                           {"cpu", "1"}, {"cpus", std::to_string(s.cpus)}});
+  if (growable)
+    await_ready(*ctl, 5, {&server[0], &server[1], &server[2], &server[3], &server[4]});
+  else
+    await_ready(*ctl, 4, {&server[0], &server[1], &server[2], &server[3]});
   std::vector<double> samples[kWays];
   const int batches = s.quick ? 5 : 30, per_batch = 10;
   for (int batch = 0; batch < batches + 1; ++batch) {
-    for (int w = 0; w < kWays; ++w) {
+    // The growable memfd right after the fixed one: the two the goal compares see the same load.
+    for (const int w : {named, memfd, memfd_growable, floor_shm, floor_fd, floor_wake}) {
+      if (w == memfd_growable && !growable) continue;
       SegmentOptions o;
-      o.backend = w == memfd ? Backend::memfd : Backend::named;
+      o.backend = w == memfd || w == memfd_growable ? Backend::memfd : Backend::named;
       for (int i = 0; i < per_batch; ++i) {
-        if (w == memfd || w == floor_fd || w == floor_wake) await_asleep(server[w == memfd ? 1 : w == floor_fd ? 2 : 3]);
+        if (w == memfd || w == floor_fd || w == floor_wake || w == memfd_growable)
+          await_asleep(server[w == memfd ? 1 : w == floor_fd ? 2 : w == floor_wake ? 3 : 4]);
         const std::int64_t t0 = now_ns();
         std::int64_t t1 = 0;
-        if (w == named || w == memfd) {
-          Segment seg = Segment::open(name[w], o);
+        if (w == named || w == memfd || w == memfd_growable) {
+          Segment seg = Segment::open(w == memfd_growable ? growable_name : name[w], o);
           if (seg.find<std::uint64_t>("root") == nullptr) throw std::runtime_error("attach: root not found");
           t1 = now_ns();
         } else if (w == floor_wake) {
@@ -495,6 +512,7 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   }
   for (auto& c : server) c.join();
   for (int w = 0; w < kWays; ++w) {
+    if (w == memfd_growable && !growable) continue;
     r[w].latency = summarize(samples[w]);
     out.add(r[w]);
   }

@@ -31,7 +31,7 @@ set(required
   syscalls/publish/fd-subscribers/1/awake
   state/map/10k/insert/std state/map/10k/insert/shmkit state/map/10k/insert/shmkit-btree
   state/map/1M/insert/shmkit-btree state/find-by-name
-  state/attach/named/64M state/attach/memfd/64M state/attach/memfd/1G
+  state/attach/named/64M state/attach/memfd/64M state/attach/memfd/1G state/attach/memfd/1G-max-64M-used
   state/attach/floor-shm-open/64M state/attach/floor-fd-pass/64M state/attach/floor-wake/64M
   latency/iceoryx/busy/64 throughput/iceoryx/64 throughput/iceoryx/loan/1M)
 

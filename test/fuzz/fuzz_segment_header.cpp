@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto mapped_size = static_cast<std::size_t>(mapped);
   (void)sd::header_is_ready(h);
   try {
-    sd::validate_header(h, mapped_size, "fuzz");
+    sd::validate_header(h, mapped_size, mapped_size, "fuzz");
   } catch (const shmkit::Error& e) {
     const auto c = e.errc();
     SHMKIT_FUZZ_CHECK(c == shmkit::Errc::too_small || c == shmkit::Errc::incompatible_format ||

@@ -78,7 +78,7 @@ void control_seeds() {
 void header_seeds() {
   for (auto backend : {shmkit::Backend::named, shmkit::Backend::memfd, shmkit::Backend::file}) {
     sd::SegmentHeader h{};
-    sd::write_header(h, "seed", backend, 1 << 20);
+    sd::write_header(h, "seed", backend, 1 << 20, 1 << 20);
     h.state.store(sd::kReady);
     std::vector<std::uint8_t> bytes(sizeof h);
     std::memcpy(bytes.data(), static_cast<const void*>(&h), sizeof h);

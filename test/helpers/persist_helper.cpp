@@ -159,7 +159,7 @@ int file_hold_manager_lock(Segment& seg) {
 int file_create_stop(const std::string& path, std::size_t size) {
   SegmentOptions options;
   options.backend = Backend::file;
-  shmkit::detail::backend_for(Backend::file).create(path, size, options, [](shmkit::detail::Mapping&) {
+  shmkit::detail::backend_for(Backend::file).create(path, size, size, options, [](shmkit::detail::Mapping&) {
     std::printf("formatting\n");
     std::fflush(stdout);
     for (;;) ::pause();

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "segment_types.hpp"
+#include "shmkit/memfd_handle.hpp"
 
 using namespace shmkit;
 using namespace shmkit::test;
@@ -175,6 +176,72 @@ int churn_objects(Segment& seg) {
   return 0;
 }
 
+// Checks every value of "grow-values" (under "grow-lock").
+bool grow_values_intact(Segment& seg) {
+  auto* values = seg.find<GrowValues>("grow-values");
+  auto* lock = seg.find<Mutex>("grow-lock");
+  if (values == nullptr || lock == nullptr) return false;
+  std::lock_guard guard(*lock);
+  for (std::uint64_t i = 0; i < values->size(); ++i)
+    if ((*values)[i] != grow_value(i)) return false;
+  return true;
+}
+
+// Grows the segment `count` times by `step` bytes, checking the size after each and the values
+// the test writes meanwhile every 50th time; counts grows in "grows".
+int grow_times(Segment& seg, std::uint64_t count, std::uint64_t step) {
+  auto* grows = seg.find<std::atomic<std::uint64_t>>("grows");
+  if (grows == nullptr) return fail("grows not found");
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::size_t before = seg.size();
+    seg.grow(step);
+    if (seg.size() < before + step) return fail("size did not follow the grow");
+    grows->store(i + 1, std::memory_order_release);
+    if (i % 50 == 0 && !grow_values_intact(seg)) return fail("grow-values differ");
+  }
+  return grow_values_intact(seg) ? 0 : fail("grow-values differ at the end");
+}
+
+// Grows by `step` until the maximum, counting in "grows", and is killed before (or exits 0).
+int grow_until_killed(Segment& seg, std::uint64_t step) {
+  auto* grows = seg.find<std::atomic<std::uint64_t>>("grows");
+  if (grows == nullptr) return fail("grows not found");
+  for (std::uint64_t i = 0;; ++i) {
+    try {
+      seg.grow(step);
+    } catch (const Error& e) {
+      if (e.errc() == Errc::out_of_memory) return 0;
+      throw;
+    }
+    grows->store(i + 1, std::memory_order_release);
+  }
+}
+
+// For the Python reader's growth test: creates `name` (64 KiB, may grow to 16 MiB) holding
+// "obj-0" = 1000, prints "ready <size> <memfd socket path or ->", then on each "grow" line from
+// stdin grows it by 1 MiB, constructs "obj-<k>" (100,000 x (1000 + k), in the new room) and
+// prints "grown <size>"; any other line (or EOF) removes the segment and ends.
+int serve_growing(const char* name, SegmentOptions options) {
+  options.max_size = 16u << 20;
+  Segment::remove(name, options.backend);
+  {
+    Segment seg = Segment::create(name, 64u << 10, options);
+    seg.construct<std::uint64_t>("obj-0", std::uint64_t{1000});
+    const auto* memfd = seg.handle<MemfdHandle>();
+    std::printf("ready %zu %s\n", seg.size(), memfd != nullptr ? memfd->socket_path().c_str() : "-");
+    std::fflush(stdout);
+    char line[64];
+    for (std::uint64_t k = 1; std::fgets(line, sizeof line, stdin) != nullptr && std::strncmp(line, "grow", 4) == 0; ++k) {
+      seg.grow(1u << 20);
+      seg.construct_array<std::uint64_t>("obj-" + std::to_string(k), 100000, 1000 + k);
+      std::printf("grown %zu\n", seg.size());
+      std::fflush(stdout);
+    }
+  }
+  Segment::remove(name, options.backend);
+  return 0;
+}
+
 // Says "about to wait" by creating `marker`, then opens a segment that does not exist yet,
 // waiting for its creation, and checks the value its creator stores in "ready".
 int wait_open(const char* name, SegmentOptions options, const char* marker) {
@@ -205,6 +272,7 @@ int main(int argc, char** argv) {
       return 4;
     }
     if (command == "wait-open" && argc == 5) return wait_open(argv[3], *options, argv[4]);
+    if (command == "serve-growing") return serve_growing(argv[3], *options);
     Segment seg = Segment::open(argv[3], *options);
     if (command == "edit-map") return edit_map(seg);
     if (command == "edit-tree") return edit_tree(seg);
@@ -214,6 +282,10 @@ int main(int argc, char** argv) {
     if (command == "read-records") return read_records(seg);
     if (command == "hold-robust-lock") return hold_robust_lock(seg);
     if (command == "churn-objects") return churn_objects(seg);
+    if (command == "grow-times" && argc == 6)
+      return grow_times(seg, std::strtoull(argv[4], nullptr, 10), std::strtoull(argv[5], nullptr, 10));
+    if (command == "grow-until-killed" && argc == 5) return grow_until_killed(seg, std::strtoull(argv[4], nullptr, 10));
+    std::fprintf(stderr, "helper: unknown command '%s' with %d arguments\n", command.c_str(), argc - 1);
     return 4;
   } catch (const shmkit::Error& e) {
     std::fprintf(stderr, "helper: shmkit error %s: %s\n", to_string(e.errc()), e.what());

@@ -45,4 +45,8 @@ struct RobustVictim {
   std::atomic<std::uint32_t> locked_by_child{0};
 };
 
+// Growth tests: the values the test writes while a helper grows the segment (value = 3 * index + 1).
+using GrowValues = shmkit::deque<std::uint64_t>;
+inline std::uint64_t grow_value(std::uint64_t i) { return 3 * i + 1; }
+
 }  // namespace shmkit::test

@@ -314,16 +314,17 @@ BOOST_AUTO_TEST_CASE(unsealed_memfd_is_refused) {
         UniqueFd m = sealed_memfd(kSize, 0);
         raw_send(c, accept_bytes(), {m.get()});
       },
-      Errc::protocol_error, "could resize it");
+      Errc::protocol_error, "could shrink it");
 }
 
+// The announced size is the segment's maximum: a memfd larger than it is refused.
 BOOST_AUTO_TEST_CASE(size_that_disagrees_with_fstat_is_refused) {
   expect_attach_error(
       [](int c) {
         UniqueFd m = sealed_memfd(kSize);
-        raw_send(c, accept_bytes(1, 2 * kSize), {m.get()});
+        raw_send(c, accept_bytes(1, kSize / 2), {m.get()});
       },
-      Errc::too_small, "the server announced 131072");
+      Errc::corrupt, "more than the 32768 the server announced");
 }
 
 BOOST_AUTO_TEST_CASE(refusals_carry_the_servers_reason) {

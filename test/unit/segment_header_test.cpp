@@ -123,7 +123,7 @@ BOOST_DATA_TEST_CASE(other_layout_is_incompatible, bdata::make(test_backends()),
 }
 
 BOOST_DATA_TEST_CASE(inconsistent_sizes_are_refused, bdata::make(test_backends()), backend) {
-  const Refusal bigger = open_after(backend, [](auto& h) { h.total_size *= 2; });
+  const Refusal bigger = open_after(backend, [](auto& h) { h.total_size = h.total_size * 2; });
   BOOST_TEST(bigger.errc == Errc::too_small);
   const Refusal header = open_after(backend, [](auto& h) { h.header_size = 1 << 20; });
   BOOST_TEST(header.errc == Errc::corrupt);
@@ -166,6 +166,8 @@ BOOST_AUTO_TEST_CASE(header_layout_is_fixed) {
   BOOST_TEST(sizeof(detail::SegmentHeader) == 384u);
   BOOST_TEST(offsetof(detail::SegmentHeader, max_size) == 0x130u);
   BOOST_TEST(offsetof(detail::SegmentHeader, directory_offset) == 0x138u);
+  BOOST_TEST(offsetof(detail::SegmentHeader, growth_step) == 0x158u);
+  BOOST_TEST(offsetof(detail::SegmentHeader, grow_owner) == 0x160u);
   BOOST_TEST(offsetof(detail::SegmentHeader, format_version) == 0x0Cu);
   BOOST_TEST(offsetof(detail::SegmentHeader, creator_pid) == 0x30u);
   BOOST_TEST(detail::kManagerOffset == 4096u);

@@ -17,6 +17,9 @@ namespace shmkit {
 namespace detail {
 // Throws Error(out_of_memory) for a request of `bytes` from the segment managed by `manager`.
 [[noreturn]] void throw_segment_full(std::size_t bytes, const SegmentManager* manager);
+// Automatic growth (SegmentOptions::growth_step): grows the segment so that `bytes` more may fit;
+// false if it does not grow automatically or cannot grow any more.
+bool grow_segment_for(std::size_t bytes, const SegmentManager* manager);
 }  // namespace detail
 
 template <class T>
@@ -41,41 +44,64 @@ class Allocator : public boost::interprocess::allocator<T, detail::SegmentManage
   template <class U>
   Allocator(const Allocator<U>& other) noexcept : Base(other.get_segment_manager()) {}  // NOLINT
 
+  // Each allocation that does not fit grows the segment (if it grows automatically) and is tried
+  // again; when it cannot grow, Error(out_of_memory).
   pointer allocate(size_type count, cvoid_ptr hint = cvoid_ptr()) {
-    try {
-      return Base::allocate(count, hint);
-    } catch (const boost::interprocess::bad_alloc&) {
-      detail::throw_segment_full(count * sizeof(T), this->get_segment_manager());
+    for (;;) {
+      try {
+        return Base::allocate(count, hint);
+      } catch (const boost::interprocess::bad_alloc&) {
+        full(count * sizeof(T));
+      }
     }
   }
   pointer allocation_command(boost::interprocess::allocation_type command, size_type limit_size,
                              size_type& prefer_in_recvd_out_size, pointer& reuse) {
-    try {
-      return Base::allocation_command(command, limit_size, prefer_in_recvd_out_size, reuse);
-    } catch (const boost::interprocess::bad_alloc&) {
-      detail::throw_segment_full(prefer_in_recvd_out_size * sizeof(T), this->get_segment_manager());
+    for (;;) {
+      const size_type prefer = prefer_in_recvd_out_size;
+      try {
+        return Base::allocation_command(command, limit_size, prefer_in_recvd_out_size, reuse);
+      } catch (const boost::interprocess::bad_alloc&) {
+        full(prefer * sizeof(T));
+        prefer_in_recvd_out_size = prefer;
+      }
     }
   }
   pointer allocate_one() {
-    try {
-      return Base::allocate_one();
-    } catch (const boost::interprocess::bad_alloc&) {
-      detail::throw_segment_full(sizeof(T), this->get_segment_manager());
+    for (;;) {
+      try {
+        return Base::allocate_one();
+      } catch (const boost::interprocess::bad_alloc&) {
+        full(sizeof(T));
+      }
     }
   }
   void allocate_individual(size_type num_elements, multiallocation_chain& chain) {
-    try {
-      Base::allocate_individual(num_elements, chain);
-    } catch (const boost::interprocess::bad_alloc&) {
-      detail::throw_segment_full(num_elements * sizeof(T), this->get_segment_manager());
+    for (;;) {
+      try {
+        Base::allocate_individual(num_elements, chain);
+        return;
+      } catch (const boost::interprocess::bad_alloc&) {
+        full(num_elements * sizeof(T));
+      }
     }
   }
   void allocate_many(size_type elem_size, size_type num_elements, multiallocation_chain& chain) {
-    try {
-      Base::allocate_many(elem_size, num_elements, chain);
-    } catch (const boost::interprocess::bad_alloc&) {
-      detail::throw_segment_full(elem_size * num_elements * sizeof(T), this->get_segment_manager());
+    for (;;) {
+      try {
+        Base::allocate_many(elem_size, num_elements, chain);
+        return;
+      } catch (const boost::interprocess::bad_alloc&) {
+        full(elem_size * num_elements * sizeof(T));
+      }
     }
+  }
+
+ private:
+  // Returns once the segment grew; throws Error(out_of_memory) when it cannot.
+  void full(std::size_t bytes) const {
+    if (!detail::grow_segment_for(bytes, this->get_segment_manager()))
+      detail::throw_segment_full(bytes, this->get_segment_manager());
   }
 };
 

@@ -84,6 +84,16 @@ struct SegmentOptions {
 
   // ---- all backends ----
   MemoryAdvice memory = {};
+
+  // ---- Growth (create(); memfd, file, and named on POSIX: Windows sections cannot grow) ----
+  // Bytes the segment may grow to (Segment::grow). Every process maps this much address space
+  // up front, but memory (or disk) is committed only for the segment's current size, so growing
+  // never remaps. 0: the size given to create (the segment cannot grow).
+  std::size_t max_size = 0;
+  // Automatic growth, for every process using the segment: when an object or a container
+  // allocation does not fit, the segment grows by at least this many bytes (up to max_size)
+  // and the allocation is retried. 0: never automatically (Error(out_of_memory) as without growth).
+  std::size_t growth_step = 0;
 };
 
 // One named object in a segment, as listed by Segment::objects().
@@ -100,7 +110,9 @@ struct SegmentInfo {
   Backend backend = Backend::named;
   std::uint32_t format_version = 0;
   std::uint32_t boost_version = 0;
-  std::size_t size = 0;         // bytes of the whole mapping
+  std::size_t size = 0;         // bytes of the whole segment now (grows with Segment::grow)
+  std::size_t max_size = 0;     // bytes it may grow to (== size: it cannot grow)
+  std::size_t growth_step = 0;  // automatic growth step (SegmentOptions::growth_step); 0: none
   std::size_t free_memory = 0;  // bytes the segment manager can still allocate
   std::int32_t creator_pid = 0;
   std::uint32_t creator_uid = 0;
@@ -184,10 +196,19 @@ class Segment {
     require_writable("allocator()");
     return Allocator<void>(manager_);
   }
+  // Bytes of the segment now (the header's total size: it follows grow() in every process).
   std::size_t size() const noexcept;
+  // Bytes it may grow to (SegmentOptions::max_size at create; == size() if it cannot grow).
+  std::size_t max_size() const noexcept;
   std::size_t free_memory() const noexcept;
-  // True if [p, p+n) lies inside this process's mapping of the segment.
+  // True if [p, p+n) lies inside the segment (its current size) in this process's mapping.
   bool contains(const void* p, std::size_t n = 1) const noexcept;
+  // Grows the segment by `bytes` for every process that uses it (none remaps: each maps the
+  // maximum from the start); the new room is free memory of the allocator. Error(out_of_memory)
+  // naming the maximum if it would pass max_size, or naming the limit (memory budget, /dev/shm,
+  // disk) that has no room; Error(unsupported) where the backend cannot grow (Windows named
+  // sections); Error(permission_denied) on a read-only mapping.
+  void grow(std::size_t bytes);
 
   // ---- Identity ----
   const std::string& name() const noexcept;
@@ -232,6 +253,9 @@ class Segment {
   // Error(out_of_memory) if the directory cannot grow), or take it out before destroying it.
   void publish_object(const std::string& name, void* block, std::size_t units) const;
   void withdraw_object(const std::string& name) const noexcept;
+  // Automatic growth: grows the segment so that `bytes` more may fit, if its header has a growth
+  // step and room below the maximum. False when it cannot grow (the caller reports no room).
+  bool grow_for(std::size_t bytes) const;
   [[noreturn]] void throw_exists(std::string_view name) const;
   [[noreturn]] void throw_no_room(std::string_view name, std::size_t bytes) const;
   // Validates the tag of a found object against the requested type; returns the first element.
@@ -286,6 +310,9 @@ T* Segment::emplace(std::string_view name, std::size_t count, IfExists if_exists
     const std::size_t want = block_units(type, count);
     detail::ObjectUnit* block =
         manager_->template construct<detail::ObjectUnit>(n.c_str(), std::nothrow)[want]();
+    // Automatic growth (if the segment has it) makes room and the construction is tried again.
+    while (block == nullptr && grow_for(want * sizeof(detail::ObjectUnit) + 1024))
+      block = manager_->template construct<detail::ObjectUnit>(n.c_str(), std::nothrow)[want]();
     if (block == nullptr) throw_no_room(name, want * sizeof(detail::ObjectUnit));
     T* first = static_cast<T*>(init_tag(block, type, count));
     std::size_t built = 0;

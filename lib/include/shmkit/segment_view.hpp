@@ -46,7 +46,9 @@ class SegmentView {
   }
   std::vector<ObjectInfo> objects() const { return segment_.objects(); }
 
+  // The segment's size now: it follows Segment::grow in other processes.
   std::size_t size() const noexcept { return segment_.size(); }
+  std::size_t max_size() const noexcept { return segment_.max_size(); }
   bool contains(const void* p, std::size_t n = 1) const noexcept { return segment_.contains(p, n); }
   const std::string& name() const noexcept { return segment_.name(); }
   Backend backend() const noexcept { return segment_.backend(); }

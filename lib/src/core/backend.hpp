@@ -52,13 +52,14 @@ class SegmentBackend {
   // Throws Error(invalid_argument) for a name this backend cannot take. Default: the portable
   // segment-name rule (validate_segment_name).
   virtual void validate_name(std::string_view name) const;
-  // Makes the backing object of `size` bytes, maps it read-write and runs `format` on it; no
-  // other process sees a segment that format has not finished (or, named, an opener waits for
-  // the header's ready state). Nothing is left behind when it throws.
-  virtual std::unique_ptr<Attachment> create(const std::string& name, std::size_t size, const SegmentOptions& options,
-                                             const FormatFn& format) const = 0;
-  // Opens and maps an existing segment (read_only: kernel-enforced) and validates its header
-  // with the checks below that fit the backend.
+  // Makes the backing object of `size` bytes, maps `max_size` (>= size) read-write without
+  // committing more than `size`, and runs `format` on it; no other process sees a segment that
+  // format has not finished (or, named, an opener waits for the header's ready state). Nothing
+  // is left behind when it throws. Error(unsupported) if max_size > size and the object cannot grow.
+  virtual std::unique_ptr<Attachment> create(const std::string& name, std::size_t size, std::size_t max_size,
+                                             const SegmentOptions& options, const FormatFn& format) const = 0;
+  // Opens and maps an existing segment (read_only: kernel-enforced), the header's max_size
+  // bytes, and validates its header with the checks below that fit the backend.
   virtual std::unique_ptr<Attachment> open(const std::string& name, const SegmentOptions& options, DeadlineNs deadline,
                                            bool read_only) const = 0;
   virtual bool remove(const std::string& name) const = 0;

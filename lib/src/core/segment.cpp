@@ -12,11 +12,13 @@
 #include <unordered_map>
 
 #include "backend.hpp"
+#include "boost_internals.hpp"
 #include "directory_watch.hpp"
 #include "mapping.hpp"
 #include "object_directory.hpp"
 #include "memory_advice.hpp"
 #include "process_identity.hpp"
+#include "reservation_check.hpp"
 #include "segment_access.hpp"
 #include "segment_header.hpp"
 #include "shmkit/detail/segment_manager.hpp"
@@ -30,12 +32,17 @@ using detail::SegmentManager;
 
 namespace {
 
-// The full names of this process's Segment mappings, by segment manager: an allocation that
-// fails deep inside a container (throw_segment_full) names its segment in full, where the header
-// keeps only the first 63 characters (file segments are named by paths, often longer than that).
+// This process's Segment mappings, by segment manager: an allocation that fails deep inside a
+// container (throw_segment_full) names its segment in full, where the header keeps only the
+// first 63 characters (file segments are named by paths, often longer than that), and grows the
+// segment when it grows automatically (grow_segment_for).
+struct MappedSegment {
+  std::string name;
+  Segment::Impl* impl = nullptr;
+};
 struct MappingNames {
   std::mutex mutex;
-  std::unordered_map<const SegmentManager*, std::string> names;
+  std::unordered_map<const SegmentManager*, MappedSegment> names;
 };
 MappingNames& mapping_names() {
   static MappingNames* const names = new MappingNames;  // never destroyed: usable at exit
@@ -60,6 +67,11 @@ struct Segment::Impl {
 
   Mapping& mapping() const noexcept { return attachment->mapping(); }
   SegmentHeader& header() const noexcept { return *reinterpret_cast<SegmentHeader*>(mapping().data()); }
+  // Bytes of the segment now: what may be touched (the mapping reaches the maximum).
+  std::size_t current_size() const noexcept {
+    return static_cast<std::size_t>(
+        std::min<std::uint64_t>(header().total_size.load(std::memory_order_acquire), mapping().size()));
+  }
   SegmentManager* manager() const noexcept {
     return reinterpret_cast<SegmentManager*>(mapping().data() + detail::kManagerOffset);
   }
@@ -67,11 +79,13 @@ struct Segment::Impl {
 
 namespace {
 
-// Lays out a fresh segment in `mapping`: header, then the segment manager; publishes it ready.
-void format_segment(Mapping& mapping, std::string_view name, Backend backend) {
+// Lays out a fresh segment of `size` bytes in `mapping` (which maps its maximum): header, then
+// the segment manager; publishes it ready.
+void format_segment(Mapping& mapping, std::string_view name, Backend backend, std::size_t size,
+                    std::size_t growth_step) {
   auto* h = ::new (mapping.data()) SegmentHeader{};
-  detail::write_header(*h, name, backend, mapping.size());
-  ::new (mapping.data() + detail::kManagerOffset) SegmentManager(mapping.size() - detail::kManagerOffset);
+  detail::write_header(*h, name, backend, size, mapping.size(), growth_step);
+  ::new (mapping.data() + detail::kManagerOffset) SegmentManager(size - detail::kManagerOffset);
   // Release: an opener that sees ready also sees the header and the manager fully written.
   h->state.store(detail::kReady, std::memory_order_release);
 }
@@ -84,9 +98,119 @@ void remove_quietly(const std::string& name, Backend backend) noexcept {
   }
 }
 
+// The grow lock: the header's grow_owner word, held from sizing the backing object to publishing
+// the new size, so two growers never race on the object's size. A dead owner's word is taken
+// over: all it can have left is an object larger than the header says, which the next grow uses.
+class GrowLock {
+ public:
+  explicit GrowLock(SegmentHeader& h) : h_(h) {
+    const detail::ProcessIdentity me = detail::current_process();
+    const std::uint64_t mine =
+        (std::uint64_t{static_cast<std::uint32_t>(me.pid)} << 32) | (me.start_time & 0xffffffffULL);
+    std::chrono::microseconds pause{10};
+    for (;;) {
+      std::uint64_t owner = 0;
+      if (h_.grow_owner.compare_exchange_strong(owner, mine, std::memory_order_acq_rel)) return;
+      if (owner_dead(owner) && h_.grow_owner.compare_exchange_strong(owner, mine, std::memory_order_acq_rel)) return;
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds{1000});
+    }
+  }
+  ~GrowLock() { h_.grow_owner.store(0, std::memory_order_release); }
+  GrowLock(const GrowLock&) = delete;
+  GrowLock& operator=(const GrowLock&) = delete;
+
+ private:
+  static bool owner_dead(std::uint64_t owner) noexcept {
+    const auto pid = static_cast<std::int32_t>(owner >> 32);
+    const auto start = static_cast<std::uint32_t>(owner);
+    if (pid <= 0) return true;
+    const std::uint64_t now = detail::process_start_time(pid);
+    if (start == 0 || now == 0) return !detail::process_alive(pid, 0);  // start times unknown here
+    return static_cast<std::uint32_t>(now) != start;
+  }
+  SegmentHeader& h_;
+};
+
+// Extends the allocator to the header's total size, under the allocator's lock. It runs after
+// the size is published, so a grower killed before it leaves the allocator short, never long:
+// the next grow (or read-write open) extends it.
+void catch_up_allocator(const Segment::Impl& impl) {
+  SegmentManager& manager = *impl.manager();
+  const std::lock_guard lock(detail::allocator_lock(manager));
+  const std::uint64_t want = impl.header().total_size.load(std::memory_order_acquire) - detail::kManagerOffset;
+  const std::uint64_t have = manager.get_size();
+  if (want > have) manager.grow(static_cast<SegmentManager::size_type>(want - have));
+}
+
+// Grows the segment by `bytes`: backing object first (nobody may touch bytes it does not hold),
+// then the header's size (every process may use them from then on), then the allocator.
+void grow_segment(const Segment::Impl& impl, std::uint64_t bytes) {
+  SegmentHeader& h = impl.header();
+  Mapping& m = impl.mapping();
+  const std::uint64_t max = std::min<std::uint64_t>(h.max_size, m.size());
+  {
+    GrowLock lock(h);
+    const std::uint64_t total = h.total_size.load(std::memory_order_acquire);
+    if (total > max || bytes > max - total)
+      throw Error(Errc::out_of_memory, "segment '" + impl.name + "' cannot grow by " + detail::describe_bytes(bytes) +
+                                           ": it has " + detail::describe_bytes(total) + " of its maximum size of " +
+                                           detail::describe_bytes(max) +
+                                           " (SegmentOptions::max_size at create): free objects, or create it with "
+                                           "a larger maximum");
+    const std::uint64_t target = total + bytes;
+    m.extend(target, "segment '" + impl.name + "'");
+    // Fault in the pages the allocator writes when it takes the new room (the new end block), so
+    // that its lock is held for stores only, not for a page fault (a file's can take long). An
+    // atomic add of 0 changes nothing another grower may have written there.
+    const std::uint64_t last_word = (target - sizeof(std::uint64_t)) / sizeof(std::uint64_t) * sizeof(std::uint64_t);
+    std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(m.data() + last_word))
+        .fetch_add(0, std::memory_order_relaxed);
+    h.total_size.store(target, std::memory_order_release);
+    h.manager_size.store(target - detail::kManagerOffset, std::memory_order_release);
+  }
+  catch_up_allocator(impl);
+}
+
+// Automatic growth for an allocation of `bytes` that did not fit: false if the segment does not
+// grow automatically, or cannot grow any more (the caller reports no room).
+bool grow_automatically(const Segment::Impl& impl, std::size_t bytes) {
+  const SegmentHeader& h = impl.header();
+  if (h.growth_step == 0 || !impl.mapping().writable()) return false;
+  const std::uint64_t max = std::min<std::uint64_t>(h.max_size, impl.mapping().size());
+  const std::uint64_t total = h.total_size.load(std::memory_order_acquire);
+  if (total >= max) return false;
+  // Room for the request and the allocator's bookkeeping around it, at least one step.
+  const std::uint64_t need = std::uint64_t{bytes} + bytes / 8 + 4096;
+  const std::uint64_t step = std::min(std::max<std::uint64_t>(h.growth_step, need), max - total);
+  try {
+    grow_segment(impl, step);
+  } catch (const Error& e) {
+    // Another process took the rest meanwhile, or the memory limit refuses: no room, as without growth.
+    if (e.errc() == Errc::out_of_memory) return false;
+    throw;
+  }
+  return true;
+}
+
 }  // namespace
 
 namespace detail {
+
+void Mapping::extend(std::uint64_t, const std::string& what) {
+  throw Error(Errc::unsupported, what + " cannot grow: its backend's object has a fixed size on this platform "
+                                        "(create it with the size it needs)");
+}
+
+bool grow_segment_for(std::size_t bytes, const SegmentManager* manager) {
+  Segment::Impl* impl = nullptr;
+  {
+    MappingNames& m = mapping_names();
+    const std::lock_guard lock(m.mutex);
+    if (const auto it = m.names.find(manager); it != m.names.end()) impl = it->second.impl;
+  }
+  return impl != nullptr && grow_automatically(*impl, bytes);
+}
 
 void throw_segment_full(std::size_t bytes, const SegmentManager* manager) {
   // The header sits a fixed distance before the manager: it names the segment for the message.
@@ -95,7 +219,7 @@ void throw_segment_full(std::size_t bytes, const SegmentManager* manager) {
   {
     MappingNames& m = mapping_names();
     const std::lock_guard lock(m.mutex);
-    if (const auto it = m.names.find(manager); it != m.names.end()) name = it->second;
+    if (const auto it = m.names.find(manager); it != m.names.end()) name = it->second.name;
   }
   throw Error(Errc::out_of_memory, "segment '" + name + "' has no room for " + std::to_string(bytes) + " more bytes (" +
                                        std::to_string(manager->get_free_memory()) +
@@ -112,7 +236,7 @@ Segment SegmentAccess::make(std::unique_ptr<Attachment> attachment, std::string 
   if (want.prefault || want.huge_pages || want.lock) {
     try {
       Mapping& m = impl->mapping();
-      impl->memory = apply_memory_advice(m.data(), m.size(), m.writable(), want, impl->name);
+      impl->memory = apply_memory_advice(m.data(), impl->current_size(), m.writable(), want, impl->name);
     } catch (...) {
       if (created) {
         const std::string n = impl->name;
@@ -120,6 +244,18 @@ Segment SegmentAccess::make(std::unique_ptr<Attachment> attachment, std::string 
         remove_quietly(n, backend);
       }
       throw;
+    }
+  }
+  Mapping& m = impl->mapping();
+  if (m.size() != impl->header().max_size)
+    throw Error(Errc::corrupt, "segment '" + impl->name + "': " + std::to_string(m.size()) +
+                                   " bytes are mapped, but its header's maximum size is " +
+                                   std::to_string(impl->header().max_size));
+  // A grower killed between publishing the size and extending the allocator left it short.
+  if (m.writable() && impl->manager()->get_size() + kManagerOffset < impl->current_size()) {
+    try {
+      catch_up_allocator(*impl);
+    } catch (const Error&) {  // a poisoned allocator: its own calls say so
     }
   }
   return Segment(std::move(impl));
@@ -159,7 +295,7 @@ Segment::Segment(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)), 
   try {
     MappingNames& m = mapping_names();
     const std::lock_guard lock(m.mutex);
-    m.names.insert_or_assign(manager_, impl_->name);
+    m.names.insert_or_assign(manager_, MappedSegment{impl_->name, impl_.get()});
     impl_->in_mapping_names = true;
   } catch (...) {  // out of memory: messages fall back to the header's (maybe shortened) name
   }
@@ -175,8 +311,17 @@ Segment Segment::create(std::string_view name, std::size_t size, const SegmentOp
   if (size < min_size)
     throw Error(Errc::too_small, "segment size " + std::to_string(size) + " is below the minimum of " +
                                      std::to_string(min_size) + " bytes");
+  const std::size_t max = options.max_size == 0 ? size : options.max_size;
+  if (max < size || max > detail::kLargestMaxSize)
+    throw Error(Errc::invalid_argument, "SegmentOptions::max_size " + std::to_string(options.max_size) +
+                                            " must be 0, or at least the size (" + std::to_string(size) +
+                                            ") and at most " + std::to_string(detail::kLargestMaxSize) + " bytes");
+  if (options.growth_step != 0 && max == size)
+    throw Error(Errc::invalid_argument, "SegmentOptions::growth_step needs a max_size above the size (" +
+                                            std::to_string(size) + " bytes) to grow to");
   const Backend id = backend.id();
-  auto attachment = backend.create(n, size, options, [&](Mapping& m) { format_segment(m, n, id); });
+  auto attachment = backend.create(n, size, max, options,
+                                   [&](Mapping& m) { format_segment(m, n, id, size, options.growth_step); });
   return detail::SegmentAccess::make(std::move(attachment), n, id, options, true);
 }
 
@@ -226,7 +371,7 @@ std::pair<void*, std::size_t> Segment::find_block(std::string_view name) const {
     object_name(name);  // throws the error
   // Lock-free on every mapping: the directory is readable without the segment manager's lock.
   const Mapping& m = impl_->mapping();
-  const detail::FoundObject found = detail::directory_find(m.data(), m.size(), impl_->name, name);
+  const detail::FoundObject found = detail::directory_find(m.data(), impl_->current_size(), impl_->name, name);
   return {found.block, found.block_bytes / sizeof(detail::ObjectUnit)};
 }
 
@@ -343,7 +488,7 @@ void* Segment::checked_value(void* block, std::size_t units, std::string_view na
 std::vector<ObjectInfo> Segment::objects() const {
   const Mapping& m = impl_->mapping();
   std::vector<ObjectInfo> out;
-  for (detail::ListedObject& o : detail::directory_list(m.data(), m.size(), impl_->name)) {
+  for (detail::ListedObject& o : detail::directory_list(m.data(), impl_->current_size(), impl_->name)) {
     ObjectInfo info;
     info.name = std::move(o.name);
     info.type = std::move(o.type_name);
@@ -354,13 +499,21 @@ std::vector<ObjectInfo> Segment::objects() const {
   return out;  // the directory keeps them sorted by name
 }
 
-std::size_t Segment::size() const noexcept { return impl_->mapping().size(); }
+std::size_t Segment::size() const noexcept { return impl_->current_size(); }
+std::size_t Segment::max_size() const noexcept { return impl_->mapping().size(); }
+
+void Segment::grow(std::size_t bytes) {
+  require_writable("grow");
+  if (bytes > 0) grow_segment(*impl_, bytes);
+}
+
+bool Segment::grow_for(std::size_t bytes) const { return grow_automatically(*impl_, bytes); }
 std::size_t Segment::free_memory() const noexcept { return manager_->get_free_memory(); }
 
 bool Segment::contains(const void* p, std::size_t n) const noexcept {
   const auto* b = reinterpret_cast<const std::byte*>(p);
   const std::byte* base = impl_->mapping().data();
-  const std::size_t size = impl_->mapping().size();
+  const std::size_t size = impl_->current_size();
   return b >= base && n <= size && static_cast<std::size_t>(b - base) <= size - n;
 }
 
@@ -378,7 +531,9 @@ SegmentInfo Segment::info() const {
   info.backend = impl_->backend;
   info.format_version = h.format_version;
   info.boost_version = h.layout.boost_version;
-  info.size = h.total_size;
+  info.size = impl_->current_size();
+  info.max_size = static_cast<std::size_t>(h.max_size);
+  info.growth_step = static_cast<std::size_t>(h.growth_step);
   info.free_memory = free_memory();
   info.creator_pid = h.creator_pid;
   info.creator_uid = h.creator_uid;

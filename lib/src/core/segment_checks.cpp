@@ -15,14 +15,28 @@ namespace {
 constexpr std::size_t kMaxNameLength = 200;
 
 const SegmentHeader& header_of(const Mapping& mapping, std::string_view name) {
-  if (mapping.size() < sizeof(SegmentHeader)) validate_header(SegmentHeader{}, mapping.size(), name);
+  if (mapping.size() < sizeof(SegmentHeader))
+    validate_header(SegmentHeader{}, mapping.size(), mapping.backing_size(), name);
   return *reinterpret_cast<const SegmentHeader*>(mapping.data());
 }
 
+// validate_header against the object's size; a grow in another process may have published a
+// larger size after that was read (it extends the object first): read it again, a few times.
+void validate_mapping(const SegmentHeader& h, const Mapping& mapping, std::string_view name) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      validate_header(h, mapping.size(), mapping.backing_size(), name);
+      return;
+    } catch (const Error& e) {
+      if (e.errc() != Errc::too_small || attempt >= 3 || !mapping.refresh_backing_size()) throw;
+    }
+  }
+}
+
 // A damaged segment whose creator is gone is most likely left over from a crash: say so.
-void validate_blaming_crash(const SegmentHeader& h, std::size_t size, std::string_view name) {
+void validate_blaming_crash(const SegmentHeader& h, const Mapping& mapping, std::string_view name) {
   try {
-    validate_header(h, size, name);
+    validate_mapping(h, mapping, name);
   } catch (const Error& e) {
     if ((e.errc() != Errc::corrupt && e.errc() != Errc::too_small) || h.creator_pid <= 0 ||
         process_alive(h.creator_pid, h.creator_start_time))
@@ -55,7 +69,7 @@ void await_ready_header(const Mapping& mapping, std::string_view name, DeadlineN
   const SegmentHeader& h = header_of(mapping, name);
   // Creators size the mapping before they format it: one this small is no segment being made,
   // whatever its bytes say (a Windows section is whole pages, so a tiny foreign one has a header).
-  if (mapping.size() < kManagerOffset + 1024) validate_header(h, mapping.size(), name);
+  if (mapping.size() < kManagerOffset + 1024) validate_header(h, mapping.size(), mapping.backing_size(), name);
   std::chrono::microseconds pause{20};
   while (!header_is_ready(h)) {
     const bool looks_ours = h.magic == 0 || h.magic == kSegmentMagic;
@@ -78,7 +92,7 @@ void await_ready_header(const Mapping& mapping, std::string_view name, DeadlineN
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds{2000});
   }
-  validate_blaming_crash(h, mapping.size(), name);
+  validate_blaming_crash(h, mapping, name);
 }
 
 void require_ready_header(const Mapping& mapping, std::string_view name) {
@@ -90,7 +104,7 @@ void require_ready_header(const Mapping& mapping, std::string_view name) {
                                      std::to_string(state) + "): something wrote over it; remove it and create it again");
     throw Error(Errc::corrupt, "segment '" + std::string(name) + "' was never finished: remove it");
   }
-  validate_blaming_crash(h, mapping.size(), name);
+  validate_blaming_crash(h, mapping, name);
 }
 
 void require_header_backend(const Mapping& mapping, std::string_view name, Backend expected, std::string_view how) {

@@ -40,7 +40,8 @@ LayoutFingerprint current_layout() noexcept {
   return f;
 }
 
-void write_header(SegmentHeader& h, std::string_view name, Backend backend, std::uint64_t total_size) {
+void write_header(SegmentHeader& h, std::string_view name, Backend backend, std::uint64_t total_size,
+                  std::uint64_t max_size, std::uint64_t growth_step) {
   const ProcessIdentity me = current_process();
   h.magic = kSegmentMagic;
   h.header_size = sizeof(SegmentHeader);
@@ -56,7 +57,8 @@ void write_header(SegmentHeader& h, std::string_view name, Backend backend, std:
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
   h.layout = current_layout();
-  h.max_size = total_size;
+  h.max_size = max_size;
+  h.growth_step = growth_step;
   h.directory_offset = 0;
   h.directory_capacity = 0;
   h.directory_count = 0;
@@ -68,7 +70,16 @@ bool header_is_ready(const SegmentHeader& h) noexcept {
   return h.state.load(std::memory_order_acquire) == kReady;
 }
 
-void validate_header(const SegmentHeader& h, std::size_t mapped_size, std::string_view name) {
+std::size_t size_to_map(const void* header, std::size_t header_bytes, std::size_t object_size) noexcept {
+  if (header_bytes < sizeof(SegmentHeader)) return object_size;
+  const auto* h = static_cast<const SegmentHeader*>(header);
+  if (h->magic != kSegmentMagic || !header_is_ready(*h)) return object_size;
+  const std::uint64_t max = h->max_size;
+  if (max < object_size || max > kLargestMaxSize) return object_size;
+  return static_cast<std::size_t>(max);
+}
+
+void validate_header(const SegmentHeader& h, std::size_t mapped_size, std::size_t backing_size, std::string_view name) {
   if (mapped_size < kManagerOffset + 1024)
     throw Error(Errc::too_small, quoted(name) + " is " + mib(mapped_size) +
                                      ": too small to be a shmkit segment (not made by shmkit?)");
@@ -110,17 +121,20 @@ void validate_header(const SegmentHeader& h, std::size_t mapped_size, std::strin
   differs("native mutex size", got.sizeof_native_mutex, want.sizeof_native_mutex);
   differs("segment manager alignment", got.alignof_segment_manager, want.alignof_segment_manager);
 
-  if (h.total_size > mapped_size)
-    throw Error(Errc::too_small, quoted(name) + ": the header says " + mib(h.total_size) + " but only " +
-                                     mib(mapped_size) + " are there (truncated?)");
-  if (h.total_size != mapped_size)
-    throw Error(Errc::corrupt, quoted(name) + ": the header says " + mib(h.total_size) + " but the segment has " +
-                                   mib(mapped_size));
-  if (h.manager_offset != kManagerOffset || h.manager_size != h.total_size - kManagerOffset)
+  // One read: a grow in another process may raise it at any moment (never lower it).
+  const std::uint64_t total = h.total_size.load(std::memory_order_acquire);
+  const std::uint64_t max = h.max_size;
+  if (total > backing_size || total > mapped_size)
+    throw Error(Errc::too_small, quoted(name) + ": the header says " + mib(total) + " but only " +
+                                     mib(std::min(backing_size, mapped_size)) + " are there (truncated?)");
+  if (max < total)
+    throw Error(Errc::corrupt, quoted(name) + ": the header's maximum size (" + mib(max) +
+                                   ") is below its size (" + mib(total) + ")");
+  if (mapped_size > max || backing_size > max)
+    throw Error(Errc::corrupt, quoted(name) + ": the segment has " + mib(std::max(mapped_size, backing_size)) +
+                                   ", more than the header's maximum size of " + mib(max));
+  if (h.manager_offset != kManagerOffset || h.manager_size.load(std::memory_order_relaxed) + kManagerOffset > max)
     throw Error(Errc::corrupt, quoted(name) + ": the allocator's offset or size in the header is inconsistent");
-  if (h.max_size < h.total_size)
-    throw Error(Errc::corrupt, quoted(name) + ": the header's maximum size (" + mib(h.max_size) +
-                                   ") is below its size (" + mib(h.total_size) + ")");
   if (h.backend < 1 || h.backend > 3)
     throw Error(Errc::corrupt, quoted(name) + ": unknown backend " + std::to_string(h.backend) + " in the header");
 }

@@ -53,9 +53,11 @@ struct SegmentHeader {
   std::uint32_t format_version;           // 0x0C
   std::atomic<std::uint32_t> state;       // 0x10  SegmentState; ready is stored last (release)
   std::uint32_t backend;                  // 0x14  shmkit::Backend
-  std::uint64_t total_size;               // 0x18  bytes of the whole segment
+  // Bytes of the segment now. Raised by Segment::grow only after the backing object holds them;
+  // every process maps max_size and touches nothing at or past total_size.
+  std::atomic<std::uint64_t> total_size;  // 0x18  bytes of the whole segment now
   std::uint64_t manager_offset;           // 0x20
-  std::uint64_t manager_size;             // 0x28
+  std::atomic<std::uint64_t> manager_size;  // 0x28  total_size - manager_offset (a grow stores it after total_size)
   std::int32_t creator_pid;               // 0x30
   std::uint32_t creator_uid;              // 0x34
   std::uint64_t creator_start_time;       // 0x38  clock ticks after boot (Linux), 0 if unknown
@@ -65,14 +67,19 @@ struct SegmentHeader {
   char name[64];                          // 0x90  NUL-terminated, for tools
   BackendState backend_state;             // 0xD0 .. 0x130  the backend's own (file: sessions)
   // ---- format 2 ----
-  std::uint64_t max_size;                 // 0x130 bytes the segment may grow to; >= total_size
+  std::uint64_t max_size;                 // 0x130 bytes the segment may grow to (every process maps them); >= total_size
   std::uint64_t directory_offset;         // 0x138 bytes from the segment start to the object directory; 0: none
   std::uint32_t directory_capacity;       // 0x140 entries the directory has room for
   std::uint32_t directory_count;          // 0x144 entries in use, sorted by name
   std::int32_t directory_writer_pid;      // 0x148 the last process that changed the directory
   std::uint32_t reserved0;                // 0x14C
   std::uint64_t directory_writer_start_time;  // 0x150 its start time (as creator_start_time)
-  std::uint64_t reserved[5];              // 0x158 .. 0x180  zero
+  // ---- growth (format 2, formerly reserved and zero) ----
+  std::uint64_t growth_step;              // 0x158 bytes an allocation that does not fit grows the segment by; 0: never automatically
+  // The process growing the segment: pid << 32 | low 32 bits of its start time; 0: nobody. A
+  // dead owner's word is taken over (its grow left the object at most larger, never inconsistent).
+  std::atomic<std::uint64_t> grow_owner;  // 0x160
+  std::uint64_t reserved[3];              // 0x168 .. 0x180  zero
 };
 static_assert(sizeof(SegmentHeader) == 384);
 static_assert(std::is_standard_layout_v<SegmentHeader>);
@@ -90,19 +97,32 @@ static_assert(offsetof(SegmentHeader, magic) == 0x00 && offsetof(SegmentHeader, 
 static_assert(offsetof(SegmentHeader, max_size) == 0x130 && offsetof(SegmentHeader, directory_offset) == 0x138 &&
               offsetof(SegmentHeader, directory_capacity) == 0x140 && offsetof(SegmentHeader, directory_count) == 0x144 &&
               offsetof(SegmentHeader, directory_writer_pid) == 0x148 &&
-              offsetof(SegmentHeader, directory_writer_start_time) == 0x150);
+              offsetof(SegmentHeader, directory_writer_start_time) == 0x150 &&
+              offsetof(SegmentHeader, growth_step) == 0x158 && offsetof(SegmentHeader, grow_owner) == 0x160);
 static_assert(offsetof(LayoutFingerprint, boost_version) == 8 && offsetof(LayoutFingerprint, native_sync_kind) == 12 &&
               offsetof(LayoutFingerprint, sizeof_mutex) == 16 && offsetof(LayoutFingerprint, alignof_segment_manager) == 36);
 
 // This build's fingerprint.
 LayoutFingerprint current_layout() noexcept;
 
-// Writes every field but `state` (left initializing).
-void write_header(SegmentHeader& h, std::string_view name, Backend backend, std::uint64_t total_size);
+// Writes every field but `state` (left initializing). max_size >= total_size.
+void write_header(SegmentHeader& h, std::string_view name, Backend backend, std::uint64_t total_size,
+                  std::uint64_t max_size, std::uint64_t growth_step = 0);
 
-// Validates a mapping of `mapped_size` bytes that claims to be a ready shmkit segment. Throws
-// Error(corrupt / incompatible_format / too_small) naming the segment and what differs.
-void validate_header(const SegmentHeader& h, std::size_t mapped_size, std::string_view name);
+// Validates a mapping of `mapped_size` bytes, whose backing object has `backing_size` bytes,
+// that claims to be a ready shmkit segment: total_size <= backing_size, total_size <=
+// mapped_size <= max_size. Throws Error(corrupt / incompatible_format / too_small) naming the
+// segment and what differs.
+void validate_header(const SegmentHeader& h, std::size_t mapped_size, std::size_t backing_size, std::string_view name);
+
+// The bytes to map for a segment whose object has `object_size` bytes and whose first bytes
+// (at least sizeof(SegmentHeader), else object_size is returned) are `header`: the header's
+// max_size when it is a plausible one (a ready shmkit header, max_size >= object_size and
+// below 2^47), else object_size (validate_header then says what is wrong).
+std::size_t size_to_map(const void* header, std::size_t header_bytes, std::size_t object_size) noexcept;
+
+// The largest maximum size a segment may have: the address space a mapping reserves.
+inline constexpr std::uint64_t kLargestMaxSize = std::uint64_t{1} << 46;
 
 // Only the magic (and an initializing state) is checked: for callers deciding whether to wait.
 bool header_is_ready(const SegmentHeader& h) noexcept;

@@ -51,9 +51,10 @@ class FileBackend final : public SegmentBackend {
   // The name is a path: any the file system takes.
   void validate_name(std::string_view name) const override { validate_path(std::string(name)); }
 
-  std::unique_ptr<Attachment> create(const std::string& path, std::size_t size, const SegmentOptions& options,
-                                     const FormatFn& format) const override {
-    auto out = std::make_unique<FileAttachment>(create_file_mapping(path, size, options.permissions, format), false);
+  std::unique_ptr<Attachment> create(const std::string& path, std::size_t size, std::size_t max_size,
+                                     const SegmentOptions& options, const FormatFn& format) const override {
+    auto out = std::make_unique<FileAttachment>(create_file_mapping(path, size, max_size, options.permissions, format),
+                                                false);
     begin_file_session(out->mapping(), manager_of(out->mapping()));
     return out;
   }

@@ -29,12 +29,14 @@ struct FileSessionReport {
 // Paths: 1 to 4000 characters, no NUL (Error(invalid_argument)).
 void validate_path(const std::string& path);
 
-// Creates `path` (Error(already_exists) if present), sizes and maps it, runs `format` on the
-// private file, then links it into place: no opener ever sees a half-formatted file.
-std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_t size, unsigned permissions,
-                                             const std::function<void(Mapping&)>& format);
-// Opens and maps an existing file and takes the session lock (waits until `deadline` for a
-// process that is starting a session). Error(not_found), too_small (truncated), permission_denied.
+// Creates `path` (Error(already_exists) if present), sizes it to `size` and maps `max_size`
+// (>= size; POSIX only, Windows: Error(unsupported) if larger), runs `format` on the private
+// file, then links it into place: no opener ever sees a half-formatted file.
+std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_t size, std::size_t max_size,
+                                             unsigned permissions, const std::function<void(Mapping&)>& format);
+// Opens and maps an existing file (up to its header's maximum size) and takes the session lock
+// (waits until `deadline` for a process that is starting a session). Error(not_found),
+// too_small (truncated), permission_denied.
 std::unique_ptr<Mapping> open_file_mapping(const std::string& path, DeadlineNs deadline);
 // A peek: opens and maps the file read-only, takes no part in the session (no lock, no count,
 // the clean flag untouched), for tools that look without changing anything.

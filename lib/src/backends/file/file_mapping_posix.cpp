@@ -59,9 +59,20 @@ bool try_lock(int fd, LockKind kind) {
 
 class FileMapping final : public Mapping {
  public:
-  FileMapping(UniqueFd fd, void* data, std::size_t size, bool first, bool writable = true) : fd_(std::move(fd)) {
+  FileMapping(UniqueFd fd, void* data, std::size_t size, std::size_t backing_size, bool first, bool writable = true)
+      : fd_(std::move(fd)), backing_size_(backing_size) {
     set(data, size, writable);
     report_.first_in_session = first;
+  }
+  std::size_t backing_size() const noexcept override { return backing_size_; }
+  bool refresh_backing_size() const noexcept override {
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0 || static_cast<std::size_t>(st.st_size) <= backing_size_) return false;
+    backing_size_ = static_cast<std::size_t>(st.st_size);
+    return true;
+  }
+  void extend(std::uint64_t bytes, const std::string& what) override {
+    extend_file(fd_.get(), bytes, ReservationKind::disk, what);
   }
   ~FileMapping() override {
     end_session();
@@ -77,8 +88,9 @@ class FileMapping final : public Mapping {
   // Orderly close: everything written reaches the disk before the file says "nobody attached".
   void end_session() noexcept {
     if (!attached_) return;
-    FileState& file = file_state(*reinterpret_cast<SegmentHeader*>(data()));
-    ::msync(data(), size(), MS_SYNC);
+    auto& header = *reinterpret_cast<SegmentHeader*>(data());
+    FileState& file = file_state(header);
+    ::msync(data(), std::min<std::size_t>(size(), header.total_size.load(std::memory_order_acquire)), MS_SYNC);
     if (file.writers.fetch_sub(1, std::memory_order_acq_rel) == 1)
       file.last_clean_close_unix_ns = static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -87,6 +99,7 @@ class FileMapping final : public Mapping {
   }
 
   UniqueFd fd_;  // closing it releases the session lock, also when the process dies
+  mutable std::size_t backing_size_;  // refreshed by refresh_backing_size()
   FileSessionReport report_;
   bool attached_ = false;
 };
@@ -191,8 +204,8 @@ bool remove_file_leftover_if_stale(const std::string& path) {
   throw_os_error("cannot remove '" + path + "', left by an unfinished create", errno);
 }
 
-std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_t size, unsigned permissions,
-                                             const std::function<void(Mapping&)>& format) {
+std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_t size, std::size_t max_size,
+                                             unsigned permissions, const std::function<void(Mapping&)>& format) {
   validate_path(path);
   if (::access(path.c_str(), F_OK) == 0)
     throw Error(Errc::already_exists, "file segment '" + path + "' already exists: open it, or remove it first");
@@ -233,8 +246,9 @@ std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_
                 "cannot reserve " + std::to_string(size) + " bytes on disk for file segment '" + path + "'", rc);
   if (!try_lock(fd.get(), LockKind::exclusive))
     throw Error(Errc::busy, "file segment '" + path + "': its private file is locked by another process");
-  void* data = map_file(fd.get(), size, path);
-  auto mapping = std::make_unique<FileMapping>(std::move(fd), data, size, true);
+  // The maximum is mapped (address space only: the file's size decides what is backed).
+  void* data = map_file(fd.get(), max_size, path);
+  auto mapping = std::make_unique<FileMapping>(std::move(fd), data, max_size, size, true);
   format(*mapping);
   if (::msync(mapping->data(), size, MS_SYNC) != 0) throw_os_error("cannot write file segment '" + path + "'", errno);
   if (::link(tmp.c_str(), path.c_str()) != 0) {
@@ -246,6 +260,15 @@ std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_
 }
 
 // The size of the segment file behind `fd`, checked to be a regular file that can hold one.
+std::size_t checked_file_size(int fd, const std::string& path);
+
+// The bytes to map for the segment file behind `fd` of `size` bytes: its header's maximum.
+std::size_t file_map_size(int fd, std::size_t size) {
+  SegmentHeader header{};
+  const ssize_t got = ::pread(fd, &header, sizeof header, 0);
+  return size_to_map(&header, got < 0 ? 0 : static_cast<std::size_t>(got), size);
+}
+
 std::size_t checked_file_size(int fd, const std::string& path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw_os_error("cannot stat file segment '" + path + "'", errno);
@@ -262,8 +285,9 @@ std::unique_ptr<Mapping> peek_file_mapping(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw_open_error(path, errno);
   const std::size_t size = checked_file_size(fd.get(), path);
-  void* data = map_file(fd.get(), size, path, false);
-  return std::make_unique<FileMapping>(std::move(fd), data, size, false, false);
+  const std::size_t map_size = file_map_size(fd.get(), size);
+  void* data = map_file(fd.get(), map_size, path, false);
+  return std::make_unique<FileMapping>(std::move(fd), data, map_size, size, false, false);
 }
 
 std::unique_ptr<Mapping> open_file_mapping(const std::string& path, DeadlineNs deadline) {
@@ -288,8 +312,9 @@ std::unique_ptr<Mapping> open_file_mapping(const std::string& path, DeadlineNs d
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds{5000});
   }
-  void* data = map_file(fd.get(), size, path);
-  return std::make_unique<FileMapping>(std::move(fd), data, size, first);
+  const std::size_t map_size = file_map_size(fd.get(), size);
+  void* data = map_file(fd.get(), map_size, path);
+  return std::make_unique<FileMapping>(std::move(fd), data, map_size, size, first);
 }
 
 const FileSessionReport& begin_file_session(Mapping& mapping, SegmentManager& manager) {
@@ -312,7 +337,9 @@ const FileSessionReport* file_session_report(const Mapping& mapping) noexcept {
 
 void flush_mapping(Mapping& mapping, bool synchronous) {
   if (dynamic_cast<FileMapping*>(&mapping) == nullptr) return;
-  if (::msync(mapping.data(), mapping.size(), synchronous ? MS_SYNC : MS_ASYNC) != 0)
+  const auto& header = *reinterpret_cast<const SegmentHeader*>(mapping.data());
+  const std::size_t size = std::min<std::size_t>(mapping.size(), header.total_size.load(std::memory_order_acquire));
+  if (::msync(mapping.data(), size, synchronous ? MS_SYNC : MS_ASYNC) != 0)
     throw_os_error("msync of a file segment failed", errno);
 }
 

@@ -260,10 +260,13 @@ HANDLE open_existing(const std::string& path, bool writable) {
 
 }  // namespace
 
-std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_t size, unsigned permissions,
-                                             const std::function<void(Mapping&)>& format) {
+std::unique_ptr<Mapping> create_file_mapping(const std::string& path, std::size_t size, std::size_t max_size,
+                                             unsigned permissions, const std::function<void(Mapping&)>& format) {
   (void)permissions;  // see the top of this file
   validate_path(path);
+  if (max_size != size)
+    throw Error(Errc::unsupported, "file segment '" + path + "' cannot grow on Windows (a mapped view keeps its "
+                                   "file's size): create it with the size it needs (no max_size)");
   if (::GetFileAttributesA(path.c_str()) != INVALID_FILE_ATTRIBUTES)
     throw Error(Errc::already_exists, "file segment '" + path + "' already exists: open it, or remove it first");
   // Built under a private name in the same directory, then moved into place: an opener finds

@@ -134,11 +134,11 @@ class MemfdBackend final : public SegmentBackend {
  public:
   Backend id() const noexcept override { return Backend::memfd; }
 
-  std::unique_ptr<Attachment> create(const std::string& name, std::size_t size, const SegmentOptions& options,
-                                     const FormatFn& format) const override {
+  std::unique_ptr<Attachment> create(const std::string& name, std::size_t size, std::size_t max_size,
+                                     const SegmentOptions& options, const FormatFn& format) const override {
     const std::string path = server_socket_path(name, options);
     // The label shows in /proc/<pid>/fd and maps as "/memfd:shmkit:<name> (deleted)".
-    std::unique_ptr<MemfdMapping> mapping = create_memfd_mapping("shmkit:" + name, size);
+    std::unique_ptr<MemfdMapping> mapping = create_memfd_mapping("shmkit:" + name, size, max_size);
     // Fully formatted before the server starts: no client can ever see it half-built.
     format(*mapping);
     ControlServerOptions server_options = options.control;
@@ -214,9 +214,13 @@ std::unique_ptr<MemfdAttachment> adopt(int fd, bool read_only) {
   if (::fstat(own.get(), &st) != 0) throw_os_error("adopt_memfd: fstat", errno);
   if (!S_ISREG(st.st_mode) || st.st_size <= 0)
     throw Error(Errc::invalid_argument, "adopt_memfd: fd " + std::to_string(fd) + " is not a memfd segment");
+  // A segment that may grow is mapped up to its maximum, which its header names.
+  SegmentHeader header{};
+  const ssize_t got = ::pread(own.get(), &header, sizeof header, 0);
+  const std::size_t map_size =
+      size_to_map(&header, got < 0 ? 0 : static_cast<std::size_t>(got), static_cast<std::size_t>(st.st_size));
   const std::string label = "adopted fd " + std::to_string(fd);
-  auto out = std::make_unique<MemfdAttachment>(
-      map_received_memfd(std::move(own), static_cast<std::size_t>(st.st_size), !read_only));
+  auto out = std::make_unique<MemfdAttachment>(map_received_memfd(std::move(own), map_size, !read_only));
   validate_attached(out->mapping(), label, {}, "was adopted as a memfd");
   return out;
 }

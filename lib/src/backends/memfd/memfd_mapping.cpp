@@ -20,14 +20,18 @@ namespace {
 constexpr unsigned kMfdNoexecSeal = 0x0008U;
 constexpr int kSealFutureWrite = 0x0010;
 
-// Resizing seals make the mapping safe from SIGBUS: nobody can shrink the file under us, and
-// F_SEAL_SEAL keeps anyone from adding F_SEAL_WRITE later.
-constexpr int kRequiredSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+// The shrink seal makes the mapping safe from SIGBUS: nobody can shrink the file under us (what
+// the header's size says is there stays there), and F_SEAL_SEAL keeps anyone from adding
+// F_SEAL_WRITE later. Growth stays open for segments with a larger maximum (F_SEAL_GROW otherwise).
+constexpr int kRequiredSeals = F_SEAL_SHRINK | F_SEAL_SEAL;
 
 // memfd_create(2): the longest name is NAME_MAX minus the "memfd:" prefix.
 constexpr std::size_t kMaxMemfdName = 249;
 
 constexpr auto kMaxOff = static_cast<std::size_t>(std::numeric_limits<off_t>::max());
+
+// The header's page plus the allocator's first: less cannot be a segment.
+constexpr std::uint64_t kMinMemfdSegment = 8 * 1024;
 
 std::string hex(unsigned v) {
   char buf[16];
@@ -56,9 +60,9 @@ void* map_fd(int fd, std::size_t size, bool writable, const char* what) {
 }
 
 // Wraps a fresh mapping; unmaps it if even the wrapper cannot be allocated.
-std::unique_ptr<MemfdMapping> adopt(UniqueFd fd, void* data, std::size_t size, bool writable) {
+std::unique_ptr<MemfdMapping> adopt(UniqueFd fd, void* data, std::size_t size, std::size_t backing, bool writable) {
   try {
-    return std::make_unique<MemfdMapping>(std::move(fd), data, size, writable);
+    return std::make_unique<MemfdMapping>(std::move(fd), data, size, backing, writable);
   } catch (...) {
     ::munmap(data, size);
     throw;
@@ -67,21 +71,34 @@ std::unique_ptr<MemfdMapping> adopt(UniqueFd fd, void* data, std::size_t size, b
 
 }  // namespace
 
-MemfdMapping::MemfdMapping(UniqueFd fd, void* data, std::size_t size, bool writable) noexcept
-    : fd_(std::move(fd)) {
+MemfdMapping::MemfdMapping(UniqueFd fd, void* data, std::size_t size, std::size_t backing_size, bool writable) noexcept
+    : fd_(std::move(fd)), backing_size_(backing_size) {
   set(data, size, writable);
+}
+
+bool MemfdMapping::refresh_backing_size() const noexcept {
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0 || static_cast<std::size_t>(st.st_size) <= backing_size_) return false;
+  backing_size_ = static_cast<std::size_t>(st.st_size);
+  return true;
+}
+
+void MemfdMapping::extend(std::uint64_t bytes, const std::string& what) {
+  extend_file(fd_.get(), bytes, ReservationKind::memory, what);
 }
 
 MemfdMapping::~MemfdMapping() {
   if (data() != nullptr) ::munmap(data(), size());
 }
 
-std::unique_ptr<MemfdMapping> create_memfd_mapping(const std::string& name, std::size_t size) {
+std::unique_ptr<MemfdMapping> create_memfd_mapping(const std::string& name, std::size_t size, std::size_t max_size) {
   if (name.size() > kMaxMemfdName || name.find('\0') != std::string::npos)
     throw Error(Errc::invalid_argument, "memfd name '" + name + "' must have at most " +
                                             std::to_string(kMaxMemfdName) + " bytes and no NUL");
-  if (size == 0 || size > kMaxOff)
-    throw Error(Errc::invalid_argument, "memfd segment size " + std::to_string(size) + " is not a valid file size");
+  if (max_size == 0) max_size = size;
+  if (size == 0 || size > kMaxOff || max_size < size || max_size > kMaxOff)
+    throw Error(Errc::invalid_argument, "memfd segment size " + std::to_string(size) + " (maximum " +
+                                            std::to_string(max_size) + ") is not a valid file size");
   check_reservation(size, ReservationKind::memory, -1, "memfd segment '" + name + "'");
   const unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
   UniqueFd fd(::memfd_create(name.c_str(), flags | kMfdNoexecSeal));
@@ -102,14 +119,15 @@ std::unique_ptr<MemfdMapping> create_memfd_mapping(const std::string& name, std:
   // Only the owner may reopen it through /proc/<pid>/fd: a read-only peer of another uid cannot
   // turn its read-only fd into a writable one (memfds are created mode 0777).
   if (::fchmod(fd.get(), 0600) != 0) throw_os_error("cannot chmod memfd '" + name + "'", errno);
-  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0 ||
+  if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | (max_size == size ? F_SEAL_GROW : 0)) != 0 ||
       ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SEAL) != 0)
     throw_os_error("cannot seal memfd '" + name + "'", errno);
-  void* data = map_fd(fd.get(), size, true, "memfd segment");
+  // The maximum is mapped (address space only: the file's size decides what is backed).
+  void* data = map_fd(fd.get(), max_size, true, "memfd segment");
   // Reserve the pages now: out of memory (or a memory cgroup limit) is an Error here, not a
   // SIGBUS when a page is first touched. The fd closes on error: nothing is left behind.
   const int memfd = fd.get();
-  auto mapping = adopt(std::move(fd), data, size, true);  // unmaps and closes on error
+  auto mapping = adopt(std::move(fd), data, max_size, size, true);  // unmaps and closes on error
   int rc = 0;
   do {
     rc = ::posix_fallocate(memfd, 0, static_cast<off_t>(size));
@@ -125,10 +143,10 @@ std::unique_ptr<MemfdMapping> create_memfd_mapping(const std::string& name, std:
   return mapping;
 }
 
-std::unique_ptr<MemfdMapping> map_received_memfd(UniqueFd fd, std::size_t expected_size, bool writable) {
+std::unique_ptr<MemfdMapping> map_received_memfd(UniqueFd fd, std::size_t map_size, bool writable) {
   if (!fd) throw Error(Errc::invalid_argument, "map_received_memfd: no fd");
-  if (expected_size == 0 || expected_size > kMaxOff)
-    throw Error(Errc::invalid_argument, "map_received_memfd: size " + std::to_string(expected_size) + " is not mappable");
+  if (map_size == 0 || map_size > kMaxOff)
+    throw Error(Errc::invalid_argument, "map_received_memfd: size " + std::to_string(map_size) + " is not mappable");
   // The access mode (F_GETFL) is asked only when something already failed: the kernel enforces
   // it at mmap, and one system call less is a noticeable share of an attach on a VM.
   auto check_access = [&] {
@@ -162,25 +180,26 @@ std::unique_ptr<MemfdMapping> map_received_memfd(UniqueFd fd, std::size_t expect
                                           std::to_string(st.st_nlink) + "), not a memfd");
   if ((seals & kRequiredSeals) != kRequiredSeals)
     throw Error(Errc::protocol_error, "received memfd has seals " + hex(static_cast<unsigned>(seals)) +
-                                          " but needs F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL: its owner could "
-                                          "resize it under our mapping");
+                                          " but needs F_SEAL_SHRINK|F_SEAL_SEAL: its owner could "
+                                          "shrink it under our mapping");
   if (writable && (seals & (F_SEAL_WRITE | kSealFutureWrite)) != 0)
     throw Error(Errc::permission_denied, "received memfd is sealed against writing: cannot map it writable");
+  // The header (validated next) says how much of it is the segment: at least its first page.
   const auto actual = static_cast<std::uint64_t>(st.st_size);
-  if (actual < expected_size)
-    throw Error(Errc::too_small, "received memfd has " + std::to_string(actual) + " bytes, the server announced " +
-                                     std::to_string(expected_size));
-  if (actual > expected_size)
+  if (actual < std::min<std::uint64_t>(map_size, kMinMemfdSegment))
+    throw Error(Errc::too_small, "received memfd has " + std::to_string(actual) + " bytes: too small for a segment "
+                                     "(the server announced up to " + std::to_string(map_size) + ")");
+  if (actual > map_size)
     throw Error(Errc::corrupt, "received memfd has " + std::to_string(actual) + " bytes, more than the " +
-                                   std::to_string(expected_size) + " the server announced");
+                                   std::to_string(map_size) + " the server announced");
   void* data = nullptr;
   try {
-    data = map_fd(fd.get(), expected_size, writable, "received memfd segment");
+    data = map_fd(fd.get(), map_size, writable, "received memfd segment");
   } catch (const Error&) {
     check_access();  // when the fd's mode forbids this mapping (EACCES), say so
     throw;
   }
-  return adopt(std::move(fd), data, expected_size, writable);
+  return adopt(std::move(fd), data, map_size, static_cast<std::size_t>(actual), writable);
 }
 
 }  // namespace shmkit::detail

@@ -2,6 +2,7 @@
 #include "backend.hpp"
 #include "named_directory.hpp"
 #include "named_mapping.hpp"
+#include "segment_header.hpp"
 
 namespace shmkit::detail {
 namespace {
@@ -25,9 +26,10 @@ std::string describe_existing(const std::string& name) {
   return why + " and is not a stale shmkit segment (in use, or not made by shmkit): open it, or remove it";
 }
 
-std::unique_ptr<Mapping> create_reclaiming(const std::string& name, std::size_t size, const SegmentOptions& options) {
+std::unique_ptr<Mapping> create_reclaiming(const std::string& name, std::size_t size, std::size_t max_size,
+                                           const SegmentOptions& options) {
   try {
-    return create_named_mapping(name, size, options.permissions);
+    return create_named_mapping(name, size, max_size, options.permissions);
   } catch (const Error& e) {
     if (e.errc() != Errc::already_exists || !options.reclaim_stale) throw;
   }
@@ -39,7 +41,7 @@ std::unique_ptr<Mapping> create_reclaiming(const std::string& name, std::size_t 
   }
   if (!removed) throw Error(Errc::already_exists, describe_existing(name));
   // Another process may create it in this instant: then already_exists, as without reclaiming.
-  return create_named_mapping(name, size, options.permissions);
+  return create_named_mapping(name, size, max_size, options.permissions);
 }
 
 class NamedBackend final : public SegmentBackend {
@@ -48,9 +50,9 @@ class NamedBackend final : public SegmentBackend {
   // Where Linux's shm_open makes its objects; platforms without it have no DirectoryWatch and poll.
   std::string appearance_directory(const std::string&, const SegmentOptions&) const override { return "/dev/shm"; }
 
-  std::unique_ptr<Attachment> create(const std::string& name, std::size_t size, const SegmentOptions& options,
-                                     const FormatFn& format) const override {
-    std::unique_ptr<Mapping> mapping = create_reclaiming(name, size, options);
+  std::unique_ptr<Attachment> create(const std::string& name, std::size_t size, std::size_t max_size,
+                                     const SegmentOptions& options, const FormatFn& format) const override {
+    std::unique_ptr<Mapping> mapping = create_reclaiming(name, size, max_size, options);
     try {
       // Openers may map it already: they wait for the header's ready state, stored last.
       format(*mapping);
@@ -66,6 +68,14 @@ class NamedBackend final : public SegmentBackend {
     std::unique_ptr<Mapping> mapping = open_named_mapping(name, deadline, !read_only);
     await_ready_header(*mapping, name, deadline);
     require_header_backend(*mapping, name, Backend::named, "was opened as a named segment");
+    // A segment that may grow is mapped up to its maximum (validated: at least what is mapped).
+    const std::uint64_t max = reinterpret_cast<const SegmentHeader*>(mapping->data())->max_size;
+    if (max > mapping->size()) {
+      if (max > kLargestMaxSize)
+        throw Error(Errc::corrupt, "named segment '" + name + "' has a maximum size of " + std::to_string(max) +
+                                       " bytes, beyond any segment's");
+      widen_named_mapping(*mapping, static_cast<std::size_t>(max), name);
+    }
     return std::make_unique<Attachment>(std::move(mapping));
   }
 

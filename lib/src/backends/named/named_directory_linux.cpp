@@ -73,7 +73,7 @@ bool read_named(const std::string& name, SegmentListing& out) {
     out.problem = "truncated header";
   } else {
     try {
-      validate_header(h, static_cast<std::size_t>(st.st_size), name);
+      validate_header(h, static_cast<std::size_t>(st.st_size), static_cast<std::size_t>(st.st_size), name);
       out.valid = true;
     } catch (const Error& e) {
       out.problem = e.what();

@@ -14,6 +14,7 @@
 #include "file_space.hpp"
 #include "named_mapping.hpp"
 #include "reservation_check.hpp"
+#include "segment_header.hpp"
 #include "shmkit/error.hpp"
 
 namespace bip = boost::interprocess;
@@ -23,14 +24,31 @@ namespace {
 
 class NamedMapping final : public Mapping {
  public:
-  NamedMapping(bip::shared_memory_object object, bip::mapped_region region)
-      : object_(std::move(object)), region_(std::move(region)) {
+  NamedMapping(bip::shared_memory_object object, bip::mapped_region region, std::size_t backing_size)
+      : object_(std::move(object)), region_(std::move(region)), backing_size_(backing_size) {
+    set(region_.get_address(), region_.get_size(), region_.get_mode() == bip::read_write);
+  }
+
+  std::size_t backing_size() const noexcept override { return backing_size_; }
+  bool refresh_backing_size() const noexcept override {
+    bip::offset_t now = 0;
+    if (!object_.get_size(now) || static_cast<std::size_t>(now) <= backing_size_) return false;
+    backing_size_ = static_cast<std::size_t>(now);
+    return true;
+  }
+  void extend(std::uint64_t bytes, const std::string& what) override {
+    extend_file(object_.get_mapping_handle().handle, bytes, ReservationKind::tmpfs, what);
+  }
+  void widen(std::size_t size) {
+    bip::mapped_region wider(object_, region_.get_mode(), 0, size);
+    region_.swap(wider);
     set(region_.get_address(), region_.get_size(), region_.get_mode() == bip::read_write);
   }
 
  private:
   bip::shared_memory_object object_;
   bip::mapped_region region_;
+  mutable std::size_t backing_size_;  // refreshed by refresh_backing_size()
 };
 
 Errc errc_of(const bip::interprocess_exception& e) {
@@ -91,7 +109,8 @@ void reserve_space(bip::shared_memory_object& object, const std::string& name, s
 
 }  // namespace
 
-std::unique_ptr<Mapping> create_named_mapping(const std::string& name, std::size_t size, unsigned permissions) {
+std::unique_ptr<Mapping> create_named_mapping(const std::string& name, std::size_t size, std::size_t max_size,
+                                              unsigned permissions) {
   bip::permissions perms;
   perms.set_permissions(permissions);
   bip::shared_memory_object object;
@@ -105,9 +124,10 @@ std::unique_ptr<Mapping> create_named_mapping(const std::string& name, std::size
   try {
     check_reservation(size, ReservationKind::tmpfs, object.get_mapping_handle().handle, "named segment '" + name + "'");
     set_size(object, size);
-    bip::mapped_region region(object, bip::read_write, 0, size);
+    // The maximum is mapped (address space only: the object's size decides what is backed).
+    bip::mapped_region region(object, bip::read_write, 0, max_size);
     reserve_space(object, name, size);
-    return std::make_unique<NamedMapping>(std::move(object), std::move(region));
+    return std::make_unique<NamedMapping>(std::move(object), std::move(region), size);
   } catch (const bip::interprocess_exception& e) {
     // Nothing half-created is left behind.
     bip::shared_memory_object::remove(name.c_str());
@@ -134,8 +154,14 @@ std::unique_ptr<Mapping> open_named_mapping(const std::string& name, DeadlineNs 
     if (!object.get_size(size)) throw Error(Errc::system, "cannot read the size of named segment '" + name + "'");
     if (size > 0) {
       try {
-        bip::mapped_region region(object, mode, 0, static_cast<std::size_t>(size));
-        return std::make_unique<NamedMapping>(std::move(object), std::move(region));
+        // A ready segment that may grow is mapped up to its maximum at once (one not ready yet
+        // is widened once it is: named_backend.cpp).
+        SegmentHeader header{};
+        const ssize_t got = ::pread(object.get_mapping_handle().handle, &header, sizeof header, 0);
+        const std::size_t map_size =
+            size_to_map(&header, got < 0 ? 0 : static_cast<std::size_t>(got), static_cast<std::size_t>(size));
+        bip::mapped_region region(object, mode, 0, map_size);
+        return std::make_unique<NamedMapping>(std::move(object), std::move(region), static_cast<std::size_t>(size));
       } catch (const bip::interprocess_exception& e) {
         rethrow(e, "cannot map named segment '" + name + "'");
       }
@@ -145,6 +171,14 @@ std::unique_ptr<Mapping> open_named_mapping(const std::string& name, DeadlineNs 
                                      "' still has size 0: its creator has not sized it (or died first)");
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds{2000});
+  }
+}
+
+void widen_named_mapping(Mapping& mapping, std::size_t size, const std::string& name) {
+  try {
+    dynamic_cast<NamedMapping&>(mapping).widen(size);
+  } catch (const bip::interprocess_exception& e) {
+    rethrow(e, "cannot map named segment '" + name + "' to its maximum size of " + std::to_string(size) + " bytes");
   }
 }
 

@@ -135,7 +135,12 @@ std::size_t page_size() noexcept {
 
 }  // namespace
 
-std::unique_ptr<Mapping> create_named_mapping(const std::string& name, std::size_t size, unsigned permissions) {
+std::unique_ptr<Mapping> create_named_mapping(const std::string& name, std::size_t size, std::size_t max_size,
+                                              unsigned permissions) {
+  if (max_size != size)
+    throw Error(Errc::unsupported, "named segment '" + name + "' cannot grow on Windows (a named section keeps "
+                                   "the size it was created with): create it with the size it needs (no "
+                                   "max_size), or use the file backend");
   (void)permissions;  // see the top of this file
   const std::size_t page = page_size();
   if (size > SIZE_MAX - page)
@@ -189,6 +194,11 @@ std::unique_ptr<Mapping> open_named_mapping(const std::string& name, DeadlineNs 
 
 // Nothing to remove: the section goes when its last handle and view close. False says "nothing
 // was removed"; Segment::remove(name) is then a no-op on Windows.
+void widen_named_mapping(Mapping&, std::size_t size, const std::string& name) {
+  throw Error(Errc::corrupt, "named segment '" + name + "' claims a maximum size of " + std::to_string(size) +
+                                 " bytes, but Windows named sections cannot grow");
+}
+
 bool remove_named_mapping(const std::string& name) {
   (void)name;
   return false;
