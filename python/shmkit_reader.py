@@ -229,7 +229,8 @@ def attach_named(name):
 F_GET_SEALS = 1034
 REQUIRED_SEALS = 0x1 | 0x2 | 0x4  # seal, shrink, grow
 REFUSALS = {1: "bad_magic", 2: "unsupported_version", 3: "access_denied", 4: "server_busy", 5: "malformed",
-            6: "unsupported_access", 7: "incompatible_format", 8: "handshake_timeout", 9: "internal_error"}
+            6: "unsupported_access", 7: "incompatible_format", 8: "handshake_timeout", 9: "internal_error",
+            10: "no_such_channel", 11: "no_event_slot"}
 
 
 def attach_memfd(socket_path, timeout=2.0):

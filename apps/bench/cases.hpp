@@ -34,6 +34,10 @@ void add_ring_cases(const Settings& s, Cases& out);  // the naive SPSC byte ring
 void register_channel_roles();
 void add_channel_cases(const Settings& s, Cases& out);  // shmkit broadcast and queue
 
+void register_eventfd_roles();
+void add_eventfd_cases(const Settings& s, Cases& out);  // epoll readers on the writer's eventfd / the thread's fd
+void run_eventfd_publish(const Settings& s, Results& out);  // publish cost with 0, 1, 4 eventfd subscribers
+
 void register_syscall_roles();
 void run_syscalls(const Settings& s, Results& out);  // system calls per publish
 

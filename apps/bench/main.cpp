@@ -51,6 +51,7 @@ void register_all_roles() {
   register_ring_roles();
   register_channel_roles();
   register_syscall_roles();
+  register_eventfd_roles();
   register_state_roles();
 }
 
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
       add_ipc_cases(s, cases);
       add_ring_cases(s, cases);
       add_channel_cases(s, cases);
+      add_eventfd_cases(s, cases);
       add_iceoryx_cases(s, cases);
       bool any_iceoryx = false;
       for (const auto& c : cases.latency) any_iceoryx = any_iceoryx || c.result.group == "iceoryx";
@@ -155,7 +157,7 @@ int main(int argc, char** argv) {
       const char* name;
       void (*run)(const Settings&, Results&);
     };
-    const Family families[] = {{"syscalls", run_syscalls}, {"named state", run_state}};
+    const Family families[] = {{"syscalls", run_syscalls}, {"eventfd publish", run_eventfd_publish}, {"named state", run_state}};
     for (const auto& f : families) {
       const std::int64_t f0 = now_ns();
       std::fprintf(stderr, "shmkit-bench: %s...", f.name);

@@ -78,6 +78,10 @@ std::vector<Goal> evaluate_goals(const Results& res) {
         "latency/channel/broadcast/spin/64", floor, 2.0, true);
   ratio("latency-block", "blocked (asleep) reader <= 1.1x raw futex wake-up",
         "latency/channel/broadcast/block/64", "latency/ipc/futex", 1.1, true);
+  ratio("latency-epoll-eventfd", "reader asleep in epoll on the writer's eventfd <= 1.1x raw eventfd ping-pong",
+        "latency/channel/broadcast/epoll-eventfd/64", "latency/ipc/eventfd", 1.1, true);
+  ratio("latency-epoll-vs-thread", "info: epoll on the writer's eventfd vs on the notification thread's fd",
+        "latency/channel/broadcast/epoll-eventfd/64", "latency/channel/broadcast/epoll-thread/64", 1.0, true, true);
   // The 64 B rate goals are met with publish_batch (16 frames per call: one clock reading and
   // one check for sleepers per batch); one publish() per frame is shown beside them.
   for (const char* k : {"queue", "broadcast"}) {
@@ -172,6 +176,30 @@ std::vector<Goal> evaluate_goals(const Results& res) {
       g.value = worst;
       g.status = worst == 0 ? "PASS" : "MISS";
       g.detail += "wake_calls per frame, worst busy-poll case: " + fmt("%.6f", worst) + " (" + where + ")";
+    }
+    goals.push_back(g);
+  }
+  {
+    // Eventfd subscribers that are awake (not armed) cost the writer nothing either: strace of
+    // the publishing thread with 0, 1 and 4 of them, and its own count of eventfd writes.
+    Goal g{"syscalls-per-publish-fd-awake", "publishing with eventfd subscribers awake (0, 1, 4): 0 system calls per frame",
+           0, 0, true, "n/a", false, ""};
+    double worst = -1;
+    std::string detail;
+    for (const char* k : {"0", "1", "4"}) {
+      if (const Result* st = res.find(std::string("syscalls/publish/fd-subscribers/") + k + "/awake");
+          st != nullptr && !st->skipped) {
+        const double v = st->extra.at("syscalls_per_frame");
+        detail += std::string("strace ") + k + ": " + fmt("%.6f", v) + "; ";
+        worst = std::max(worst, v);
+      }
+    }
+    if (worst >= 0) {
+      g.value = worst;
+      g.status = worst == 0 ? "PASS" : "MISS";
+      g.detail = detail + "per frame (the publishing thread)";
+    } else {
+      g.detail = "not measured: syscalls/publish/fd-subscribers (strace unavailable?)";
     }
     goals.push_back(g);
   }

@@ -3,9 +3,13 @@
 // second half of shmkit's demo and example code for readers: see docs/apps.md.
 #include <signal.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/epoll.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -47,6 +51,7 @@ struct Settings {
   bool json = false;
   bool verify = false;
   bool register_reader = true;
+  bool event_loop = false;
   bool lossless = false;
   std::vector<std::pair<std::string, double>> sets;
 };
@@ -268,8 +273,71 @@ void report(Segment& segment, const Settings& s, const Totals& t, Interval& iv, 
   iv = Interval{};
 }
 
+// --event-loop: the reader sleeps in epoll_wait on notification_fd() (and, with the writer's own
+// eventfd, on writer_hangup_fd()) and drains with try_read(); no read() ever waits.
+class EventLoop {
+ public:
+#if defined(__linux__)
+  explicit EventLoop(BroadcastReader& reader) : reader_(reader), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (epoll_ < 0) throw Error(Errc::system, "epoll_create1 failed", errno);
+    add(reader.notification_fd(), EPOLLIN | EPOLLET, 0);
+    if (reader.writer_hangup_fd() >= 0) add(reader.writer_hangup_fd(), EPOLLRDHUP, 1);
+  }
+  ~EventLoop() { ::close(epoll_); }
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // The next frame, or timeout once nothing came within `timeout` (closed, peer_gone as read()).
+  ReadResult read(std::span<std::byte> buffer, nanoseconds timeout) {
+    ReadResult r = reader_.try_read(buffer);  // an empty one arms the fd: then we may sleep
+    if (r.status != Errc::timeout) return r;
+    if (hung_up_) {
+      r.status = Errc::peer_gone;  // drained after the writer's process hung up
+      return r;
+    }
+    epoll_event got[2];
+    const int ms = static_cast<int>(std::max<std::int64_t>(0, duration_cast<milliseconds>(timeout).count()));
+    const int n = ::epoll_wait(epoll_, got, 2, ms);
+    if (n < 0 && errno != EINTR) throw Error(Errc::system, "epoll_wait failed", errno);
+    for (int i = 0; i < n; ++i) {
+      ++wakeups_;
+      if (got[i].data.u32 == 1) hung_up_ = true;
+    }
+    reader_.clear_notification();  // before the next try_read drains
+    return r;
+  }
+  std::uint64_t wakeups() const noexcept { return wakeups_; }
+
+ private:
+  void add(int fd, std::uint32_t events, std::uint32_t tag) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u32 = tag;
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) throw Error(Errc::system, "epoll_ctl failed", errno);
+  }
+  BroadcastReader& reader_;
+  int epoll_;
+  bool hung_up_ = false;
+  std::uint64_t wakeups_ = 0;
+#else
+  explicit EventLoop(BroadcastReader&) {
+    throw Error(Errc::unsupported, "--event-loop needs Linux (epoll); read with --wait instead");
+  }
+  ReadResult read(std::span<std::byte>, nanoseconds) { return {}; }
+  std::uint64_t wakeups() const noexcept { return 0; }
+#endif
+};
+
 int run(const Settings& s) {
   auto [segment, reader] = connect(s);
+  std::optional<EventLoop> loop;
+  if (s.event_loop) {
+    loop.emplace(reader);
+    std::cerr << "shmkit-reader: event loop (epoll) on "
+              << (reader.notification_uses_thread() ? "a notification thread's eventfd"
+                                                    : "the writer's eventfd (no thread in this process)")
+              << "\n";
+  }
   apply_settings(segment, s);
   print_registry(segment, s.json);
   std::vector<std::byte> buffer(reader.max_frame());
@@ -294,7 +362,8 @@ int run(const Settings& s) {
     }
     ReadResult r;
     try {
-      r = reader.read(buffer, std::min<nanoseconds>(next_report - steady_clock::now(), 100ms));
+      const nanoseconds wait = std::min<nanoseconds>(next_report - steady_clock::now(), 100ms);
+      r = loop ? loop->read(buffer, wait) : reader.read(buffer, wait);
     } catch (const Error& e) {
       if (e.errc() != Errc::corrupt || std::string(e.what()).find("checksum") == std::string::npos) throw;
       ++t.checksum_failures;  // the frame is skipped; the channel itself is intact
@@ -365,6 +434,7 @@ int main(int argc, char** argv) {
       "  shmkit-reader                                 # segment 'shmkit-demo' (memfd, else named)\n"
       "  shmkit-reader --wait busy --verify            # busy-poll, check every payload\n"
       "  shmkit-reader --set gain=2 --count 1000       # change the writer's gain, read 1000 frames\n"
+      "  shmkit-reader --event-loop                    # sleep in epoll on the writer's eventfd\n"
       "  shmkit-reader --socket /run/user/1000/shmkit/shmkit-demo.sock --json --duration 10s\n";
   spec.options.add_options()
       ("name", po::value<std::string>()->default_value("shmkit-demo"), "segment name")
@@ -380,6 +450,7 @@ int main(int argc, char** argv) {
       ("set", po::value<std::vector<std::string>>()->composing(), "change the writer's configuration: gain=2")
       ("verify", po::bool_switch(), "check every payload against the writer's generator")
       ("no-register", po::bool_switch(), "read without taking one of the writer's --max-readers places (not shown by shmkit-inspect)")
+      ("event-loop", po::bool_switch(), "sleep in epoll on notification_fd() (the writer's eventfd where it serves the segment) instead of a blocking read")
       ("lossless", po::bool_switch(), "every frame: the writer waits for this reader (until it detaches it as too slow)")
       ("json", po::bool_switch(), "one JSON object per interval (and a final one) instead of text");
   return apps::run_app(argc, argv, spec, [](const po::variables_map& vm) {
@@ -404,6 +475,7 @@ int main(int argc, char** argv) {
     s.json = vm["json"].as<bool>();
     s.verify = vm["verify"].as<bool>();
     s.register_reader = !vm["no-register"].as<bool>();
+    s.event_loop = vm["event-loop"].as<bool>();
     s.lossless = vm["lossless"].as<bool>();
     if (s.lossless && !s.register_reader) throw std::invalid_argument("--lossless needs a reader place: drop --no-register");
     if (vm.count("set")) for (const auto& text : vm["set"].as<std::vector<std::string>>()) s.sets.push_back(parse_set(text));

@@ -26,6 +26,9 @@ set(required
   latency/handover/loan-touch/64 latency/handover/loan-touch/1M latency/handover/loan-touch/16M
   latency/handover/loan-read/1M latency/handover/copy/1M
   syscalls/publish/strace
+  latency/channel/broadcast/epoll-eventfd/64 latency/channel/broadcast/epoll-thread/64
+  publish/fd-subscribers/0 publish/fd-subscribers/4/asleep publish/fd-subscribers/4/awake
+  syscalls/publish/fd-subscribers/1/awake
   state/map/10k/insert/std state/map/10k/insert/shmkit state/map/10k/insert/shmkit-btree
   state/map/1M/insert/shmkit-btree state/find-by-name
   state/attach/named/64M state/attach/memfd/64M state/attach/memfd/1G

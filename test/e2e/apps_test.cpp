@@ -305,6 +305,38 @@ BOOST_DATA_TEST_CASE(killed_writer_is_reported_dead, bdata::make(kBackends), bac
   if (backend == "named") BOOST_TEST(read_file(s.path("gc.out")).find("/dev/shm/" + name) != std::string::npos);
 }
 
+// --event-loop: epoll on notification_fd(); on memfd the writer's own eventfd (no thread in the
+// reader), on named the notification thread's. Frames verified; the writer's kill -9 ends it.
+BOOST_DATA_TEST_CASE(event_loop_reader_reads_and_sees_the_writer_die, bdata::make(kBackends), backend) {
+  Scratch s;
+  const std::string name = unique_name("e2e-evl");
+  ChildProcess writer(app("shmkit-writer"), {"--name", name, "--backend", backend, "--rate", "1000"},
+                      s.path("writer.out"), s.path("writer.err"));
+  BOOST_REQUIRE(wait_for_text(s.path("writer.out"), "channel"));
+  ChildProcess counted(app("shmkit-reader"), {"--name", name, "--backend", backend, "--event-loop", "--json", "--verify",
+                                              "--count", "300", "--wait-for-writer", "30s"},
+                       s.path("counted.out"), s.path("counted.err"));
+  const ExitStatus cs = counted.wait(60s);
+  BOOST_TEST_REQUIRE(cs.ok(), cs.describe() << ": " << read_file(s.path("counted.err")));
+  const std::string c = final_json(read_file(s.path("counted.out")));
+  BOOST_TEST(number(c, "frames") == 300);
+  BOOST_TEST(number(c, "verify_failures") == 0);
+  const std::string how = read_file(s.path("counted.err"));
+  BOOST_TEST(how.find(backend == "memfd" ? "the writer's eventfd (no thread" : "a notification thread") != std::string::npos,
+             how);
+
+  ChildProcess waiting(app("shmkit-reader"), {"--name", name, "--backend", backend, "--event-loop", "--json",
+                                              "--interval", "100ms", "--wait-for-writer", "30s"},
+                       s.path("waiting.out"), s.path("waiting.err"));
+  BOOST_REQUIRE(wait_for_text(s.path("waiting.out"), "\"final\":false"));  // it is receiving
+  writer.kill(SIGKILL);
+  BOOST_TEST(writer.wait(10s).signal == SIGKILL);
+  const ExitStatus ws = waiting.wait(30s);
+  BOOST_TEST(ws.exited);
+  BOOST_TEST(ws.code == 3);
+  BOOST_TEST(read_file(s.path("waiting.err")).find("writer died") != std::string::npos);
+}
+
 BOOST_DATA_TEST_CASE(reader_without_writer_fails_clearly, bdata::make(kBackends), backend) {
   Scratch s;
   ChildProcess reader(app("shmkit-reader"), {"--name", unique_name("absent"), "--backend", backend},

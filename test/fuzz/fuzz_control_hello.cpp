@@ -1,8 +1,9 @@
 // Fuzz target: the server's side of the handshake. A client's first packet (any bytes, any
-// number of fds) is received with receive_packet() and decoded with decode_hello(), as
-// control_server.cpp does. Byte 0 of the input is the fd count (low 4 bits); the rest is the packet.
-// Invariants: a HELLO that decodes re-encodes to the same bytes; a refusal's reason is valid
-// text that survives encode_refuse/decode_reply; fds never leak.
+// number of fds) is received with receive_packet() and decoded with decode_request() (HELLO or,
+// version 2, FD_REQUEST), as control_server.cpp does. Byte 0 of the input is the fd count (low 4
+// bits); the rest is the packet.
+// Invariants: a HELLO or FD_REQUEST that decodes re-encodes to the same bytes; a refusal's reason
+// is valid text that survives encode_refuse/decode_reply; fds never leak.
 #include <cstring>
 #include <variant>
 
@@ -14,7 +15,14 @@ namespace ctl = shmkit::detail::control;
 namespace {
 
 void check_decoded(std::span<const std::byte> packet) {
-  const auto decoded = ctl::decode_hello(packet);
+  const auto decoded = ctl::decode_request(packet);
+  if (const auto* f = std::get_if<ctl::FdRequest>(&decoded)) {
+    SHMKIT_FUZZ_CHECK(!f->channel.empty() && f->channel.size() <= ctl::kMaxChannelNameBytes &&
+                      ctl::valid_reason_text(f->channel));
+    const auto again = ctl::encode_fd_request(f->channel, ctl::kEventFdVersion);
+    SHMKIT_FUZZ_CHECK(again.size() == packet.size() && std::memcmp(again.data(), packet.data(), again.size()) == 0);
+    return;
+  }
   if (const auto* h = std::get_if<ctl::Hello>(&decoded)) {
     SHMKIT_FUZZ_CHECK(packet.size() == ctl::kHelloSize);
     SHMKIT_FUZZ_CHECK((h->access == ctl::Access::read_write || h->access == ctl::Access::read_only) &&
@@ -25,7 +33,7 @@ void check_decoded(std::span<const std::byte> packet) {
   }
   const auto& r = std::get<ctl::Refuse>(decoded);
   const auto code = static_cast<std::uint32_t>(r.code);
-  SHMKIT_FUZZ_CHECK(code >= 1 && code <= 9);
+  SHMKIT_FUZZ_CHECK(code >= 1 && code <= 11);
   // The server sends this refusal: the client must be able to read it back unchanged.
   shmkit_fuzz::check_refuse_round_trip(r);
 }

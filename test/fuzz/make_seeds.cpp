@@ -45,6 +45,10 @@ void control_seeds() {
   write("control_hello", "hello-with-fd", with_prefix(1, ctl::encode_hello(h)));
   h.version = 2;
   write("control_hello", "hello-v2", with_prefix(0, ctl::encode_hello(h)));
+  // Version 2: a channel's eventfd; a hostile one passing fds, and one in version 1.
+  write("control_hello", "fd-request", with_prefix(0, ctl::encode_fd_request("prices")));
+  write("control_hello", "fd-request-with-fds", with_prefix(2, ctl::encode_fd_request("prices")));
+  write("control_hello", "fd-request-v1", with_prefix(0, ctl::encode_fd_request("q", 1)));
 
   ctl::Accept a;
   a.segment_size = 1 << 20;
@@ -63,6 +67,12 @@ void control_seeds() {
   r.code = ctl::RefuseCode::unsupported_version;
   r.reason = std::string(190, 'x') + "\xC3\xA9";
   write("control_reply", "refuse-long", with_prefix(0, ctl::encode_refuse(r)));
+  ctl::EventFdReply e;
+  e.slot = 5;
+  write("control_reply", "event-fd", with_prefix(1, ctl::encode_event_fd(e)));
+  r.code = ctl::RefuseCode::no_event_slot;
+  r.reason = "channel 'prices' has all its 32 eventfd subscribers";
+  write("control_reply", "refuse-no-event-slot", with_prefix(0, ctl::encode_refuse(r)));
 }
 
 void header_seeds() {

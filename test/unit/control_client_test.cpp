@@ -333,7 +333,7 @@ BOOST_AUTO_TEST_CASE(refusals_carry_the_servers_reason) {
       [](int c) {
         raw_send(c, refuse_bytes(ctl::RefuseCode::unsupported_version, "this server speaks versions 1 to 1"), {});
       },
-      Errc::refused, "server speaks protocol versions 1 to 1");
+      Errc::refused, "server speaks protocol versions 1 to 2");
   expect_attach_error([](int c) { raw_send(c, refuse_bytes(ctl::RefuseCode::server_busy, "full"), {}); },
                       Errc::refused, "server_busy");
   expect_attach_error(

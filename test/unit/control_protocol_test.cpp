@@ -89,12 +89,12 @@ BOOST_AUTO_TEST_CASE(hello_with_any_bad_field_is_refused_with_the_right_code) {
   BOOST_TEST((hello_refusal(bad).code == ctl::RefuseCode::bad_magic));
 
   bad = b;
-  put_u16(bad, 4, 2);
+  put_u16(bad, 4, 3);
   auto r = hello_refusal(bad);
   BOOST_TEST((r.code == ctl::RefuseCode::unsupported_version));
-  BOOST_TEST(r.reason.find("versions 1 to 1") != std::string::npos);
+  BOOST_TEST(r.reason.find("versions 1 to 2") != std::string::npos);
   BOOST_TEST(r.min_version == 1u);
-  BOOST_TEST(r.max_version == 1u);
+  BOOST_TEST(r.max_version == 2u);
   put_u16(bad, 4, 0);
   BOOST_TEST((hello_refusal(bad).code == ctl::RefuseCode::unsupported_version));
   // A newer client's longer HELLO is still answered "unsupported version", not "malformed".
@@ -283,4 +283,95 @@ BOOST_AUTO_TEST_CASE(socket_addresses) {
   BOOST_CHECK_EXCEPTION(ctl::socket_address("@"), Error, invalid);
   BOOST_CHECK_EXCEPTION(ctl::socket_address("/tmp/" + std::string(103, 'x')), Error, invalid);
   BOOST_CHECK_NO_THROW(ctl::socket_address("/tmp/" + std::string(102, 'x')));  // 107 bytes: fits
+}
+
+// ---- Version 2: FD_REQUEST / EVENT_FD ----
+
+BOOST_AUTO_TEST_CASE(fd_request_bytes_are_as_documented_and_decode) {
+  const auto b = ctl::encode_fd_request("prices");
+  BOOST_TEST(b.size() == 16u + 6u);
+  BOOST_TEST(std::memcmp(b.data(), "SHKC", 4) == 0);
+  BOOST_TEST(at(b, 4) == 2u);  // version 2
+  BOOST_TEST(at(b, 6) == 4u);  // type FD_REQUEST
+  BOOST_TEST(at(b, 8) == 6u);  // name length
+  for (std::size_t i = 10; i < 16; ++i) BOOST_TEST(at(b, i) == 0u);
+  BOOST_TEST(std::memcmp(b.data() + 16, "prices", 6) == 0);
+  const auto d = ctl::decode_request(b);
+  BOOST_REQUIRE(std::holds_alternative<ctl::FdRequest>(d));
+  BOOST_TEST(std::get<ctl::FdRequest>(d).channel == "prices");
+  // decode_request takes HELLOs of versions 1 and 2 too.
+  BOOST_TEST(std::holds_alternative<ctl::Hello>(ctl::decode_request(good_hello())));
+  auto v2 = good_hello();
+  put_u16(v2, 4, 2);
+  BOOST_REQUIRE(std::holds_alternative<ctl::Hello>(ctl::decode_request(v2)));
+  BOOST_TEST(std::get<ctl::Hello>(ctl::decode_request(v2)).version == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(fd_request_with_any_bad_field_is_refused_malformed) {
+  auto code = [](const std::vector<std::byte>& p) {
+    const auto d = ctl::decode_request(p);
+    BOOST_REQUIRE(std::holds_alternative<ctl::Refuse>(d));
+    return std::get<ctl::Refuse>(d).code;
+  };
+  const auto good = ctl::encode_fd_request("ch");
+  BOOST_TEST((code(ctl::encode_fd_request("ch", 1)) == ctl::RefuseCode::malformed));  // needs version 2
+  BOOST_TEST((code(ctl::encode_fd_request("ch", 3)) == ctl::RefuseCode::unsupported_version));
+  auto bad = good;
+  bad.pop_back();  // shorter than its name length
+  BOOST_TEST((code(bad) == ctl::RefuseCode::malformed));
+  bad = good;
+  bad.push_back(std::byte{'x'});  // longer
+  BOOST_TEST((code(bad) == ctl::RefuseCode::malformed));
+  bad = good;
+  bad[10] = std::byte{1};  // reserved
+  BOOST_TEST((code(bad) == ctl::RefuseCode::malformed));
+  bad = good;
+  bad[14] = std::byte{1};
+  BOOST_TEST((code(bad) == ctl::RefuseCode::malformed));
+  bad = good;
+  bad[16] = std::byte{0};  // NUL in the name
+  BOOST_TEST((code(bad) == ctl::RefuseCode::malformed));
+  BOOST_TEST((code(ctl::encode_fd_request("")) == ctl::RefuseCode::malformed));
+  BOOST_TEST((code(ctl::encode_fd_request(std::string(201, 'a'))) == ctl::RefuseCode::malformed));
+  bad = good;
+  put_u16(bad, 6, 9);  // unknown type
+  BOOST_TEST((code(bad) == ctl::RefuseCode::malformed));
+  // decode_hello still takes HELLO only.
+  BOOST_TEST(std::holds_alternative<ctl::Refuse>(ctl::decode_hello(good)));
+}
+
+BOOST_AUTO_TEST_CASE(event_fd_reply_round_trips_and_bad_ones_are_protocol_errors) {
+  ctl::EventFdReply r;
+  r.slot = 31;
+  const auto b = ctl::encode_event_fd(r);
+  std::vector<std::byte> v(b.begin(), b.end());
+  BOOST_TEST(v.size() == 16u);
+  BOOST_TEST(at(v, 4) == 2u);
+  BOOST_TEST(at(v, 6) == 5u);
+  BOOST_TEST(at(v, 8) == 31u);
+  const auto d = ctl::decode_event_reply(v);
+  BOOST_REQUIRE(std::holds_alternative<ctl::EventFdReply>(d));
+  BOOST_TEST(std::get<ctl::EventFdReply>(d).slot == 31u);
+  auto bad = v;
+  bad[8] = std::byte{32};  // slot beyond the 32-bit word
+  BOOST_CHECK_EXCEPTION(ctl::decode_event_reply(bad), Error, protocol_error);
+  bad = v;
+  bad[12] = std::byte{1};
+  BOOST_CHECK_EXCEPTION(ctl::decode_event_reply(bad), Error, protocol_error);
+  bad = v;
+  bad[4] = std::byte{1};
+  BOOST_CHECK_EXCEPTION(ctl::decode_event_reply(bad), Error, protocol_error);
+  bad = v;
+  bad.push_back(std::byte{0});
+  BOOST_CHECK_EXCEPTION(ctl::decode_event_reply(bad), Error, protocol_error);
+  bad = v;
+  bad[6] = std::byte{2};  // an ACCEPT type is no answer to FD_REQUEST
+  BOOST_CHECK_EXCEPTION(ctl::decode_event_reply(bad), Error, protocol_error);
+  ctl::Refuse refuse;
+  refuse.code = ctl::RefuseCode::no_such_channel;
+  refuse.reason = "none";
+  const auto rd = ctl::decode_event_reply(ctl::encode_refuse(refuse));
+  BOOST_REQUIRE(std::holds_alternative<ctl::Refuse>(rd));
+  BOOST_TEST((std::get<ctl::Refuse>(rd).code == ctl::RefuseCode::no_such_channel));
+  BOOST_TEST(std::string(ctl::to_string(ctl::RefuseCode::no_event_slot)) == "no_event_slot");
 }

@@ -174,13 +174,24 @@ class BroadcastReader {
 
   // For event loops (epoll, poll, Boost.Asio): an fd that becomes readable when frames arrive,
   // when the writer closes, and when the writer's process dies. On readable: clear_notification(),
-  // then try_read()/try_peek() until they return timeout (or closed/peer_gone: after the thread
-  // found the writer's process dead, an empty try_read() says peer_gone). The fd belongs to
-  // this reader (do not close it); the first call starts a thread that sleeps on the channel's
-  // futex word (it shows as a blocked reader in channel_status). Linux: an eventfd; elsewhere
-  // Error(unsupported). docs/channels.md explains why a thread and not the writer signals it.
+  // then try_read()/try_peek() until they return timeout (or closed/peer_gone). An empty
+  // try_read() is what re-arms the fd: only then may the loop sleep. Spurious wake-ups happen
+  // (an empty try_read() answers them). The fd belongs to this reader (do not close it).
+  // memfd segments whose writer's process serves the segment: the writer's own eventfd for this
+  // reader, received over the control socket (no thread; the writer's death shows on
+  // writer_hangup_fd()). Otherwise a thread of this process sleeps on the channel's futex word and
+  // signals a private eventfd (it shows as a blocked reader in channel_status). Level-triggered
+  // and EPOLLET both work. Error(unsupported) on Windows. docs/channels.md, "Event loops".
   int notification_fd();
   void clear_notification() noexcept;
+  // With the writer's eventfd (memfd segments served by the writer's process): the control
+  // connection it came over; add it to the same epoll set for EPOLLRDHUP, which says the writer's
+  // process is gone. -1 before notification_fd() and with the notification thread (which signals
+  // the writer's death through the fd itself).
+  int writer_hangup_fd() const noexcept;
+  // True when notification_fd() is served by a thread of this process (named and file segments,
+  // or no eventfd to be had from the writer's process); false with the writer's eventfd.
+  bool notification_uses_thread() const noexcept;
 
  private:
   enum class Idle { wait, retry, closed };

@@ -18,6 +18,10 @@
 
 namespace shmkit {
 
+namespace detail {
+struct ControlServerAccess;
+}
+
 // Which peers may attach: the server's own effective uid (unless allow_same_user is cleared),
 // plus listed uids and gids. The gid is the peer's effective gid at connect time (SO_PEERCRED
 // does not carry supplementary groups).
@@ -121,6 +125,7 @@ class ControlServer {
   struct Impl;
 
  private:
+  friend struct detail::ControlServerAccess;
   std::unique_ptr<Impl> impl_;
 };
 

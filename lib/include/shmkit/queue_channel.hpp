@@ -143,6 +143,14 @@ class QueueReader {
   // For event loops: an fd that becomes readable when frames arrive (see BroadcastReader).
   int notification_fd();
   void clear_notification() noexcept;
+  // With the writer's eventfd (memfd segments served by the writer's process): the control
+  // connection it came over; add it to the same epoll set for EPOLLRDHUP, which says the writer's
+  // process is gone. -1 before notification_fd() and with the notification thread (which signals
+  // the writer's death through the fd itself).
+  int writer_hangup_fd() const noexcept;
+  // True when notification_fd() is served by a thread of this process (named and file segments,
+  // or no eventfd to be had from the writer's process); false with the writer's eventfd.
+  bool notification_uses_thread() const noexcept;
 
   std::uint64_t position() const noexcept { return head_; }
   // Frames lost upstream of a relaying writer (publish_after_gap), as reported with the frames

@@ -222,7 +222,10 @@ ReadResult BroadcastReader::receive(std::span<std::byte>* buffer, std::chrono::n
       [&] { return probe(buffer, out); }, [&] { return detail::writer_dead(view_); },
       // Relaxed: only says whether probing is worth it (the frame is there, or we were lapped).
       [&] { return slot_header(view_.slot(cursor_)).version.load(std::memory_order_relaxed) >= 2 * cursor_ + 2; });
-  // An event loop's try_read after the notification thread found the writer dead.
+  // An event loop about to sleep on the writer's eventfd: arm, then look once more.
+  if (out.status == Errc::timeout && notifier_ && detail::notifier_arm(*notifier_))
+    if (auto r = probe(buffer, out)) out.status = *r;
+  // An event loop's try_read after the notifier found the writer dead.
   if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))
     out.status = Errc::peer_gone;
   if (out.status != Errc::ok) {
@@ -360,6 +363,12 @@ int BroadcastReader::notification_fd() {
 
 void BroadcastReader::clear_notification() noexcept {
   if (notifier_) detail::notifier_clear(*notifier_);
+}
+
+int BroadcastReader::writer_hangup_fd() const noexcept { return notifier_ ? detail::notifier_hangup_fd(*notifier_) : -1; }
+
+bool BroadcastReader::notification_uses_thread() const noexcept {
+  return notifier_ && detail::notifier_uses_thread(*notifier_);
 }
 
 }  // namespace shmkit

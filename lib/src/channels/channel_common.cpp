@@ -112,8 +112,11 @@ ChannelView open_channel(Segment& segment, std::string_view name, ChannelKind ki
   }
   if (found.first == nullptr)
     throw Error(Errc::not_found, "segment '" + segment.name() + "' has no channel named '" + std::string(name) + "'");
-  return validate_channel(found.first, found.second * kCacheLine, kind,
-                          segment.name() + "/" + std::string(name), detail::SegmentAccess::writable(segment));
+  ChannelView v = validate_channel(found.first, found.second * kCacheLine, kind, segment.name() + "/" + std::string(name),
+                                   detail::SegmentAccess::writable(segment));
+  v.channel = std::string(name);
+  v.events = detail::SegmentAccess::channel_events(segment);
+  return v;
 }
 
 bool claim_identity(std::atomic<std::int32_t>& pid, std::atomic<std::uint64_t>& start_time) {

@@ -1,18 +1,23 @@
-// A channel reader's event-loop fd (Linux and other POSIX systems): a signal fd private to the
-// reader's process (EventSignal: an eventfd on Linux, a pipe elsewhere), signalled by a thread of
-// that process which sleeps on the channel's data word exactly like a blocked reader. The writer
-// needs no fd of ours and makes its one wake call only when this thread (or another reader) armed
-// the word, so publishing stays syscall-free while the thread is awake.
-//
-// Why a thread rather than an eventfd the writer writes: the writer's process would need our fd,
-// and for named segments there is no channel to pass it (pidfd_getfd needs ptrace rights). The
-// memfd control channel could carry one (docs/channels.md, "Follow-ups").
+// A channel reader's event-loop fd (Linux and other POSIX systems), one of two kinds:
+//  - the writer's own eventfd for this reader's subscriber slot, received over the segment's
+//    control socket (memfd segments whose channel writer serves the segment). No thread: the
+//    reader arms its bit in fd_subscribers before its loop sleeps, the writer writes the fd.
+//  - otherwise a signal fd private to the reader's process (EventSignal: an eventfd on Linux, a
+//    pipe elsewhere), signalled by a thread of that process which sleeps on the channel's data
+//    word exactly like a blocked reader: for named segments there is no channel to pass the
+//    writer's fd (pidfd_getfd needs ptrace rights).
+// Either way publishing stays syscall-free while no reader sleeps.
+#include <poll.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <system_error>
 #include <thread>
 
+#include "asymmetric_fence.hpp"
+#include "channel_events.hpp"
 #include "channel_internal.hpp"
 #include "channel_wait.hpp"
 #include "event_signal.hpp"
@@ -21,7 +26,87 @@ namespace shmkit::detail {
 
 class Notifier {
  public:
-  Notifier(const ChannelView& view, std::uint64_t cursor, std::chrono::milliseconds liveness)
+  virtual ~Notifier() = default;
+  virtual int fd() const noexcept = 0;
+  virtual void clear() const noexcept = 0;
+  virtual bool saw_dead() const noexcept = 0;
+  virtual int hangup_fd() const noexcept { return -1; }
+  virtual bool uses_thread() const noexcept { return true; }
+  virtual bool arm() noexcept { return false; }
+};
+
+namespace {
+
+// The writer's eventfd: this reader's slot's bit in fd_subscribers is its "asleep" flag.
+class EventFdNotifier final : public Notifier {
+ public:
+  EventFdNotifier(const ChannelView& view, EventFdGrant grant) noexcept
+      : view_(view), event_fd_(grant.event_fd), connection_(grant.connection), bit_(1u << grant.slot) {}
+  ~EventFdNotifier() override {
+    // Disarmed before the connection closes: the server frees the slot only after that.
+    view_.header->wait.fd_subscribers.fetch_and(~bit_, std::memory_order_relaxed);
+    ::close(event_fd_);
+    ::close(connection_);
+  }
+  int fd() const noexcept override { return event_fd_; }
+  void clear() const noexcept override {
+    std::uint64_t v;
+    while (::read(event_fd_, &v, sizeof v) < 0 && errno == EINTR) {
+    }
+  }
+  // The server's process (where the writer lives) hung up. Polled only when a read found nothing
+  // while still armed from before: a writer alive since our last arm would have cleared the bit
+  // with its wake-up, so in the common case (woken by the writer) this costs no system call.
+  bool saw_dead() const noexcept override {
+    if (!armed_before_) return false;
+    pollfd p{connection_, POLLRDHUP, 0};
+    int r = 0;
+    do {
+      r = ::poll(&p, 1, 0);
+    } while (r < 0 && errno == EINTR);
+    return r != 0 && (r < 0 || (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0);
+  }
+  int hangup_fd() const noexcept override { return connection_; }
+  bool uses_thread() const noexcept override { return false; }
+
+  // The reader's half of the handshake in announce(): our bit (seq_cst), then the caller's probe
+  // of `published` (seq_cst). Still armed since our last arm: every later publish sees the bit.
+  bool arm() noexcept override {
+    WaitLine& wl = view_.header->wait;
+    armed_before_ = (wl.fd_subscribers.load(std::memory_order_seq_cst) & bit_) != 0;
+    if (armed_before_) return false;
+    wl.fd_subscribers.fetch_or(bit_, std::memory_order_seq_cst);
+    // A light-fenced writer, as in wait_loop: the heavy fence makes its last `published` store
+    // visible to our probe or its next fd_subscribers load see our bit.
+    if (view_.header->writer.light_fences.load(std::memory_order_seq_cst) != 0) {
+      if (heavy_fence()) {
+        std::uint32_t none = kFencesAsWriterLikes;
+        if (wl.full_fences.load(std::memory_order_relaxed) == none)
+          wl.full_fences.compare_exchange_strong(none, kFencesRequested, std::memory_order_relaxed);
+      } else {
+        wl.full_fences.store(kFencesRequired, std::memory_order_seq_cst);
+        // It may have missed our bit until it switches: wake our own loop to look again.
+        if (view_.header->writer.light_fences.load(std::memory_order_seq_cst) != 0) {
+          const std::uint64_t one = 1;
+          while (::write(event_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+          }
+        }
+      }
+    }
+    return true;
+  }
+
+ private:
+  ChannelView view_;
+  int event_fd_;
+  int connection_;
+  std::uint32_t bit_;
+  bool armed_before_ = false;  // the last arm() found our bit still set
+};
+
+class ThreadNotifier final : public Notifier {
+ public:
+  ThreadNotifier(const ChannelView& view, std::uint64_t cursor, std::chrono::milliseconds liveness)
       : view_(view),
         signalled_(cursor),
         liveness_(std::max<std::chrono::milliseconds>(liveness, std::chrono::milliseconds(1))),
@@ -32,19 +117,19 @@ class Notifier {
       throw Error(Errc::resource_limit, "channel '" + view_.name + "': cannot start the notification thread: " + e.what());
     }
   }
-  ~Notifier() {
+  ~ThreadNotifier() override {
     // seq_cst store, then a bump of the word the thread sleeps on: it either sees `stop_` in its
     // probe or finds the word changed and returns from its wait.
     stop_.store(true, std::memory_order_seq_cst);
     bump_and_wake(view_.header->wait.data_word);
     thread_.join();  // before signal_ goes: the thread never writes to a closed fd
   }
-  Notifier(const Notifier&) = delete;
-  Notifier& operator=(const Notifier&) = delete;
+  ThreadNotifier(const ThreadNotifier&) = delete;
+  ThreadNotifier& operator=(const ThreadNotifier&) = delete;
 
-  int fd() const noexcept { return signal_.fd(); }
-  bool saw_dead() const noexcept { return dead_.load(std::memory_order_acquire); }
-  void clear() const noexcept { signal_.clear(); }
+  int fd() const noexcept override { return signal_.fd(); }
+  bool saw_dead() const noexcept override { return dead_.load(std::memory_order_acquire); }
+  void clear() const noexcept override { signal_.clear(); }
 
  private:
   void signal() const noexcept { signal_.signal(); }
@@ -92,17 +177,49 @@ class Notifier {
   std::thread thread_;
 };
 
+}  // namespace
+
 void NotifierDeleter::operator()(Notifier* n) const noexcept { delete n; }
+
+// How long a reader waits for the writer's process to answer its FD_REQUEST.
+constexpr std::chrono::seconds kEventFdRequestTimeout{2};
 
 NotifierPtr start_notifier(const ChannelView& view, std::uint64_t cursor, std::chrono::milliseconds liveness_check) {
   if (!view.can_block)
     throw Error(Errc::permission_denied, "channel '" + view.name + "': notification_fd() needs a writable mapping "
-                                                                   "(its thread counts itself as a waiter)");
-  return NotifierPtr(new Notifier(view, cursor, liveness_check));
+                                                                   "(it counts itself as a waiter)");
+  if (view.events != nullptr) {
+    // The writer's eventfd where its process serves the segment; anything else (no such writer
+    // there, an old server, no free slot) leaves the thread, which works everywhere.
+    try {
+      const EventFdGrant grant = view.events->request_event_fd(view.channel, deadline_after(kEventFdRequestTimeout));
+      try {
+        NotifierPtr n(new EventFdNotifier(view, grant));
+        // Armed from the start; frames already there (or a close) make the fd readable at once.
+        n->arm();
+        const WriterLine& w = view.header->writer;
+        if (w.published.load(std::memory_order_seq_cst) != cursor || w.closed.load(std::memory_order_seq_cst) != 0) {
+          const std::uint64_t one = 1;
+          while (::write(grant.event_fd, &one, sizeof one) < 0 && errno == EINTR) {
+          }
+        }
+        return n;
+      } catch (...) {
+        ::close(grant.event_fd);
+        ::close(grant.connection);
+        throw;
+      }
+    } catch (const Error&) {
+    }
+  }
+  return NotifierPtr(new ThreadNotifier(view, cursor, liveness_check));
 }
 
 int notifier_fd(const Notifier& n) noexcept { return n.fd(); }
 void notifier_clear(const Notifier& n) noexcept { n.clear(); }
 bool notifier_saw_dead(const Notifier& n) noexcept { return n.saw_dead(); }
+int notifier_hangup_fd(const Notifier& n) noexcept { return n.hangup_fd(); }
+bool notifier_uses_thread(const Notifier& n) noexcept { return n.uses_thread(); }
+bool notifier_arm(Notifier& n) noexcept { return n.arm(); }
 
 }  // namespace shmkit::detail

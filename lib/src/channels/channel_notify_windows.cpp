@@ -16,5 +16,8 @@ NotifierPtr start_notifier(const ChannelView& view, std::uint64_t, std::chrono::
 int notifier_fd(const Notifier&) noexcept { return -1; }
 void notifier_clear(const Notifier&) noexcept {}
 bool notifier_saw_dead(const Notifier&) noexcept { return false; }
+int notifier_hangup_fd(const Notifier&) noexcept { return -1; }
+bool notifier_uses_thread(const Notifier&) noexcept { return false; }
+bool notifier_arm(Notifier&) noexcept { return false; }
 
 }  // namespace shmkit::detail

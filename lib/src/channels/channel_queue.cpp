@@ -136,7 +136,10 @@ ReadResult QueueReader::receive(std::span<std::byte>* buffer, std::chrono::nanos
   ready_run_ = !maybe_ready() ? 0 : ready_run_ < kBehindRun ? ready_run_ + 1 : kBehindRun;
   out.status = detail::wait_loop(options_.wait, timeout, detail::data_wait_point(wl, view_.header->writer, &stats_),
                                  view_.can_block, probe, [&] { return detail::writer_dead(view_); }, maybe_ready);
-  // An event loop's try_read after the notification thread found the writer dead.
+  // An event loop about to sleep on the writer's eventfd: arm, then look once more.
+  if (out.status == Errc::timeout && notifier_ && detail::notifier_arm(*notifier_))
+    if (auto r = probe()) out.status = *r;
+  // An event loop's try_read after the notifier found the writer dead.
   if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))
     out.status = Errc::peer_gone;
   if (out.status != Errc::ok) out.data = {};
@@ -255,6 +258,12 @@ int QueueReader::notification_fd() {
 
 void QueueReader::clear_notification() noexcept {
   if (notifier_) detail::notifier_clear(*notifier_);
+}
+
+int QueueReader::writer_hangup_fd() const noexcept { return notifier_ ? detail::notifier_hangup_fd(*notifier_) : -1; }
+
+bool QueueReader::notification_uses_thread() const noexcept {
+  return notifier_ && detail::notifier_uses_thread(*notifier_);
 }
 
 }  // namespace shmkit

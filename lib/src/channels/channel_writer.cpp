@@ -22,6 +22,7 @@
 #include "cache_demote.hpp"
 #include "cache_prefetch.hpp"
 #include "channel_internal.hpp"
+#include "channel_events.hpp"
 #include "segment_access.hpp"
 #include "channel_wait.hpp"
 #include "process_identity.hpp"
@@ -85,6 +86,8 @@ WriterCore::WriterCore(Segment& segment, std::string_view name, ChannelKind kind
                        : static_cast<void*>(segment.construct_array<QueueStorage>(name, lines));
     format_channel(object, config, kind, records);
     view_ = validate_channel(object, lines * kCacheLine, kind, full_name, detail::SegmentAccess::writable(segment));
+    view_.channel = std::string(name);
+    view_.events = detail::SegmentAccess::channel_events(segment);
     attach();
   };
   segment.manager().atomic_func(build);
@@ -152,7 +155,8 @@ WriterCore::WriterCore(WriterCore&& other) noexcept
       scanned_(other.scanned_),
       clock_(other.clock_),
       stats_(other.stats_),
-      keepalive_(std::move(other.keepalive_)) {
+      keepalive_(std::move(other.keepalive_)),
+      events_(std::move(other.events_)) {
   other.view_.header = nullptr;
 }
 
@@ -175,6 +179,7 @@ WriterCore& WriterCore::operator=(WriterCore&& other) noexcept {
     clock_ = other.clock_;
     stats_ = other.stats_;
     keepalive_ = std::move(other.keepalive_);
+    events_ = std::move(other.events_);
     other.view_.header = nullptr;
   }
   return *this;
@@ -216,12 +221,20 @@ void WriterCore::attach() {
   w.attach_count.fetch_add(1, std::memory_order_relaxed);
   // seq_cst: a reader that saw `closed` from a previous writer and blocks is woken below anyway.
   w.closed.store(0, std::memory_order_seq_cst);
+  // Where this process serves the segment, readers may now ask for eventfds; without, they fall
+  // back to a notification thread, so a failure here only costs them that.
+  try {
+    if (view_.events != nullptr) events_ = view_.events->serve_channel(view_.channel);
+  } catch (const std::exception&) {
+    events_.reset();
+  }
 }
 
 void WriterCore::detach() noexcept {
   keepalive_.reset();  // before the header goes: the thread writes into it
   if (!view_.valid()) return;
   close();
+  events_.reset();
   view_.header->writer.pid.store(0, std::memory_order_release);
   view_.header = nullptr;
 }
@@ -238,6 +251,8 @@ void WriterCore::close() noexcept {
   view_.header->writer.closed.store(1, std::memory_order_seq_cst);
   // Closing is rare: wake unconditionally.
   bump_and_wake(wl.data_word);
+  wl.fd_subscribers.store(0, std::memory_order_seq_cst);
+  if (events_) stats_.wake_calls += events_->signal(~std::uint32_t{0});
 }
 
 PeerState WriterCore::reader_state() const {
@@ -391,7 +406,16 @@ std::byte* WriterCore::begin_frame() noexcept {
   }
   const bool sleeper = wl.data_waiters.load(std::memory_order_seq_cst) != 0;
   if (sleeper && wake_if_armed(wl.data_word)) ++stats_.wake_calls;
-  if (!light_ && may_light_) return_to_light_fences(sleeper);
+  // Readers asleep in their event loops on our eventfds: the same handshake, one bit each.
+  const bool fd_sleeper = wl.fd_subscribers.load(std::memory_order_seq_cst) != 0;
+  if (fd_sleeper) wake_fd_subscribers();
+  if (!light_ && may_light_) return_to_light_fences(sleeper || fd_sleeper);
+}
+
+// Disarms every armed subscriber (each re-arms before it sleeps again) and writes their eventfds.
+void WriterCore::wake_fd_subscribers() noexcept {
+  const std::uint32_t armed = view_.header->wait.fd_subscribers.exchange(0, std::memory_order_seq_cst);
+  if (armed != 0 && events_) stats_.wake_calls += events_->signal(armed);
 }
 
 void WriterCore::end_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc, std::int64_t now) noexcept {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "channel_events.hpp"
 #include "mapping.hpp"
 #include "shmkit/backend_handle.hpp"
 #include "shmkit/detail/deadline.hpp"
@@ -34,6 +35,8 @@ class Attachment {
   // Fills what only the backend knows into an info() result.
   virtual void describe(SegmentInfo&) const {}
   virtual void flush(Flush) {}
+  // Writer-owned event fds for channels (channel_events.hpp), or nullptr for backends without.
+  virtual ChannelEvents* channel_events() noexcept { return nullptr; }
 
  private:
   std::unique_ptr<Mapping> mapping_;

@@ -149,6 +149,9 @@ Segment SegmentAccess::open(std::string_view name, const SegmentOptions& options
 }
 
 Mapping& SegmentAccess::mapping(const Segment& s) noexcept { return s.impl_->mapping(); }
+ChannelEvents* SegmentAccess::channel_events(const Segment& s) noexcept {
+  return s.impl_ ? s.impl_->attachment->channel_events() : nullptr;
+}
 
 }  // namespace detail
 

@@ -21,6 +21,7 @@ struct SegmentAccess {
   static bool writable(const Segment& s) noexcept { return s.writable(); }
   static Segment& segment(const SegmentView& v) noexcept { return v.segment_; }
   static Mapping& mapping(const Segment& s) noexcept;
+  static ChannelEvents* channel_events(const Segment& s) noexcept;
 };
 
 }  // namespace shmkit::detail

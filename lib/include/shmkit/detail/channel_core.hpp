@@ -23,6 +23,8 @@ namespace shmkit::detail {
 
 struct ChannelHeader;
 struct ReaderRecord;
+class ChannelEvents;
+class ChannelEventSink;
 
 // This process's view of one channel object: pointers into its mapping, plus private copies of
 // the geometry taken when it was validated. Hot paths use only the copies, so a process that
@@ -39,14 +41,17 @@ struct ChannelView {
   ChannelKind kind = ChannelKind::broadcast;
   bool checksum = false;
   bool can_block = false;  // the mapping is writable: waits may count themselves and sleep
-  std::string name;
+  std::string name;        // "segment/channel", for messages
+  std::string channel;     // the channel's name in its segment
+  ChannelEvents* events = nullptr;  // the segment's writer-owned event fds, if its backend has them
 
   std::byte* slot(std::uint64_t sequence) const noexcept { return slots + (sequence & mask) * stride; }
   bool valid() const noexcept { return header != nullptr; }
 };
 
-// A reader's event-loop fd (notification_fd()): an eventfd in this process, signalled by a
-// thread that sleeps on the channel's futex word like any blocked reader. Linux only.
+// A reader's event-loop fd (notification_fd()): the channel writer's own eventfd, received over
+// the segment's control socket (memfd), or else an eventfd in this process signalled by a thread
+// that sleeps on the channel's futex word like any blocked reader. POSIX only.
 class Notifier;
 struct NotifierDeleter {
   void operator()(Notifier* n) const noexcept;
@@ -61,6 +66,13 @@ void notifier_clear(const Notifier& n) noexcept;
 // The thread found the writer's process dead (and signalled it): a read that finds nothing
 // then reports peer_gone instead of timeout, without a liveness check of its own.
 bool notifier_saw_dead(const Notifier& n) noexcept;
+// The writer's eventfd: the control connection it came over (POLLRDHUP once the writer's process
+// is gone); -1 for the thread.
+int notifier_hangup_fd(const Notifier& n) noexcept;
+bool notifier_uses_thread(const Notifier& n) noexcept;
+// The writer's eventfd, after a read found nothing: arms this reader's bit in fd_subscribers
+// before its event loop sleeps. True if it armed just now: the caller must probe once more.
+bool notifier_arm(Notifier& n) noexcept;
 
 // Finds and validates channel `name` of `kind`: Error(not_found), type_mismatch (another kind or
 // type), corrupt, incompatible_format.
@@ -131,6 +143,7 @@ class WriterCore {
   // Heartbeat, `published`, and the check for blocked readers (once per publish or batch).
   void announce(std::int64_t now) noexcept;
   void return_to_light_fences(bool sleeper) noexcept;
+  void wake_fd_subscribers() noexcept;
 
   ChannelView view_;
   WriterOptions options_;
@@ -150,6 +163,7 @@ class WriterCore {
   FrameClock clock_;                   // frame timestamps
   WriterStats stats_;
   std::unique_ptr<HeartbeatThread> keepalive_;  // stamps through the shared header: moves freely
+  std::unique_ptr<ChannelEventSink> events_;    // the readers' eventfds, where this process serves them
 };
 
 }  // namespace shmkit::detail

@@ -11,6 +11,7 @@
 #include <climits>
 #include <chrono>
 #include <thread>
+#include <string_view>
 #include <variant>
 
 #include "control_protocol.hpp"
@@ -228,6 +229,65 @@ AttachedMemfd attach_memfd(const std::string& socket_path, DeadlineNs deadline, 
   attached.format_version = accept.format_version;
   attached.flags = accept.segment_flags;
   return attached;
+}
+
+namespace {
+
+// An fd claimed to be an eventfd: the kernel names its anonymous inode so.
+bool is_eventfd(int fd) {
+  char target[64] = {};
+  const std::string link = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+  return n > 0 && std::string_view(target, static_cast<std::size_t>(n)) == "anon_inode:[eventfd]";
+}
+
+}  // namespace
+
+EventFdGrant request_event_fd(const std::string& socket_path, const std::string& channel, DeadlineNs deadline,
+                              const std::vector<std::uint32_t>& trusted_server_uids) {
+  if (channel.empty() || channel.size() > ctl::kMaxChannelNameBytes || !ctl::valid_reason_text(channel))
+    throw Error(Errc::invalid_argument, "channel name '" + channel + "' cannot be sent in an FD_REQUEST (1 to " +
+                                            std::to_string(ctl::kMaxChannelNameBytes) + " bytes of printable UTF-8)");
+  const ctl::SocketAddress address = ctl::socket_address(socket_path);
+  UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!sock) throw_os_error("cannot create a control socket", errno);
+  connect_until(sock.get(), address, socket_path, deadline);
+  check_server_uid(sock.get(), socket_path, trusted_server_uids);
+  try {
+    ctl::send_packet(sock.get(), ctl::encode_fd_request(channel));
+  } catch (const Error& e) {
+    if (e.errc() != Errc::peer_gone) throw;  // a REFUSE may still be queued for us: read it below
+  }
+  std::array<std::byte, ctl::kReceiveBufferSize> buffer{};
+  ctl::ReceivedPacket packet;
+  for (;;) {
+    const ctl::ReceiveStatus status = ctl::receive_packet(sock.get(), buffer, packet);
+    if (status == ctl::ReceiveStatus::packet) break;
+    if (status == ctl::ReceiveStatus::hung_up)
+      throw Error(Errc::peer_gone, "control server at '" + socket_path + "' hung up without answering FD_REQUEST");
+    const short in = wait_for(sock.get(), POLLIN, socket_path, deadline, "answer our FD_REQUEST");
+    if ((in & (POLLIN | POLLHUP | POLLERR)) == 0)
+      throw Error(Errc::peer_gone, "control server at '" + socket_path + "' hung up without answering FD_REQUEST");
+  }
+  if (packet.truncated) bad_reply(socket_path, "its reply is longer than any valid message");
+  if (packet.control_truncated) bad_reply(socket_path, "its reply's fds or control data were cut");
+  const auto reply = ctl::decode_event_reply(std::span(buffer.data(), packet.size));
+  if (const auto* refuse = std::get_if<ctl::Refuse>(&reply)) {
+    if (!packet.fds.empty()) bad_reply(socket_path, "its REFUSE carried " + std::to_string(packet.fds.size()) + " fds");
+    throw_refused(socket_path, *refuse);
+  }
+  if (packet.fds.size() != 1)
+    bad_reply(socket_path, "EVENT_FD carried " + std::to_string(packet.fds.size()) + " fds, not one");
+  if (!is_eventfd(packet.fds[0].get())) bad_reply(socket_path, "the fd EVENT_FD passed is not an eventfd");
+  // Reads that clear it must never block, whatever the server made.
+  const int fl = ::fcntl(packet.fds[0].get(), F_GETFL);
+  if (fl < 0 || ((fl & O_NONBLOCK) == 0 && ::fcntl(packet.fds[0].get(), F_SETFL, fl | O_NONBLOCK) != 0))
+    throw_os_error("cannot make channel '" + channel + "''s eventfd non-blocking", errno);
+  EventFdGrant grant;
+  grant.slot = std::get<ctl::EventFdReply>(reply).slot;
+  grant.event_fd = packet.fds[0].release();
+  grant.connection = sock.release();
+  return grant;
 }
 
 bool control_peer_gone(int control_socket) noexcept {

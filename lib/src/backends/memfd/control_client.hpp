@@ -9,9 +9,14 @@
 #include <string_view>
 #include <vector>
 
+#include "channel_events.hpp"
 #include "memfd_mapping.hpp"
 #include "unique_fd.hpp"
 #include "shmkit/detail/deadline.hpp"
+
+namespace shmkit {
+class ControlServer;
+}
 
 namespace shmkit::detail {
 
@@ -49,6 +54,17 @@ void check_client_socket_directory(const std::string& socket_path);
 // The directory of default socket paths when it exists and is a private directory of ours;
 // nullopt otherwise (nothing to list; never created here).
 std::optional<std::string> listable_socket_directory();
+
+// FD_REQUEST (protocol version 2): connects to `socket_path`, asks for channel `channel`'s
+// eventfd and checks what arrives (one fd, an eventfd). The connection stays open in the grant.
+// Throws Error as attach_memfd does; refused for no_such_channel / no_event_slot, and for an old
+// server's unsupported_version.
+EventFdGrant request_event_fd(const std::string& socket_path, const std::string& channel, DeadlineNs deadline,
+                              const std::vector<std::uint32_t>& trusted_server_uids = {});
+
+// The writer side: readers may request channel `channel`'s eventfds from `server` until the sink
+// is destroyed (control_server.cpp).
+std::unique_ptr<ChannelEventSink> serve_channel_events(ControlServer& server, const std::string& channel);
 
 // Liveness: true once the server side hung up (POLLHUP/POLLRDHUP/POLLERR), without blocking.
 bool control_peer_gone(int control_socket) noexcept;

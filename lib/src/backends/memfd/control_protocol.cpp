@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "shmkit/error.hpp"
 
@@ -130,6 +131,8 @@ const char* to_string(RefuseCode code) noexcept {
     case RefuseCode::incompatible_format: return "incompatible_format";
     case RefuseCode::handshake_timeout: return "handshake_timeout";
     case RefuseCode::internal_error: return "internal_error";
+    case RefuseCode::no_such_channel: return "no_such_channel";
+    case RefuseCode::no_event_slot: return "no_event_slot";
   }
   return "unknown";
 }
@@ -153,15 +156,30 @@ std::array<std::byte, kHelloSize> encode_hello(const Hello& hello) {
   return out;
 }
 
-std::array<std::byte, kAcceptSize> encode_accept(const Accept& accept) {
+std::array<std::byte, kAcceptSize> encode_accept(const Accept& accept, std::uint16_t version) {
   std::array<std::byte, kAcceptSize> out{};
-  put_header(out.data(), kProtocolVersion, MessageType::accept);
+  put_header(out.data(), version, MessageType::accept);
   put_u64(out.data() + offsetof(AcceptWire, segment_size), accept.segment_size);
   put_u32(out.data() + offsetof(AcceptWire, format_version), accept.format_version);
   put_u32(out.data() + offsetof(AcceptWire, segment_flags), accept.segment_flags);
   put_u32(out.data() + offsetof(AcceptWire, fd_count), accept.fd_count);
   for (std::size_t i = 0; i < kMaxFds; ++i)
     put_u32(out.data() + offsetof(AcceptWire, roles) + 4 * i, static_cast<std::uint32_t>(accept.roles[i]));
+  return out;
+}
+
+std::vector<std::byte> encode_fd_request(std::string_view channel, std::uint16_t version) {
+  std::vector<std::byte> out(kFdRequestFixedSize + channel.size());
+  put_header(out.data(), version, MessageType::fd_request);
+  put_u16(out.data() + offsetof(FdRequestWire, name_length), static_cast<std::uint16_t>(channel.size()));
+  std::memcpy(out.data() + kFdRequestFixedSize, channel.data(), channel.size());
+  return out;
+}
+
+std::array<std::byte, kEventFdSize> encode_event_fd(const EventFdReply& reply) {
+  std::array<std::byte, kEventFdSize> out{};
+  put_header(out.data(), kEventFdVersion, MessageType::event_fd);
+  put_u32(out.data() + offsetof(EventFdWire, slot), reply.slot);
   return out;
 }
 
@@ -191,26 +209,32 @@ std::vector<std::byte> encode_refuse(const Refuse& refuse) {
   return out;
 }
 
-std::variant<Hello, Refuse> decode_hello(std::span<const std::byte> packet) {
+namespace {
+
+// Magic and version of a client's first packet: nullopt when both are good.
+std::optional<Refuse> check_request_header(std::span<const std::byte> packet) {
   const std::byte* p = packet.data();
   if (packet.size() < kHeaderSize)
-    return refusal(RefuseCode::malformed, "HELLO of " + std::to_string(packet.size()) +
+    return refusal(RefuseCode::malformed, "message of " + std::to_string(packet.size()) +
                                               " bytes is shorter than the 8-byte message header");
   const std::uint32_t magic = get_u32(p + offsetof(HeaderWire, magic));
   if (magic != kMagic)
     return refusal(RefuseCode::bad_magic, "message does not start with the magic 'SHKC' (got " + hex32(magic) +
                                               "): not a shmkit control client");
-  // The version is checked before the length: another version's HELLO may be longer.
+  // The version is checked before the length: another version's message may be longer.
   const std::uint16_t version = get_u16(p + offsetof(HeaderWire, version));
   if (version < kMinProtocolVersion || version > kMaxProtocolVersion)
     return refusal(RefuseCode::unsupported_version,
                    "this server speaks protocol versions " + std::to_string(kMinProtocolVersion) + " to " +
                        std::to_string(kMaxProtocolVersion) + ", the client sent version " + std::to_string(version));
-  const std::uint16_t type = get_u16(p + offsetof(HeaderWire, type));
-  if (type != static_cast<std::uint16_t>(MessageType::hello))
-    return refusal(RefuseCode::malformed, "expected HELLO (type 1), got message type " + std::to_string(type));
+  return std::nullopt;
+}
+
+std::variant<Hello, Refuse> decode_hello_body(std::span<const std::byte> packet) {
+  const std::byte* p = packet.data();
+  const std::uint16_t version = get_u16(p + offsetof(HeaderWire, version));
   if (packet.size() != kHelloSize)
-    return refusal(RefuseCode::malformed, "HELLO has " + std::to_string(packet.size()) + " bytes, version 1 has " +
+    return refusal(RefuseCode::malformed, "HELLO has " + std::to_string(packet.size()) + " bytes, versions 1 and 2 have " +
                                               std::to_string(kHelloSize));
   if (!all_zero(p + offsetof(HelloWire, reserved), sizeof(HelloWire::reserved)))
     return refusal(RefuseCode::malformed, "HELLO reserved bytes 16..31 are not zero");
@@ -225,6 +249,107 @@ std::variant<Hello, Refuse> decode_hello(std::span<const std::byte> packet) {
   return hello;
 }
 
+std::variant<FdRequest, Refuse> decode_fd_request_body(std::span<const std::byte> packet) {
+  const std::byte* p = packet.data();
+  const std::uint16_t version = get_u16(p + offsetof(HeaderWire, version));
+  if (version < kEventFdVersion)
+    return refusal(RefuseCode::malformed, "FD_REQUEST (type 4) needs protocol version 2, the client sent version " +
+                                              std::to_string(version));
+  if (packet.size() < kFdRequestFixedSize)
+    return refusal(RefuseCode::malformed, "FD_REQUEST of " + std::to_string(packet.size()) + " bytes is shorter than " +
+                                              std::to_string(kFdRequestFixedSize));
+  const std::uint16_t length = get_u16(p + offsetof(FdRequestWire, name_length));
+  if (length == 0 || length > kMaxChannelNameBytes || kFdRequestFixedSize + length != packet.size())
+    return refusal(RefuseCode::malformed, "FD_REQUEST name length " + std::to_string(length) + " (1 to " +
+                                              std::to_string(kMaxChannelNameBytes) + ") disagrees with its packet of " +
+                                              std::to_string(packet.size()) + " bytes");
+  if (get_u16(p + offsetof(FdRequestWire, reserved0)) != 0 || get_u32(p + offsetof(FdRequestWire, reserved1)) != 0)
+    return refusal(RefuseCode::malformed, "FD_REQUEST reserved bytes 10..15 are not zero");
+  FdRequest r;
+  r.channel.assign(reinterpret_cast<const char*>(p + kFdRequestFixedSize), length);
+  if (!valid_reason_text(r.channel)) return refusal(RefuseCode::malformed, "FD_REQUEST channel name is not printable UTF-8 text");
+  return r;
+}
+
+}  // namespace
+
+std::variant<Hello, Refuse> decode_hello(std::span<const std::byte> packet) {
+  if (auto bad = check_request_header(packet)) return *bad;
+  const std::uint16_t type = get_u16(packet.data() + offsetof(HeaderWire, type));
+  if (type != static_cast<std::uint16_t>(MessageType::hello))
+    return refusal(RefuseCode::malformed, "expected HELLO (type 1), got message type " + std::to_string(type));
+  return decode_hello_body(packet);
+}
+
+std::variant<Hello, FdRequest, Refuse> decode_request(std::span<const std::byte> packet) {
+  if (auto bad = check_request_header(packet)) return *bad;
+  const std::uint16_t type = get_u16(packet.data() + offsetof(HeaderWire, type));
+  if (type == static_cast<std::uint16_t>(MessageType::hello)) {
+    auto h = decode_hello_body(packet);
+    if (auto* r = std::get_if<Refuse>(&h)) return std::move(*r);
+    return std::get<Hello>(h);
+  }
+  if (type == static_cast<std::uint16_t>(MessageType::fd_request)) {
+    auto f = decode_fd_request_body(packet);
+    if (auto* r = std::get_if<Refuse>(&f)) return std::move(*r);
+    return std::move(std::get<FdRequest>(f));
+  }
+  return refusal(RefuseCode::malformed, "expected HELLO (type 1) or FD_REQUEST (type 4), got message type " +
+                                            std::to_string(type));
+}
+
+namespace {
+
+Refuse decode_refuse(std::span<const std::byte> packet) {
+  // REFUSE's layout is the same in every protocol version, so its own version is not checked.
+  const std::byte* p = packet.data();
+  if (packet.size() < kRefuseFixedSize || packet.size() > kRefuseMaxSize)
+    bad_reply("REFUSE has " + std::to_string(packet.size()) + " bytes (" + std::to_string(kRefuseFixedSize) +
+              " to " + std::to_string(kRefuseMaxSize) + " allowed)");
+  const std::uint16_t length = get_u16(p + offsetof(RefuseWire, reason_length));
+  if (length > kMaxReasonBytes || kRefuseFixedSize + length != packet.size())
+    bad_reply("REFUSE reason length " + std::to_string(length) + " disagrees with its packet of " +
+              std::to_string(packet.size()) + " bytes");
+  if (get_u16(p + offsetof(RefuseWire, reserved)) != 0) bad_reply("REFUSE reserved bytes 18..19 are not zero");
+  Refuse r;
+  const std::uint32_t code = get_u32(p + offsetof(RefuseWire, code));
+  if (code == 0) bad_reply("REFUSE code is 0");
+  r.code = static_cast<RefuseCode>(code);  // unknown codes from newer servers: a generic refusal
+  r.min_version = get_u16(p + offsetof(RefuseWire, min_version));
+  r.max_version = get_u16(p + offsetof(RefuseWire, max_version));
+  if (r.min_version == 0 || r.min_version > r.max_version)
+    bad_reply("REFUSE names versions " + std::to_string(r.min_version) + " to " + std::to_string(r.max_version));
+  r.reason.assign(reinterpret_cast<const char*>(p + kRefuseFixedSize), length);
+  if (!valid_reason_text(r.reason)) bad_reply("REFUSE reason is not printable UTF-8 text");
+  return r;
+}
+
+}  // namespace
+
+std::variant<EventFdReply, Refuse> decode_event_reply(std::span<const std::byte> packet) {
+  const std::byte* p = packet.data();
+  if (packet.size() < kHeaderSize)
+    bad_reply("reply of " + std::to_string(packet.size()) + " bytes is shorter than the 8-byte message header");
+  const std::uint32_t magic = get_u32(p + offsetof(HeaderWire, magic));
+  if (magic != kMagic) bad_reply("reply does not start with the magic 'SHKC' (got " + hex32(magic) + ")");
+  const std::uint16_t version = get_u16(p + offsetof(HeaderWire, version));
+  const std::uint16_t type = get_u16(p + offsetof(HeaderWire, type));
+  if (type == static_cast<std::uint16_t>(MessageType::refuse)) return decode_refuse(packet);
+  if (type != static_cast<std::uint16_t>(MessageType::event_fd))
+    bad_reply("expected EVENT_FD (5) or REFUSE (3), got message type " + std::to_string(type));
+  if (version != kEventFdVersion)
+    bad_reply("EVENT_FD is protocol version " + std::to_string(version) + ", this client asked for version " +
+              std::to_string(kEventFdVersion));
+  if (packet.size() != kEventFdSize)
+    bad_reply("EVENT_FD has " + std::to_string(packet.size()) + " bytes, version 2 has " + std::to_string(kEventFdSize));
+  if (get_u32(p + offsetof(EventFdWire, reserved)) != 0) bad_reply("EVENT_FD reserved bytes 12..15 are not zero");
+  EventFdReply r;
+  r.slot = get_u32(p + offsetof(EventFdWire, slot));
+  if (r.slot >= kEventSlots)
+    bad_reply("EVENT_FD slot " + std::to_string(r.slot) + " is not below " + std::to_string(kEventSlots));
+  return r;
+}
+
 std::variant<Accept, Refuse> decode_reply(std::span<const std::byte> packet) {
   const std::byte* p = packet.data();
   if (packet.size() < kHeaderSize)
@@ -234,28 +359,7 @@ std::variant<Accept, Refuse> decode_reply(std::span<const std::byte> packet) {
   const std::uint16_t version = get_u16(p + offsetof(HeaderWire, version));
   const std::uint16_t type = get_u16(p + offsetof(HeaderWire, type));
 
-  if (type == static_cast<std::uint16_t>(MessageType::refuse)) {
-    // REFUSE's layout is the same in every protocol version, so its own version is not checked.
-    if (packet.size() < kRefuseFixedSize || packet.size() > kRefuseMaxSize)
-      bad_reply("REFUSE has " + std::to_string(packet.size()) + " bytes (" + std::to_string(kRefuseFixedSize) +
-                " to " + std::to_string(kRefuseMaxSize) + " allowed)");
-    const std::uint16_t length = get_u16(p + offsetof(RefuseWire, reason_length));
-    if (length > kMaxReasonBytes || kRefuseFixedSize + length != packet.size())
-      bad_reply("REFUSE reason length " + std::to_string(length) + " disagrees with its packet of " +
-                std::to_string(packet.size()) + " bytes");
-    if (get_u16(p + offsetof(RefuseWire, reserved)) != 0) bad_reply("REFUSE reserved bytes 18..19 are not zero");
-    Refuse r;
-    const std::uint32_t code = get_u32(p + offsetof(RefuseWire, code));
-    if (code == 0) bad_reply("REFUSE code is 0");
-    r.code = static_cast<RefuseCode>(code);  // unknown codes from newer servers: a generic refusal
-    r.min_version = get_u16(p + offsetof(RefuseWire, min_version));
-    r.max_version = get_u16(p + offsetof(RefuseWire, max_version));
-    if (r.min_version == 0 || r.min_version > r.max_version)
-      bad_reply("REFUSE names versions " + std::to_string(r.min_version) + " to " + std::to_string(r.max_version));
-    r.reason.assign(reinterpret_cast<const char*>(p + kRefuseFixedSize), length);
-    if (!valid_reason_text(r.reason)) bad_reply("REFUSE reason is not printable UTF-8 text");
-    return r;
-  }
+  if (type == static_cast<std::uint16_t>(MessageType::refuse)) return decode_refuse(packet);
   if (type != static_cast<std::uint16_t>(MessageType::accept))
     bad_reply("expected ACCEPT (2) or REFUSE (3), got message type " + std::to_string(type));
   if (version != kProtocolVersion)

@@ -24,15 +24,18 @@ namespace shmkit::detail::control {
 
 // 'S','H','K','C' on the wire, read as a little-endian u32.
 inline constexpr std::uint32_t kMagic = 0x434B4853;
+// The version this build's client says HELLO in (HELLO and ACCEPT are the same in version 2).
 inline constexpr std::uint16_t kProtocolVersion = 1;
+// The version of FD_REQUEST / EVENT_FD (a channel's writer-owned eventfd).
+inline constexpr std::uint16_t kEventFdVersion = 2;
 // The versions this build's server answers; REFUSE(unsupported_version) names them.
 inline constexpr std::uint16_t kMinProtocolVersion = 1;
-inline constexpr std::uint16_t kMaxProtocolVersion = 1;
+inline constexpr std::uint16_t kMaxProtocolVersion = 2;
 
 inline constexpr std::size_t kMaxFds = 8;
 inline constexpr std::size_t kMaxReasonBytes = 200;
 
-enum class MessageType : std::uint16_t { hello = 1, accept = 2, refuse = 3 };
+enum class MessageType : std::uint16_t { hello = 1, accept = 2, refuse = 3, fd_request = 4, event_fd = 5 };
 
 // HELLO.access: what the client wants. read_only is granted with a read-only fd (reopened
 // O_RDONLY) and no kSegmentWritable flag; servers from before read-only views refuse it with
@@ -43,7 +46,7 @@ enum class Access : std::uint32_t { read_write = 1, read_only = 2 };
 enum class FdRole : std::uint32_t {
   none = 0,           // unused table entry (i >= fd_count)
   segment_memfd = 1,  // the sealed memfd holding the segment: exactly one per ACCEPT
-  eventfd = 2,        // reserved for channels: v1 clients close it unused
+  eventfd = 2,        // reserved in ACCEPT (clients close it unused); EVENT_FD passes one
 };
 
 // ACCEPT.segment_flags bits.
@@ -60,6 +63,8 @@ enum class RefuseCode : std::uint32_t {
   incompatible_format = 7,  // the client reads another segment format version
   handshake_timeout = 8,    // no HELLO within the server's handshake timeout
   internal_error = 9,       // the server failed (e.g. could not pass the fd)
+  no_such_channel = 10,     // FD_REQUEST: no channel of that name has its writer in the server's process
+  no_event_slot = 11,       // FD_REQUEST: the channel's kEventSlots subscriber slots are all taken
 };
 // Short stable name ("access_denied"), or "unknown".
 const char* to_string(RefuseCode code) noexcept;
@@ -94,6 +99,28 @@ struct RefuseWire {
   std::uint16_t reserved;        // 18  zero
   char reason[kMaxReasonBytes];  // 20  UTF-8, no NUL or control characters
 };
+// Version 2: a connection's first packet may be FD_REQUEST instead of HELLO.
+inline constexpr std::size_t kMaxChannelNameBytes = 200;
+struct FdRequestWire {
+  HeaderWire header;            // 0   version 2, type 4
+  std::uint16_t name_length;    // 8   1..200; the packet is exactly 16 + name_length bytes
+  std::uint16_t reserved0;      // 10  zero
+  std::uint32_t reserved1;      // 12  zero
+  char name[kMaxChannelNameBytes];  // 16  the channel's name in the segment, printable UTF-8
+};
+struct EventFdWire {
+  HeaderWire header;       // 0   version 2, type 5; exactly one fd (the eventfd) in SCM_RIGHTS
+  std::uint32_t slot;      // 8   the subscriber slot: bit `slot` of the channel's fd_subscribers
+  std::uint32_t reserved;  // 12  zero
+};
+static_assert(offsetof(FdRequestWire, name_length) == 8 && offsetof(FdRequestWire, reserved1) == 12 &&
+              offsetof(FdRequestWire, name) == 16);
+static_assert(sizeof(EventFdWire) == 16 && offsetof(EventFdWire, slot) == 8 && offsetof(EventFdWire, reserved) == 12);
+inline constexpr std::size_t kFdRequestFixedSize = offsetof(FdRequestWire, name);
+inline constexpr std::size_t kEventFdSize = sizeof(EventFdWire);
+// Subscriber slots per channel: the bits of the 32-bit fd_subscribers word.
+inline constexpr std::uint32_t kEventSlots = 32;
+
 static_assert(sizeof(HeaderWire) == 8 && offsetof(HeaderWire, version) == 4 && offsetof(HeaderWire, type) == 6);
 static_assert(sizeof(HelloWire) == 32 && offsetof(HelloWire, access) == 8 &&
               offsetof(HelloWire, format_version) == 12 && offsetof(HelloWire, reserved) == 16);
@@ -115,6 +142,12 @@ inline constexpr std::size_t kRefuseMaxSize = kRefuseFixedSize + kMaxReasonBytes
 inline constexpr std::size_t kReceiveBufferSize = 512;
 
 // ---- Decoded messages ----
+struct FdRequest {
+  std::string channel;
+};
+struct EventFdReply {
+  std::uint32_t slot = 0;
+};
 struct Hello {
   std::uint16_t version = kProtocolVersion;
   Access access = Access::read_write;
@@ -137,13 +170,24 @@ struct Refuse {
 // Encoders write exactly the documented bytes. HELLO carries hello.version (tests craft others);
 // ACCEPT and REFUSE always carry kProtocolVersion.
 std::array<std::byte, kHelloSize> encode_hello(const Hello& hello);
-std::array<std::byte, kAcceptSize> encode_accept(const Accept& accept);
+// `version`: the HELLO's (the server answers in the version it was asked in).
+std::array<std::byte, kAcceptSize> encode_accept(const Accept& accept, std::uint16_t version = kProtocolVersion);
+// FD_REQUEST naming `channel` (tests craft other versions and names).
+std::vector<std::byte> encode_fd_request(std::string_view channel, std::uint16_t version = kEventFdVersion);
+std::array<std::byte, kEventFdSize> encode_event_fd(const EventFdReply& reply);
 // The reason is cut to 200 bytes at a character boundary; bytes that are not valid UTF-8 text
 // (or are control characters) become '?'.
 std::vector<std::byte> encode_refuse(const Refuse& refuse);
 
 // Server side: a valid HELLO, or the REFUSE to answer it with (code and reason say what is wrong).
 std::variant<Hello, Refuse> decode_hello(std::span<const std::byte> packet);
+// Server side, a connection's first packet: HELLO (version 1 or 2), FD_REQUEST (version 2), or
+// the REFUSE to answer it with.
+std::variant<Hello, FdRequest, Refuse> decode_request(std::span<const std::byte> packet);
+
+// Client side of FD_REQUEST: a valid EVENT_FD or REFUSE; anything else throws
+// Error(protocol_error) naming the field. That exactly one fd arrived is the caller's check.
+std::variant<EventFdReply, Refuse> decode_event_reply(std::span<const std::byte> packet);
 
 // Client side: a valid ACCEPT or REFUSE; anything else throws Error(protocol_error) naming the
 // field. ACCEPT's fd table is validated here (count 1..8, known roles, exactly one segment memfd,

@@ -258,6 +258,57 @@ std::pair<std::string, std::string> default_path_and_directory(std::string_view 
   return {std::move(path), dir};
 }
 
+// One channel's subscriber eventfds in the writer's process. Made lazily, one per slot, and
+// closed only with the table: the writer reads fds[] while publishing, without a lock. A slot
+// freed by a reader that left is drained before it is handed out again.
+struct EventTable {
+  std::array<std::atomic<int>, ctl::kEventSlots> fds;
+  std::atomic<bool> active{false};  // a writer of this process serves it now
+  std::uint32_t in_use = 0;         // slots held by connected readers (serving thread only)
+  EventTable() {
+    for (auto& fd : fds) fd.store(-1, std::memory_order_relaxed);
+  }
+  ~EventTable() {
+    for (auto& fd : fds)
+      if (const int f = fd.load(std::memory_order_relaxed); f >= 0) ::close(f);
+  }
+  EventTable(const EventTable&) = delete;
+  EventTable& operator=(const EventTable&) = delete;
+};
+
+// The channels whose writers live in this process, by name. Entries stay for the server's life, so a
+// writer that comes back (close, attach again) signals the readers that already hold its fds.
+struct EventRegistry {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::shared_ptr<EventTable>> tables;
+};
+
+class ServerEventSink final : public detail::ChannelEventSink {
+ public:
+  explicit ServerEventSink(std::shared_ptr<EventTable> table) noexcept : table_(std::move(table)) {
+    table_->active.store(true, std::memory_order_release);
+  }
+  ~ServerEventSink() override { table_->active.store(false, std::memory_order_release); }
+  std::uint32_t signal(std::uint32_t slots) noexcept override {
+    std::uint32_t writes = 0;
+    while (slots != 0) {
+      const int i = __builtin_ctz(slots);
+      slots &= slots - 1;
+      const int fd = table_->fds[static_cast<std::size_t>(i)].load(std::memory_order_acquire);
+      if (fd < 0) continue;
+      const std::uint64_t one = 1;
+      // EAGAIN (a reader that never drains saturated the counter) leaves it readable: nothing to do.
+      while (::write(fd, &one, sizeof one) < 0 && errno == EINTR) {
+      }
+      ++writes;
+    }
+    return writes;
+  }
+
+ private:
+  std::shared_ptr<EventTable> table_;
+};
+
 }  // namespace
 
 struct ControlServer::Impl {
@@ -266,8 +317,10 @@ struct ControlServer::Impl {
     ControlClientInfo info;
     bool allowed = false;   // by the policy, decided at accept; answered after the HELLO
     bool read_write = false;  // the policy allows it read-write (else read-only only)
-    bool attached = false;  // got the ACCEPT and the fd
+    bool attached = false;  // got the ACCEPT and the fd (or, a subscriber, its EVENT_FD)
     DeadlineNs deadline = 0;
+    std::shared_ptr<EventTable> events;  // a subscriber's channel (FD_REQUEST), else null
+    std::uint32_t slot = 0;               // and its slot there
   };
 
   // Configuration
@@ -293,6 +346,8 @@ struct ControlServer::Impl {
   std::uint64_t next_id = 1;
   bool listen_paused = false;
   DeadlineNs resume_listening_at = 0;  // when paused for lack of fds, retry then (or on a drop)
+
+  std::shared_ptr<EventRegistry> event_registry = std::make_shared<EventRegistry>();
 
   mutable std::mutex attached_mutex;
   std::vector<ControlClientInfo> attached;  // guarded by attached_mutex
@@ -606,8 +661,9 @@ struct ControlServer::Impl {
     if (packet.truncated)
       return refuse(c, ctl::RefuseCode::malformed,
                     "message longer than " + std::to_string(ctl::kReceiveBufferSize) + " bytes");
-    auto decoded = ctl::decode_hello(std::span<const std::byte>(buffer.data(), packet.size));
+    auto decoded = ctl::decode_request(std::span<const std::byte>(buffer.data(), packet.size));
     if (auto* r = std::get_if<ctl::Refuse>(&decoded)) return refuse(c, r->code, r->reason);
+    if (auto* request = std::get_if<ctl::FdRequest>(&decoded)) return grant_event_fd(c, request->channel);
     const auto& hello = std::get<ctl::Hello>(decoded);
     if (hello.format_version != format_version)
       return refuse(c, ctl::RefuseCode::incompatible_format,
@@ -634,7 +690,7 @@ struct ControlServer::Impl {
     accept.segment_flags = read_only ? 0u : ctl::kSegmentWritable;
     accept.fd_count = 1;
     accept.roles[0] = ctl::FdRole::segment_memfd;
-    const auto bytes = ctl::encode_accept(accept);
+    const auto bytes = ctl::encode_accept(accept, hello.version);
     const int fds[1] = {read_only ? read_only_fd.get() : memfd};
     try {
       ctl::send_packet(c.fd.get(), bytes, fds);
@@ -649,6 +705,57 @@ struct ControlServer::Impl {
       attached.push_back(c.info);
     }
     notify(c.info, true);
+  }
+
+  // FD_REQUEST: the channel's eventfd for a free slot, or a REFUSE that changes nothing.
+  void grant_event_fd(Client& c, const std::string& channel) {
+    // A subscriber arms its slot in the channel's header: it needs a writable mapping.
+    if (!c.read_write)
+      return refuse(c, ctl::RefuseCode::access_denied,
+                    "uid " + std::to_string(c.info.uid) + " may attach read-only only; an eventfd subscriber writes "
+                                                          "the channel header");
+    std::shared_ptr<EventTable> table;
+    {
+      const std::lock_guard lock(event_registry->mutex);
+      if (auto it = event_registry->tables.find(channel); it != event_registry->tables.end()) table = it->second;
+    }
+    if (!table || !table->active.load(std::memory_order_acquire))
+      return refuse(c, ctl::RefuseCode::no_such_channel,
+                    "no channel named '" + channel + "' has its writer in this server's process");
+    const std::uint32_t free_slots = ~table->in_use;
+    if (free_slots == 0)
+      return refuse(c, ctl::RefuseCode::no_event_slot,
+                    "channel '" + channel + "' has all its " + std::to_string(ctl::kEventSlots) +
+                        " eventfd subscribers; use the notification thread (named backend behaviour)");
+    const auto slot = static_cast<std::uint32_t>(__builtin_ctz(free_slots));
+    std::atomic<int>& slot_fd = table->fds[slot];
+    int fd = slot_fd.load(std::memory_order_relaxed);
+    if (fd < 0) {
+      fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      if (fd < 0)
+        return refuse(c, ctl::RefuseCode::internal_error, std::string("cannot create an eventfd: ") + std::strerror(errno));
+      slot_fd.store(fd, std::memory_order_release);
+    } else {
+      // Wake-ups meant for the slot's previous reader.
+      std::uint64_t stale = 0;
+      [[maybe_unused]] const ssize_t r = ::read(fd, &stale, sizeof stale);
+    }
+    ctl::EventFdReply reply;
+    reply.slot = slot;
+    const auto bytes = ctl::encode_event_fd(reply);
+    const int fds[1] = {fd};
+    try {
+      ctl::send_packet(c.fd.get(), bytes, fds);
+    } catch (const Error& e) {
+      drop(c.info.id, "could not pass channel '" + channel + "''s eventfd to " + who(c.info) + ": " + e.what());
+      return;
+    }
+    table->in_use |= 1u << slot;
+    c.events = std::move(table);
+    c.slot = slot;
+    c.attached = true;
+    deadlines.erase({c.deadline, c.info.id});
+    log("gave channel '" + channel + "''s eventfd (slot " + std::to_string(slot) + ") to " + who(c.info));
   }
 
   void send_refuse(int fd, ctl::RefuseCode code, std::string reason) noexcept {
@@ -717,6 +824,11 @@ struct ControlServer::Impl {
     c.fd.reset();
     set_listening(true);
     if (!note.empty()) log(note);
+    if (c.events) {
+      // A subscriber's connection: its slot is free again (its fd stays, drained on reuse).
+      if (c.attached) c.events->in_use &= ~(1u << c.slot);
+      return;
+    }
     if (c.attached) {
       {
         const std::lock_guard lock(attached_mutex);
@@ -800,6 +912,23 @@ std::string ControlServer::default_socket_path(std::string_view segment_name) {
 }
 
 namespace detail {
+
+struct ControlServerAccess {
+  static ControlServer::Impl& impl(ControlServer& s) noexcept { return *s.impl_; }
+};
+
+std::unique_ptr<ChannelEventSink> serve_channel_events(ControlServer& server, const std::string& channel) {
+  EventRegistry& registry = *ControlServerAccess::impl(server).event_registry;
+  std::shared_ptr<EventTable> table;
+  {
+    const std::lock_guard lock(registry.mutex);
+    auto& entry = registry.tables[channel];
+    if (!entry) entry = std::make_shared<EventTable>();
+    table = entry;
+  }
+  return std::make_unique<ServerEventSink>(std::move(table));
+}
+
 std::string unchecked_client_socket_path(std::string_view segment_name) {
   return default_path_and_directory(segment_name, false).first;
 }

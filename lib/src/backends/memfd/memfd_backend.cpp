@@ -28,11 +28,17 @@ const std::string kNoPath;
 
 // What every memfd segment of this process is: the mapping (which owns the memfd) plus, for the
 // creator, the server, and for an opener, its connection to the server.
-class MemfdAttachment : public Attachment, public MemfdHandle {
+class MemfdAttachment : public Attachment, public MemfdHandle, public ChannelEvents {
  public:
   explicit MemfdAttachment(std::unique_ptr<MemfdMapping> mapping) noexcept
       : Attachment(std::move(mapping)) {}
   BackendHandle* handle() noexcept override { return this; }
+  ChannelEvents* channel_events() noexcept override { return this; }
+  // An adopted segment has no server to hand fds out nor one to ask.
+  std::unique_ptr<ChannelEventSink> serve_channel(const std::string&) override { return nullptr; }
+  EventFdGrant request_event_fd(const std::string& name, DeadlineNs) override {
+    throw Error(Errc::unsupported, "channel '" + name + "': this process has no control connection to ask for its eventfd");
+  }
   int fd() const noexcept override { return static_cast<const MemfdMapping&>(mapping()).fd(); }
   ControlServer* server() const noexcept override { return nullptr; }
   const std::string& socket_path() const noexcept override { return kNoPath; }
@@ -47,6 +53,9 @@ class ServingAttachment final : public MemfdAttachment {
         server_(fd(), this->mapping().size(), kFormatVersion, path, std::move(options)) {}
   ControlServer* server() const noexcept override { return &server_; }
   const std::string& socket_path() const noexcept override { return server_.socket_path(); }
+  std::unique_ptr<ChannelEventSink> serve_channel(const std::string& name) override {
+    return serve_channel_events(server_, name);
+  }
 
  private:
   // Declared after the mapping's base: destroyed first, so it stops serving before the memfd closes.
@@ -55,15 +64,23 @@ class ServingAttachment final : public MemfdAttachment {
 
 class ClientAttachment final : public MemfdAttachment {
  public:
-  ClientAttachment(std::unique_ptr<MemfdMapping> mapping, std::string path, UniqueFd socket)
-      : MemfdAttachment(std::move(mapping)), path_(std::move(path)), socket_(std::move(socket)) {}
+  ClientAttachment(std::unique_ptr<MemfdMapping> mapping, std::string path, UniqueFd socket,
+                   std::vector<std::uint32_t> trusted_server_uids)
+      : MemfdAttachment(std::move(mapping)),
+        path_(std::move(path)),
+        socket_(std::move(socket)),
+        trusted_(std::move(trusted_server_uids)) {}
   const std::string& socket_path() const noexcept override { return path_; }
+  EventFdGrant request_event_fd(const std::string& name, DeadlineNs deadline) override {
+    return detail::request_event_fd(path_, name, deadline, trusted_);
+  }
   int control_fd() const noexcept override { return socket_.get(); }
   bool server_alive() const noexcept override { return !control_peer_gone(socket_.get()); }
 
  private:
   std::string path_;
   UniqueFd socket_;
+  std::vector<std::uint32_t> trusted_;
 };
 
 std::string server_socket_path(std::string_view name, const SegmentOptions& options) {
@@ -93,7 +110,8 @@ std::unique_ptr<ClientAttachment> attach_at(std::string_view name, const std::st
   const bool default_path = socket_path.empty();
   const std::string path = default_path ? unchecked_client_socket_path(name) : socket_path;
   AttachedMemfd attached = attach_memfd(path, deadline, read_only, default_path, options.trusted_server_uids);
-  auto out = std::make_unique<ClientAttachment>(std::move(attached.mapping), path, std::move(attached.control_socket));
+  auto out = std::make_unique<ClientAttachment>(std::move(attached.mapping), path, std::move(attached.control_socket),
+                                                options.trusted_server_uids);
   validate_attached(out->mapping(), name.empty() ? std::string_view(path) : name, name, "came over a control socket");
   return out;
 }
