@@ -64,9 +64,10 @@ void finish_report(ChildReport& r, Errc status) {
 }
 
 // Broadcast reader that checks every frame: args <strategy> <slow-every> <slow-us> <copy|peek>
-// <start: oldest|next> [lossy|lossless]. Reads until closed (or peer_gone / a 30 s silence).
-// Lossless: being detached fails the reader (Error(peer_gone)), and it reports its progress
-// (delivered) every 4096 frames while it reads.
+// <start: oldest|next> [lossy|lossless] [hang-after]. Reads until closed (or peer_gone / a 30 s
+// silence). Lossless: being detached fails the reader (Error(peer_gone)), and it reports its
+// progress (delivered) every 4096 frames while it reads. hang-after N (> 0): after N frames it
+// reports N delivered and stops reading for good (waiting to be killed).
 int bcast_verify(Segment& seg, const Args& a, ChildReport& r) {
   ReaderOptions o;
   o.wait = parse_strategy(a.str(0, "spin"));
@@ -78,6 +79,7 @@ int bcast_verify(Segment& seg, const Args& a, ChildReport& r) {
   }
   const std::uint64_t slow_every = a.num(1), slow_us = a.num(2);
   const bool peek = a.str(3, "copy") == "peek";
+  const std::uint64_t hang_after = a.num(6);
   BroadcastReader reader(seg, a.channel, o);
   std::vector<std::byte> buf(reader.max_frame());
   std::uint64_t next = reader.position(), delivered = 0, lost = 0, mismatched = 0, out_of_order = 0, torn = 0;
@@ -106,6 +108,10 @@ int bcast_verify(Segment& seg, const Args& a, ChildReport& r) {
     }
     ++delivered;
     if (lossless && delivered % 4096 == 0) r.delivered.store(delivered, std::memory_order_relaxed);
+    if (hang_after != 0 && delivered == hang_after) {
+      r.delivered.store(delivered, std::memory_order_release);
+      for (;;) pause();
+    }
   }
   r.delivered.store(delivered);
   r.lost.store(lost);

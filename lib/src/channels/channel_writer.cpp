@@ -298,9 +298,10 @@ void WriterCore::scan_lossless() {
   for (std::uint32_t i = 0; i < view_.reader_capacity; ++i) {
     ReaderRecord& r = view_.records[i];
     if (r.mode.load(std::memory_order_seq_cst) != kReaderLossless) continue;
-    // Acquire: pairs with the reader's release store, made after it finished with the frames
-    // before its cursor. A cursor past the frames published is damage: it cannot hold us back.
-    floor = std::min(floor, std::min(r.cursor.load(std::memory_order_acquire), next_));
+    // Acquire (sc: inside a wait, the writer's half of the handshake with a reader's sc fence
+    // after its cursor store): pairs with the reader's release store, made after it finished
+    // with the frames before its cursor. A cursor past the frames published is damage.
+    floor = std::min(floor, std::min(r.cursor.load(std::memory_order_seq_cst), next_));
   }
   limit_ = floor == ~std::uint64_t{0} ? ~std::uint64_t{0} : floor + view_.slot_count;
 }
