@@ -385,15 +385,18 @@ struct FloorMap {
   }
 };
 
-// fstat for the size, map, close: what both floors do once they hold an fd.
-void map_fd(int fd, FloorMap& m) {
+// fstat for the size, map, close: what both floors do once they hold an fd. `map_bytes` (when
+// not 0) maps that much instead of the object's size; `touch` reads the first page, which makes
+// the kernel build the mapping's page tables as any real attach does.
+void map_fd(int fd, FloorMap& m, std::size_t map_bytes = 0, bool touch = false) {
   struct stat st {};
   if (fd < 0 || ::fstat(fd, &st) != 0)
     throw std::runtime_error(std::string("attach floor: no fd to map: ") + std::strerror(errno));
-  m.bytes = static_cast<std::size_t>(st.st_size);
+  m.bytes = map_bytes != 0 ? map_bytes : static_cast<std::size_t>(st.st_size);
   m.p = ::mmap(nullptr, m.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
   if (m.p == MAP_FAILED) throw std::runtime_error("attach floor: mmap failed");
+  if (touch) (void)*static_cast<const volatile std::uint64_t*>(m.p);
 }
 
 // Connects to the floor server and receives its fd; throws if it sent none (saying what came).
@@ -436,23 +439,27 @@ int receive_floor_fd(const std::string& path) {
 // alternates batches of attaches between the ways, so load drift hits all alike. At 64 MiB a
 // memfd segment that may grow to 1 GiB (all of it mapped by each attach) is attached as well.
 void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
-  enum Way { named, memfd, floor_shm, floor_fd, floor_wake, memfd_growable, kWays };
+  enum Way { named, memfd, floor_shm, floor_fd, floor_wake, memfd_growable, floor_touch, floor_touch_wide, kWays };
   constexpr std::uint64_t kGrowableMax = std::uint64_t{1} << 30;
   const bool growable = bytes < kGrowableMax;
-  const char* ids[kWays] = {"named", "memfd", "floor-shm-open", "floor-fd-pass", "floor-wake", "memfd"};
+  const char* ids[kWays] = {"named", "memfd", "floor-shm-open", "floor-fd-pass", "floor-wake", "memfd",
+                            "floor-fd-touch", "floor-fd-touch"};
   const char* labels[kWays] = {"open named by name (open, validate, map, find)",
                                "attach memfd (connect, fd, validate, map, find)",
                                "floor: shm_open + fstat + mmap, nothing checked",
                                "floor: fd over a Unix socket + fstat + mmap, nothing checked",
                                "floor: wake a server asleep in futex_wait, spin for its answer",
-                               "attach memfd that may grow to 1 GiB (maps 1 GiB), this size in use"};
+                               "attach memfd that may grow to 1 GiB (maps 1 GiB), this size in use",
+                               "floor: fd over a Unix socket + fstat + mmap of this size + read the first page",
+                               "floor: the same fd, 1 GiB mapped + read the first page"};
   Result r[kWays];
   bool any = false;
   for (int w = 0; w < kWays; ++w) {
-    const std::string size = w == memfd_growable ? "1G-max-" + size_name(bytes) + "-used" : size_name(bytes);
+    const bool wide = w == memfd_growable || w == floor_touch_wide;
+    const std::string size = wide ? "1G-max-" + size_name(bytes) + "-used" : size_name(bytes);
     r[w] = Result{.id = "state/attach/" + std::string(ids[w]) + "/" + size, .group = "state",
                   .metric = Metric::time, .label = labels[w], .size = bytes};
-    any = any || (selected(s, r[w].id) && (w != memfd_growable || growable));
+    any = any || (selected(s, r[w].id) && (w < memfd_growable || growable));
   }
   if (!any) return;
   ControlMap ctl = ControlMap::create(s);
@@ -479,13 +486,14 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   const int batches = s.quick ? 5 : 30, per_batch = 10;
   for (int batch = 0; batch < batches + 1; ++batch) {
     // The growable memfd right after the fixed one: the two the goal compares see the same load.
-    for (const int w : {named, memfd, memfd_growable, floor_shm, floor_fd, floor_wake}) {
-      if (w == memfd_growable && !growable) continue;
+    for (const int w : {named, memfd, memfd_growable, floor_shm, floor_fd, floor_touch, floor_touch_wide, floor_wake}) {
+      if (w >= memfd_growable && !growable) continue;
       SegmentOptions o;
       o.backend = w == memfd || w == memfd_growable ? Backend::memfd : Backend::named;
       for (int i = 0; i < per_batch; ++i) {
-        if (w == memfd || w == floor_fd || w == floor_wake || w == memfd_growable)
-          await_asleep(server[w == memfd ? 1 : w == floor_fd ? 2 : w == floor_wake ? 3 : 4]);
+        const bool floor_fd_way = w == floor_fd || w == floor_touch || w == floor_touch_wide;
+        if (w == memfd || floor_fd_way || w == floor_wake || w == memfd_growable)
+          await_asleep(server[w == memfd ? 1 : floor_fd_way ? 2 : w == floor_wake ? 3 : 4]);
         const std::int64_t t0 = now_ns();
         std::int64_t t1 = 0;
         if (w == named || w == memfd || w == memfd_growable) {
@@ -497,7 +505,8 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
           t1 = now_ns();
         } else {  // unmapping is not part of attaching
           FloorMap m;
-          map_fd(w == floor_shm ? ::shm_open(floor_shm_name.c_str(), O_RDWR | O_CLOEXEC, 0) : receive_floor_fd(floor_socket), m);
+          map_fd(w == floor_shm ? ::shm_open(floor_shm_name.c_str(), O_RDWR | O_CLOEXEC, 0) : receive_floor_fd(floor_socket), m,
+                 w == floor_touch_wide ? static_cast<std::size_t>(kGrowableMax) : 0, w == floor_touch || w == floor_touch_wide);
           t1 = now_ns();
         }
         if (batch > 0) samples[w].push_back(static_cast<double>(t1 - t0));  // batch 0 warms up
@@ -512,7 +521,7 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   }
   for (auto& c : server) c.join();
   for (int w = 0; w < kWays; ++w) {
-    if (w == memfd_growable && !growable) continue;
+    if (w >= memfd_growable && !growable) continue;
     r[w].latency = summarize(samples[w]);
     out.add(r[w]);
   }
