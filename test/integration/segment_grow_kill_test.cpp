@@ -13,6 +13,7 @@
 #include "await.hpp"
 #include "backends.hpp"
 #include "child_process.hpp"
+#include "grow_segment.hpp"
 #include "shmkit/memfd_handle.hpp"
 #include "../helpers/segment_types.hpp"
 
@@ -20,48 +21,11 @@ using namespace shmkit;
 using namespace shmkit::test;
 namespace bdata = boost::unit_test::data;
 
-namespace grow_xproc {
+namespace {
 
-constexpr std::size_t kSize = 64 * 1024;
+constexpr std::size_t kSize = kGrowStartSize;
 
-// Windows sections and mapped files keep their size (growth is Error(unsupported) there).
-std::vector<Backend> growable_backends() {
-#if defined(_WIN32)
-  return {};
-#else
-  return test_backends();
-#endif
-}
-
-// A growable segment for one test, removed afterwards.
-struct GrowSegment {
-  GrowSegment(Backend b, std::size_t max) : backend(b), name(unique_name("shmkit-growx", b)) {
-    SegmentOptions o = options_for(b);
-    o.max_size = max;
-    segment.emplace(Segment::create(name, kSize, o));
-  }
-  ~GrowSegment() {
-    segment.reset();
-    Segment::remove(name, backend);
-  }
-  GrowSegment(const GrowSegment&) = delete;
-  GrowSegment& operator=(const GrowSegment&) = delete;
-  Segment* operator->() { return &*segment; }
-
-  ChildProcess helper(std::vector<std::string> args) {
-    std::string b = to_string(backend);
-    if (const auto* memfd = segment->handle<MemfdHandle>()) b += ":" + memfd->socket_path();
-    args.insert(args.begin() + 1, {b, name});
-    return ChildProcess(helper_path("shmkit-test-segment-helper"), args);
-  }
-
-  Backend backend;
-  std::string name;
-  std::optional<Segment> segment;
-};
-
-}  // namespace grow_xproc
-using namespace grow_xproc;
+}  // namespace
 
 // A grower killed at any point of grow(): the backing object may be larger than the header says
 // (the next grow uses it), the header's size is the old or the new one, the allocator never
