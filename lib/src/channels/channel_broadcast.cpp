@@ -73,10 +73,10 @@ void BroadcastReader::register_lossless() {
   // without the heavy fence, make the writer use full fences, as a reader that sleeps would).
   if (w.light_fences.load(std::memory_order_seq_cst) != 0 && !detail::heavy_fence())
     view_.header->wait.full_fences.store(detail::kFencesRequired, std::memory_order_seq_cst);
+  // The writer may be inside a batch whose epoch check came before our bump: it goes on without
+  // looking at us for up to a ring of frames, overwriting frames up to head - 1. Start at head.
   const std::uint64_t head = w.published.load(std::memory_order_seq_cst);
-  // The writer may be overwriting frame head - slots already: start after it.
-  const std::uint64_t first = head + 1 > view_.slot_count ? head + 1 - view_.slot_count : 0;
-  if (cursor_ < first) cursor_ = first;
+  if (cursor_ < head) cursor_ = head;
   lossless_ = true;
   batch_ = std::clamp<std::uint64_t>(view_.slot_count / 4, 1, 64);
   released_ = cursor_;
