@@ -14,6 +14,7 @@
 
 #include "backends.hpp"
 #include "printing.hpp"
+#include "segment_header.hpp"
 #include "shmkit/containers.hpp"
 #include "shmkit/memfd_handle.hpp"
 #include "shmkit/segment.hpp"
@@ -122,6 +123,28 @@ BOOST_DATA_TEST_CASE(grow_adds_room_that_every_mapping_sees, bdata::make(test_ba
   SegmentView late = SegmentView::open(g.name, options_for(backend));
   BOOST_TEST(late.size() == kSize + 1024 * 1024);
   BOOST_TEST(late.find<Ints>("values")->at(kept + 49999) == (kept + 49999) * 7);
+}
+
+// The header's size is another process's word: one scribbled past the backing object (up to the
+// mapped maximum) is never believed, so no lookup touches bytes the object does not hold (SIGBUS).
+BOOST_DATA_TEST_CASE(a_size_scribbled_past_the_backing_object_is_not_believed, bdata::make(test_backends()), backend) {
+  if (!can_grow(backend)) {
+    BOOST_TEST_MESSAGE("skipped: Windows named sections and files cannot grow");
+    return;
+  }
+  Growable g(backend);
+  g->construct<std::uint64_t>("value", 7u);
+  auto* header = reinterpret_cast<detail::SegmentHeader*>(reinterpret_cast<std::byte*>(&g->manager()) -
+                                                          detail::kManagerOffset);
+  header->total_size.store(kMax, std::memory_order_release);
+  BOOST_TEST(g->size() == kSize);
+  const std::uint64_t* value = g->find<std::uint64_t>("value");
+  BOOST_TEST_REQUIRE(value != nullptr);
+  BOOST_TEST(*value == 7u);
+  const std::vector<ObjectInfo> objects = g->objects();
+  BOOST_TEST_REQUIRE(objects.size() == 1u);
+  BOOST_TEST(objects.front().name == "value");
+  header->total_size.store(kSize, std::memory_order_release);
 }
 
 BOOST_DATA_TEST_CASE(growth_beyond_the_maximum_is_out_of_memory_naming_it, bdata::make(test_backends()), backend) {

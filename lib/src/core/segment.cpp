@@ -67,10 +67,15 @@ struct Segment::Impl {
 
   Mapping& mapping() const noexcept { return attachment->mapping(); }
   SegmentHeader& header() const noexcept { return *reinterpret_cast<SegmentHeader*>(mapping().data()); }
-  // Bytes of the segment now: what may be touched (the mapping reaches the maximum).
+  // Bytes of the segment now: what may be touched (the mapping reaches the maximum). The header's
+  // size is another process's word: never past what the backing object holds (a grower extends
+  // the object before it publishes the size, so only a scribbled size costs the fstat each time).
   std::size_t current_size() const noexcept {
-    return static_cast<std::size_t>(
-        std::min<std::uint64_t>(header().total_size.load(std::memory_order_acquire), mapping().size()));
+    const std::uint64_t total = header().total_size.load(std::memory_order_acquire);
+    const Mapping& m = mapping();
+    std::uint64_t backed = m.backing_size();
+    if (total > backed && m.refresh_backing_size()) backed = m.backing_size();
+    return static_cast<std::size_t>(std::min<std::uint64_t>({total, backed, m.size()}));
   }
   SegmentManager* manager() const noexcept {
     return reinterpret_cast<SegmentManager*>(mapping().data() + detail::kManagerOffset);
@@ -138,7 +143,11 @@ class GrowLock {
 void catch_up_allocator(const Segment::Impl& impl) {
   SegmentManager& manager = *impl.manager();
   const std::lock_guard lock(detail::allocator_lock(manager));
-  const std::uint64_t want = impl.header().total_size.load(std::memory_order_acquire) - detail::kManagerOffset;
+  const std::uint64_t total = impl.header().total_size.load(std::memory_order_acquire);
+  if (total <= detail::kManagerOffset || total != impl.current_size())
+    throw Error(Errc::corrupt, "segment '" + impl.name + "': its header's size, " + detail::describe_bytes(total) +
+                                   ", is not within its backing object and maximum (scribbled): recreate the segment");
+  const std::uint64_t want = total - detail::kManagerOffset;
   const std::uint64_t have = manager.get_size();
   if (want > have) manager.grow(static_cast<SegmentManager::size_type>(want - have));
 }

@@ -64,11 +64,11 @@ class FileMapping final : public Mapping {
     set(data, size, writable);
     report_.first_in_session = first;
   }
-  std::size_t backing_size() const noexcept override { return backing_size_; }
+  std::size_t backing_size() const noexcept override { return backing_size_.load(std::memory_order_relaxed); }
   bool refresh_backing_size() const noexcept override {
     struct stat st {};
-    if (::fstat(fd_.get(), &st) != 0 || static_cast<std::size_t>(st.st_size) <= backing_size_) return false;
-    backing_size_ = static_cast<std::size_t>(st.st_size);
+    if (::fstat(fd_.get(), &st) != 0 || static_cast<std::size_t>(st.st_size) <= backing_size_.load(std::memory_order_relaxed)) return false;
+    backing_size_.store(static_cast<std::size_t>(st.st_size), std::memory_order_relaxed);
     return true;
   }
   void extend(std::uint64_t bytes, const std::string& what) override {
@@ -99,7 +99,7 @@ class FileMapping final : public Mapping {
   }
 
   UniqueFd fd_;  // closing it releases the session lock, also when the process dies
-  mutable std::size_t backing_size_;  // refreshed by refresh_backing_size()
+  mutable std::atomic<std::size_t> backing_size_;  // refreshed by refresh_backing_size(), from any thread
   FileSessionReport report_;
   bool attached_ = false;
 };

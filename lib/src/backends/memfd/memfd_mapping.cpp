@@ -78,8 +78,8 @@ MemfdMapping::MemfdMapping(UniqueFd fd, void* data, std::size_t size, std::size_
 
 bool MemfdMapping::refresh_backing_size() const noexcept {
   struct stat st {};
-  if (::fstat(fd_.get(), &st) != 0 || static_cast<std::size_t>(st.st_size) <= backing_size_) return false;
-  backing_size_ = static_cast<std::size_t>(st.st_size);
+  if (::fstat(fd_.get(), &st) != 0 || static_cast<std::size_t>(st.st_size) <= backing_size_.load(std::memory_order_relaxed)) return false;
+  backing_size_.store(static_cast<std::size_t>(st.st_size), std::memory_order_relaxed);
   return true;
 }
 

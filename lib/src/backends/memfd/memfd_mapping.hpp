@@ -3,6 +3,7 @@
 // socket (control_server.cpp / control_client.cpp) and validate it before mapping.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -21,13 +22,13 @@ class MemfdMapping final : public Mapping {
 
   // The memfd (owned): what a ControlServer passes to clients.
   int fd() const noexcept { return fd_.get(); }
-  std::size_t backing_size() const noexcept override { return backing_size_; }
+  std::size_t backing_size() const noexcept override { return backing_size_.load(std::memory_order_relaxed); }
   bool refresh_backing_size() const noexcept override;
   void extend(std::uint64_t bytes, const std::string& what) override;
 
  private:
   UniqueFd fd_;
-  mutable std::size_t backing_size_;  // refreshed by refresh_backing_size()
+  mutable std::atomic<std::size_t> backing_size_;  // refreshed by refresh_backing_size(), from any thread
 };
 
 // memfd_create(name, MFD_CLOEXEC|MFD_ALLOW_SEALING|MFD_NOEXEC_SEAL) (without MFD_NOEXEC_SEAL on

@@ -1,5 +1,6 @@
 // Named backend, POSIX: a Boost.Interprocess shared_memory_object (shm_open on Linux, macOS and
 // the BSDs), mapped with mapped_region. The name outlives every process until removed.
+#include <atomic>
 #include <boost/interprocess/exceptions.hpp>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/permissions.hpp>
@@ -29,11 +30,11 @@ class NamedMapping final : public Mapping {
     set(region_.get_address(), region_.get_size(), region_.get_mode() == bip::read_write);
   }
 
-  std::size_t backing_size() const noexcept override { return backing_size_; }
+  std::size_t backing_size() const noexcept override { return backing_size_.load(std::memory_order_relaxed); }
   bool refresh_backing_size() const noexcept override {
     bip::offset_t now = 0;
-    if (!object_.get_size(now) || static_cast<std::size_t>(now) <= backing_size_) return false;
-    backing_size_ = static_cast<std::size_t>(now);
+    if (!object_.get_size(now) || static_cast<std::size_t>(now) <= backing_size_.load(std::memory_order_relaxed)) return false;
+    backing_size_.store(static_cast<std::size_t>(now), std::memory_order_relaxed);
     return true;
   }
   void extend(std::uint64_t bytes, const std::string& what) override {
@@ -48,7 +49,7 @@ class NamedMapping final : public Mapping {
  private:
   bip::shared_memory_object object_;
   bip::mapped_region region_;
-  mutable std::size_t backing_size_;  // refreshed by refresh_backing_size()
+  mutable std::atomic<std::size_t> backing_size_;  // refreshed by refresh_backing_size(), from any thread
 };
 
 Errc errc_of(const bip::interprocess_exception& e) {
