@@ -97,17 +97,19 @@ int main(int argc, char** argv) {
         rc = 3;
         io.stop();
       });
+    // After the writer closes, the reader may start a thread to follow a writer that attaches
+    // later: what counts is the kind while frames stream.
+    const bool uses_thread = reader.notification_uses_thread();
     std::printf("asio reader: reading channel '%s' (notification: %s)\n", argv[2],
-                reader.notification_uses_thread() ? "thread" : "writer's eventfd");
+                uses_thread ? "thread" : "writer's eventfd");
     std::fflush(stdout);
     io.run();
-    threads = std::max(threads, threads_of_this_process());
     (void)frames.release();
     if (hangup) (void)hangup->release();
 
     std::printf("asio reader: %s: delivered %llu, lost %llu, threads %d, notification %s\n", outcome,
                 static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(reader.lost()), threads,
-                reader.notification_uses_thread() ? "thread" : "writer's eventfd");
+                uses_thread ? "thread" : "writer's eventfd");
     return rc;
   } catch (const shmkit::Error& e) {
     std::fprintf(stderr, "asio reader: %s\n", e.what());

@@ -5,6 +5,7 @@
 #define BOOST_TEST_MODULE eventfd
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -402,4 +403,85 @@ BOOST_AUTO_TEST_CASE(version_2_hello_is_accepted_in_version_2_and_a_chatty_subsc
   }, 10s));
   Grant next(s.request());
   BOOST_TEST(next.slot == chatty.slot);
+}
+
+// A reader on the writer's eventfd outlives that writer: after the close it moves to a thread of
+// its own, so a writer attaching later from a process that holds no subscriber fds still wakes
+// its event loop (the reader is a forked child; the second writer another).
+BOOST_AUTO_TEST_CASE(a_writer_attached_from_another_process_after_a_close_still_wakes_event_loop_readers) {
+  constexpr int kFirst = 8, kSecond = 8;
+  Served s;
+  int ready[2];
+  BOOST_REQUIRE(::pipe(ready) == 0);
+  const pid_t reader = ::fork();
+  BOOST_REQUIRE(reader >= 0);
+  if (reader == 0) {
+    int code = 10;
+    try {
+      Segment seg = attach_memfd(s.socket);
+      BroadcastReader r(seg, "b", [] {
+        ReaderOptions o;
+        o.start = StartAt::next;
+        return o;
+      }());
+      const int fd = r.notification_fd();
+      code = r.notification_uses_thread() ? 11 : 12;
+      if (!r.notification_uses_thread()) {
+        const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        (void)::write(ready[1], "r", 1);
+        std::array<std::byte, 64> buf{};
+        std::uint64_t next = 0;
+        int closes = 0;
+        code = 13;  // timed out waiting for a frame or close
+        for (epoll_event got{}; ::epoll_wait(ep, &got, 1, 20'000) == 1;) {
+          r.clear_notification();
+          ReadResult res;
+          while ((res = r.try_read(buf))) next = res.frame.sequence + 1;
+          closes += res.status == Errc::closed;
+          if (next == kFirst + kSecond && res.status == Errc::closed) {
+            code = 0;
+            break;
+          }
+        }
+        if (code == 0 && closes < 2) code = 14;
+      }
+    } catch (...) {
+      code = 15;
+    }
+    ::_exit(code);
+  }
+  char c = 0;
+  BOOST_REQUIRE(::read(ready[0], &c, 1) == 1);  // subscribed to this process's eventfd
+  for (int i = 0; i < kFirst; ++i) s.publish();
+  {
+    BroadcastWriter first = std::move(s.writer);  // closed and gone: another process may attach
+    first.close();
+  }
+  const pid_t second = ::fork();
+  BOOST_REQUIRE(second >= 0);
+  if (second == 0) {
+    int code = 20;
+    try {
+      Segment seg = attach_memfd(s.socket);
+      BroadcastWriter w = BroadcastWriter::attach(seg, "b");
+      const std::array<std::byte, 8> f{};
+      for (int i = 0; i < kSecond; ++i) w.publish(f);
+      w.close();
+      code = 0;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "second writer: %s\n", e.what());
+      code = 21;
+    }
+    ::_exit(code);
+  }
+  int st = 0;
+  BOOST_REQUIRE(::waitpid(second, &st, 0) == second);
+  BOOST_TEST((WIFEXITED(st) && WEXITSTATUS(st) == 0), "second writer: status " << st);
+  BOOST_REQUIRE(::waitpid(reader, &st, 0) == reader);
+  BOOST_TEST((WIFEXITED(st) && WEXITSTATUS(st) == 0), "reader: status " << st);
+  ::close(ready[0]);
+  ::close(ready[1]);
 }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <memory>
 #include <system_error>
 #include <thread>
 
@@ -33,83 +34,21 @@ class Notifier {
   virtual int hangup_fd() const noexcept { return -1; }
   virtual bool uses_thread() const noexcept { return true; }
   virtual bool arm() noexcept { return false; }
+  // A read found the channel closed.
+  virtual void writer_closed() noexcept {}
 };
 
 namespace {
 
-// The writer's eventfd: this reader's slot's bit in fd_subscribers is its "asleep" flag.
-class EventFdNotifier final : public Notifier {
- public:
-  EventFdNotifier(const ChannelView& view, EventFdGrant grant) noexcept
-      : view_(view), event_fd_(grant.event_fd), connection_(grant.connection), bit_(1u << grant.slot) {}
-  ~EventFdNotifier() override {
-    // Disarmed before the connection closes: the server frees the slot only after that.
-    view_.header->wait.fd_subscribers.fetch_and(~bit_, std::memory_order_relaxed);
-    ::close(event_fd_);
-    ::close(connection_);
-  }
-  int fd() const noexcept override { return event_fd_; }
-  void clear() const noexcept override {
-    std::uint64_t v;
-    while (::read(event_fd_, &v, sizeof v) < 0 && errno == EINTR) {
-    }
-  }
-  // The server's process (where the writer lives) hung up. Polled only when a read found nothing
-  // while still armed from before: a writer alive since our last arm would have cleared the bit
-  // with its wake-up, so in the common case (woken by the writer) this costs no system call.
-  bool saw_dead() const noexcept override {
-    if (!armed_before_) return false;
-    pollfd p{connection_, POLLRDHUP, 0};
-    int r = 0;
-    do {
-      r = ::poll(&p, 1, 0);
-    } while (r < 0 && errno == EINTR);
-    return r != 0 && (r < 0 || (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0);
-  }
-  int hangup_fd() const noexcept override { return connection_; }
-  bool uses_thread() const noexcept override { return false; }
-
-  // The reader's half of the handshake in announce(): our bit (seq_cst), then the caller's probe
-  // of `published` (seq_cst). Still armed since our last arm: every later publish sees the bit.
-  bool arm() noexcept override {
-    WaitLine& wl = view_.header->wait;
-    armed_before_ = (wl.fd_subscribers.load(std::memory_order_seq_cst) & bit_) != 0;
-    if (armed_before_) return false;
-    wl.fd_subscribers.fetch_or(bit_, std::memory_order_seq_cst);
-    // A light-fenced writer, as in wait_loop: the heavy fence makes its last `published` store
-    // visible to our probe or its next fd_subscribers load see our bit.
-    if (view_.header->writer.light_fences.load(std::memory_order_seq_cst) != 0) {
-      if (heavy_fence()) {
-        std::uint32_t none = kFencesAsWriterLikes;
-        if (wl.full_fences.load(std::memory_order_relaxed) == none)
-          wl.full_fences.compare_exchange_strong(none, kFencesRequested, std::memory_order_relaxed);
-      } else {
-        wl.full_fences.store(kFencesRequired, std::memory_order_seq_cst);
-        // It may have missed our bit until it switches: wake our own loop to look again.
-        if (view_.header->writer.light_fences.load(std::memory_order_seq_cst) != 0) {
-          const std::uint64_t one = 1;
-          while (::write(event_fd_, &one, sizeof one) < 0 && errno == EINTR) {
-          }
-        }
-      }
-    }
-    return true;
-  }
-
- private:
-  ChannelView view_;
-  int event_fd_;
-  int connection_;
-  std::uint32_t bit_;
-  bool armed_before_ = false;  // the last arm() found our bit still set
-};
-
 class ThreadNotifier final : public Notifier {
  public:
-  ThreadNotifier(const ChannelView& view, std::uint64_t cursor, std::chrono::milliseconds liveness)
+  // `forward_fd` (an eventfd the caller keeps open while we live), when given, is signalled
+  // instead of our own fd.
+  ThreadNotifier(const ChannelView& view, std::uint64_t cursor, std::chrono::milliseconds liveness, int forward_fd = -1)
       : view_(view),
         signalled_(cursor),
         liveness_(std::max<std::chrono::milliseconds>(liveness, std::chrono::milliseconds(1))),
+        forward_fd_(forward_fd),
         signal_(("channel '" + view.name + "': notification_fd()").c_str()) {
     try {
       thread_ = std::thread([this] { run(); });
@@ -132,7 +71,12 @@ class ThreadNotifier final : public Notifier {
   void clear() const noexcept override { signal_.clear(); }
 
  private:
-  void signal() const noexcept { signal_.signal(); }
+  void signal() const noexcept {
+    if (forward_fd_ < 0) return signal_.signal();
+    const std::uint64_t one = 1;
+    while (::write(forward_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
 
   void run() noexcept {
     WriterLine& w = view_.header->writer;
@@ -171,10 +115,114 @@ class ThreadNotifier final : public Notifier {
   ChannelView view_;
   std::uint64_t signalled_;  // `published` when we last signalled (thread-private after start)
   std::chrono::milliseconds liveness_;
+  int forward_fd_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> dead_{false};  // the writer's process was found dead at the last check
   EventSignal signal_;
   std::thread thread_;
+};
+
+// The writer's eventfd: this reader's slot's bit in fd_subscribers is its "asleep" flag.
+class EventFdNotifier final : public Notifier {
+ public:
+  EventFdNotifier(const ChannelView& view, EventFdGrant grant, std::chrono::milliseconds liveness) noexcept
+      : view_(view),
+        event_fd_(grant.event_fd),
+        connection_(grant.connection),
+        bit_(1u << grant.slot),
+        liveness_(liveness),
+        granted_writer_(view.header->writer.attach_count.load(std::memory_order_acquire)) {}
+  ~EventFdNotifier() override {
+    bridge_.reset();  // its thread may write our fd until it has joined
+    // Disarmed before the connection closes: the server frees the slot only after that.
+    view_.header->wait.fd_subscribers.fetch_and(~bit_, std::memory_order_relaxed);
+    ::close(event_fd_);
+    ::close(connection_);
+  }
+  int fd() const noexcept override { return event_fd_; }
+  void clear() const noexcept override {
+    std::uint64_t v;
+    while (::read(event_fd_, &v, sizeof v) < 0 && errno == EINTR) {
+    }
+  }
+  // The server's process (where the writer lives) hung up. Polled only when a read found nothing
+  // while still armed from before: a writer alive since our last arm would have cleared the bit
+  // with its wake-up, so in the common case (woken by the writer) this costs no system call.
+  bool saw_dead() const noexcept override {
+    if (bridge_) return bridge_->saw_dead();
+    if (!armed_before_) return false;
+    pollfd p{connection_, POLLRDHUP, 0};
+    int r = 0;
+    do {
+      r = ::poll(&p, 1, 0);
+    } while (r < 0 && errno == EINTR);
+    return r != 0 && (r < 0 || (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0);
+  }
+  int hangup_fd() const noexcept override { return connection_; }
+  bool uses_thread() const noexcept override { return bridge_ != nullptr; }
+  void writer_closed() noexcept override {
+    if (!bridge_) start_bridge();
+  }
+
+  // The reader's half of the handshake in announce(): our bit (seq_cst), then the caller's probe
+  // of `published` (seq_cst). Still armed since our last arm: every later publish sees the bit.
+  bool arm() noexcept override {
+    if (bridge_) return false;
+    WaitLine& wl = view_.header->wait;
+    const WriterLine& w = view_.header->writer;
+    if ((w.closed.load(std::memory_order_acquire) != 0 ||
+         w.attach_count.load(std::memory_order_acquire) != granted_writer_) &&
+        start_bridge())
+      return false;
+    armed_before_ = (wl.fd_subscribers.load(std::memory_order_seq_cst) & bit_) != 0;
+    if (armed_before_) return false;
+    wl.fd_subscribers.fetch_or(bit_, std::memory_order_seq_cst);
+    // A light-fenced writer, as in wait_loop: the heavy fence makes its last `published` store
+    // visible to our probe or its next fd_subscribers load see our bit.
+    if (view_.header->writer.light_fences.load(std::memory_order_seq_cst) != 0) {
+      if (heavy_fence()) {
+        std::uint32_t none = kFencesAsWriterLikes;
+        if (wl.full_fences.load(std::memory_order_relaxed) == none)
+          wl.full_fences.compare_exchange_strong(none, kFencesRequested, std::memory_order_relaxed);
+      } else {
+        wl.full_fences.store(kFencesRequired, std::memory_order_seq_cst);
+        // It may have missed our bit until it switches: wake our own loop to look again.
+        if (view_.header->writer.light_fences.load(std::memory_order_seq_cst) != 0) {
+          const std::uint64_t one = 1;
+          while (::write(event_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+          }
+        }
+      }
+    }
+    return true;
+  }
+
+ private:
+  ChannelView view_;
+  int event_fd_;
+  int connection_;
+  // The writer that writes our fd has closed (a later one may attach from a process that holds
+  // no subscriber fds): from now on a thread of ours signals the same fd. False if none starts.
+  bool start_bridge() noexcept {
+    try {
+      bridge_ = std::make_unique<ThreadNotifier>(
+          view_, view_.header->writer.published.load(std::memory_order_seq_cst), liveness_, event_fd_);
+    } catch (...) {
+      return false;  // stays on the closed writer's fd, which its close() signalled
+    }
+    view_.header->wait.fd_subscribers.fetch_and(~bit_, std::memory_order_relaxed);
+    // Frames up to the thread's start are the loop's to find: wake it to look once more.
+    const std::uint64_t one = 1;
+    while (::write(event_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+    return true;
+  }
+
+  std::uint32_t bit_;
+  std::chrono::milliseconds liveness_;
+  std::uint64_t granted_writer_;  // the writer's attach_count when the fd was granted
+  bool armed_before_ = false;     // the last arm() found our bit still set
+  std::unique_ptr<ThreadNotifier> bridge_;  // once that writer closed
 };
 
 }  // namespace
@@ -194,7 +242,7 @@ NotifierPtr start_notifier(const ChannelView& view, std::uint64_t cursor, std::c
     try {
       const EventFdGrant grant = view.events->request_event_fd(view.channel, deadline_after(kEventFdRequestTimeout));
       try {
-        NotifierPtr n(new EventFdNotifier(view, grant));
+        NotifierPtr n(new EventFdNotifier(view, grant, liveness_check));
         // Armed from the start; frames already there (or a close) make the fd readable at once.
         n->arm();
         const WriterLine& w = view.header->writer;
@@ -221,5 +269,6 @@ bool notifier_saw_dead(const Notifier& n) noexcept { return n.saw_dead(); }
 int notifier_hangup_fd(const Notifier& n) noexcept { return n.hangup_fd(); }
 bool notifier_uses_thread(const Notifier& n) noexcept { return n.uses_thread(); }
 bool notifier_arm(Notifier& n) noexcept { return n.arm(); }
+void notifier_writer_closed(Notifier& n) noexcept { n.writer_closed(); }
 
 }  // namespace shmkit::detail

@@ -19,5 +19,6 @@ bool notifier_saw_dead(const Notifier&) noexcept { return false; }
 int notifier_hangup_fd(const Notifier&) noexcept { return -1; }
 bool notifier_uses_thread(const Notifier&) noexcept { return false; }
 bool notifier_arm(Notifier&) noexcept { return false; }
+void notifier_writer_closed(Notifier&) noexcept {}
 
 }  // namespace shmkit::detail

@@ -142,6 +142,7 @@ ReadResult QueueReader::receive(std::span<std::byte>* buffer, std::chrono::nanos
   // An event loop's try_read after the notifier found the writer dead.
   if (out.status == Errc::timeout && notifier_ && detail::notifier_saw_dead(*notifier_) && detail::writer_dead(view_))
     out.status = Errc::peer_gone;
+  if (out.status == Errc::closed && notifier_) detail::notifier_writer_closed(*notifier_);
   if (out.status != Errc::ok) out.data = {};
   return out;
 }

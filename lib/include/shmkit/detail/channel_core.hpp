@@ -73,6 +73,9 @@ bool notifier_uses_thread(const Notifier& n) noexcept;
 // The writer's eventfd, after a read found nothing: arms this reader's bit in fd_subscribers
 // before its event loop sleeps. True if it armed just now: the caller must probe once more.
 bool notifier_arm(Notifier& n) noexcept;
+// A read found the channel closed: a notifier on that writer's eventfd moves to a thread of its
+// own (a writer attaching later may hold no subscriber fds).
+void notifier_writer_closed(Notifier& n) noexcept;
 
 // Finds and validates channel `name` of `kind`: Error(not_found), type_mismatch (another kind or
 // type), corrupt, incompatible_format.
