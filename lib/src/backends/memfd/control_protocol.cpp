@@ -324,16 +324,25 @@ Refuse decode_refuse(std::span<const std::byte> packet) {
   return r;
 }
 
-}  // namespace
-
-std::variant<EventFdReply, Refuse> decode_event_reply(std::span<const std::byte> packet) {
+// A reply's message header, its size and magic checked.
+struct ReplyHeader {
+  std::uint16_t version;
+  std::uint16_t type;
+};
+ReplyHeader read_reply_header(std::span<const std::byte> packet) {
   const std::byte* p = packet.data();
   if (packet.size() < kHeaderSize)
     bad_reply("reply of " + std::to_string(packet.size()) + " bytes is shorter than the 8-byte message header");
   const std::uint32_t magic = get_u32(p + offsetof(HeaderWire, magic));
   if (magic != kMagic) bad_reply("reply does not start with the magic 'SHKC' (got " + hex32(magic) + ")");
-  const std::uint16_t version = get_u16(p + offsetof(HeaderWire, version));
-  const std::uint16_t type = get_u16(p + offsetof(HeaderWire, type));
+  return {get_u16(p + offsetof(HeaderWire, version)), get_u16(p + offsetof(HeaderWire, type))};
+}
+
+}  // namespace
+
+std::variant<EventFdReply, Refuse> decode_event_reply(std::span<const std::byte> packet) {
+  const std::byte* p = packet.data();
+  const auto [version, type] = read_reply_header(packet);
   if (type == static_cast<std::uint16_t>(MessageType::refuse)) return decode_refuse(packet);
   if (type != static_cast<std::uint16_t>(MessageType::event_fd))
     bad_reply("expected EVENT_FD (5) or REFUSE (3), got message type " + std::to_string(type));
@@ -352,12 +361,7 @@ std::variant<EventFdReply, Refuse> decode_event_reply(std::span<const std::byte>
 
 std::variant<Accept, Refuse> decode_reply(std::span<const std::byte> packet) {
   const std::byte* p = packet.data();
-  if (packet.size() < kHeaderSize)
-    bad_reply("reply of " + std::to_string(packet.size()) + " bytes is shorter than the 8-byte message header");
-  const std::uint32_t magic = get_u32(p + offsetof(HeaderWire, magic));
-  if (magic != kMagic) bad_reply("reply does not start with the magic 'SHKC' (got " + hex32(magic) + ")");
-  const std::uint16_t version = get_u16(p + offsetof(HeaderWire, version));
-  const std::uint16_t type = get_u16(p + offsetof(HeaderWire, type));
+  const auto [version, type] = read_reply_header(packet);
 
   if (type == static_cast<std::uint16_t>(MessageType::refuse)) return decode_refuse(packet);
   if (type != static_cast<std::uint16_t>(MessageType::accept))
