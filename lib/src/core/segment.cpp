@@ -141,12 +141,14 @@ class GrowLock {
 // the size is published, so a grower killed before it leaves the allocator short, never long:
 // the next grow (or read-write open) extends it.
 void catch_up_allocator(const Segment::Impl& impl) {
-  SegmentManager& manager = *impl.manager();
-  const std::lock_guard lock(detail::allocator_lock(manager));
+  // Checked before the allocator's lock (the check may fstat): a process killed while it holds
+  // that lock poisons the allocator, so the lock covers the allocator's own stores only.
   const std::uint64_t total = impl.header().total_size.load(std::memory_order_acquire);
   if (total <= detail::kManagerOffset || total != impl.current_size())
     throw Error(Errc::corrupt, "segment '" + impl.name + "': its header's size, " + detail::describe_bytes(total) +
                                    ", is not within its backing object and maximum (scribbled): recreate the segment");
+  SegmentManager& manager = *impl.manager();
+  const std::lock_guard lock(detail::allocator_lock(manager));
   const std::uint64_t want = total - detail::kManagerOffset;
   const std::uint64_t have = manager.get_size();
   if (want > have) manager.grow(static_cast<SegmentManager::size_type>(want - have));
