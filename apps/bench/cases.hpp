@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -39,6 +40,9 @@ void add_eventfd_cases(const Settings& s, Cases& out);  // epoll readers on the 
 void run_eventfd_publish(const Settings& s, Results& out);  // publish cost with 0, 1, 4 eventfd subscribers
 
 void register_syscall_roles();
+// Runs `words` (an strace -c command line writing its table to `out`) and returns the calls on
+// the table's total line, removing `out`; -1 if strace is missing, not permitted or failed.
+long run_strace(std::vector<std::string> words, const std::string& out);
 void run_syscalls(const Settings& s, Results& out);  // system calls per publish
 
 void register_state_roles();

@@ -206,28 +206,7 @@ long strace_calls(const Settings& s, int subscribers, std::uint64_t frames) {
   std::vector<std::string> words{"strace", "-c", "-e", "trace=!clock_nanosleep,nanosleep,restart_syscall,wait4,futex", "-o", out, s.self, "--child", "publish-fd-only",
                                  "count=" + std::to_string(frames), "subscribers=" + std::to_string(subscribers),
                                  "tag=" + s.tag + "-st", "self=" + s.self, "cpus=" + std::to_string(s.cpus)};
-  std::vector<char*> argv;
-  for (auto& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::freopen("/dev/null", "w", stderr);
-    ::execvp("strace", argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
-  std::ifstream in(out);
-  std::string line, total;
-  while (std::getline(in, line))
-    if (line.find(" total") != std::string::npos) total = line;
-  ::unlink(out.c_str());
-  std::istringstream words_in(total);
-  std::vector<std::string> w;
-  for (std::string x; words_in >> x;) w.push_back(x);
-  return w.size() < 5 ? -1 : std::stol(w[3]);
+  return run_strace(std::move(words), out);
 }
 
 }  // namespace

@@ -54,8 +54,14 @@ long strace_total_calls(const std::string& path) {
 // Runs `strace -f -c` on a publish-only child; -1 if strace is missing or not permitted.
 long traced_calls(const Settings& s, std::uint64_t frames) {
   const std::string out = "/tmp/" + s.tag + "-strace.txt";
-  std::vector<std::string> words{"strace", "-f", "-c", "-o", out, s.self, "--child", "publish-only",
-                                 "count=" + std::to_string(frames), "segment=" + s.tag + "-sys"};
+  return run_strace({"strace", "-f", "-c", "-o", out, s.self, "--child", "publish-only",
+                     "count=" + std::to_string(frames), "segment=" + s.tag + "-sys"},
+                    out);
+}
+
+}  // namespace
+
+long run_strace(std::vector<std::string> words, const std::string& out) {
   std::vector<char*> argv;
   for (auto& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
@@ -73,8 +79,6 @@ long traced_calls(const Settings& s, std::uint64_t frames) {
   ::unlink(out.c_str());
   return calls;
 }
-
-}  // namespace
 
 void register_syscall_roles() { register_role("publish-only", publish_only); }
 
