@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -19,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "asleep.hpp"
 #include "asymmetric_fence.hpp"
 #include "await.hpp"
 #include "channel_fixture.hpp"
@@ -58,14 +57,9 @@ bool writer_uses_full_fences_only(const detail::ChannelHeader& h) {
   return true;
 }
 
-// The process sleeps (state S in /proc/<pid>/stat). A single-threaded reader that is counted as
-// blocked and sleeps is in its futex wait, past its final check: the next frame must wake it.
-bool sleeping(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S';
-}
+// A single-threaded reader process that is counted as blocked and sleeps is in its futex wait,
+// past its final check (asleep.hpp): the next frame must wake it.
+bool sleeping(pid_t pid) { return process_sleeping(pid).value_or(false); }
 
 }  // namespace chtest
 using namespace chtest;
@@ -104,15 +98,15 @@ BOOST_DATA_TEST_CASE(reader_without_membarrier_turns_writer_to_full_fences, bdat
   constexpr std::uint64_t kFrames = 3;
   auto reader = f.child("bcast-read-no-membarrier", 0, {"block", std::to_string(kFrames)});
   // Asleep in the kernel, after its failed heavy fence asked for full fences.
-  BOOST_REQUIRE(await([&] { return channel_status(*f.seg, "ch").blocked_readers == 1; }));
+  BOOST_REQUIRE(await([&] { return channel_status(*f.seg, "ch").blocked_readers == 1 && sleeping(reader.pid()); }));
   BOOST_TEST(h.wait.full_fences.load() == detail::kFencesRequired);
   std::array<std::byte, 64> buf{};
   w.publish(std::span(buf.data(), fill_payload(0, buf)));
   BOOST_TEST(h.writer.light_fences.load() == 0u);  // switched before announcing that frame
   BOOST_REQUIRE(await([&] { return f.report(0).delivered.load() == 1; }));
   for (std::uint64_t i = 1; i < kFrames; ++i) {
-    // Wait until the reader sleeps again (or has read everything), so each frame must wake it.
-    BOOST_REQUIRE(await([&] { return channel_status(*f.seg, "ch").blocked_readers == 1; }));
+    // Wait until the reader sleeps again, so each frame must wake it.
+    BOOST_REQUIRE(await([&] { return channel_status(*f.seg, "ch").blocked_readers == 1 && sleeping(reader.pid()); }));
     w.publish(std::span(buf.data(), fill_payload(i, buf)));
   }
   const auto st = reader.wait(30s);

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "asleep.hpp"
 #include "await.hpp"
 #include "channel_fixture.hpp"
 #include "expect_errc.hpp"
@@ -249,19 +250,28 @@ BOOST_DATA_TEST_CASE(blocked_reader_wakes_on_publish, bdata::make(test_backends(
   auto w = BroadcastWriter::create(*s, "ch", config(8, 16));
   BroadcastReader r(*s, "ch", reader_options(strategy));
   std::atomic<int> got{-1};
+  std::atomic<long> tid{-1};
   std::thread t([&] {
+    tid.store(this_thread_tid());
     std::array<std::byte, 16> buf{};
     auto res = r.read(buf, 30s);
     got.store(res ? static_cast<int>(res.frame.sequence) : -2);
   });
-  if (strategy.kind != WaitKind::busy_poll)  // wait until it is really asleep in the kernel
-    BOOST_REQUIRE(await([&] { return channel_status(*s, "ch").blocked_readers == 1; }));
+  BOOST_REQUIRE(await([&] { return tid.load() != -1; }));
+  // Counted and in state S: asleep in the kernel past its last look, so the frame must wake it.
+  // (Where there is no /proc the count alone is all we can see.)
+  std::optional<bool> asleep;
+  if (strategy.kind != WaitKind::busy_poll)
+    BOOST_REQUIRE(await([&] {
+      asleep = thread_sleeping(tid.load());
+      return channel_status(*s, "ch").blocked_readers == 1 && asleep.value_or(true);
+    }));
   const auto t0 = std::chrono::steady_clock::now();
   w.publish(bytes_of("x"));
   t.join();
   BOOST_TEST(got.load() == 0);
   BOOST_TEST((std::chrono::steady_clock::now() - t0 < 1s));
-  if (strategy.kind != WaitKind::busy_poll) BOOST_TEST(w.stats().wake_calls >= 1u);
+  if (asleep.has_value()) BOOST_TEST(w.stats().wake_calls >= 1u);
   BOOST_TEST(channel_status(*s, "ch").blocked_readers == 0u);
 }
 
@@ -415,8 +425,12 @@ BOOST_DATA_TEST_CASE(notification_fd_for_event_loops, bdata::make(test_backends(
   BroadcastReader r(*s, "ch", reader_options(WaitStrategy::block(), StartAt::next));
   pollfd p{r.notification_fd(), POLLIN, 0};
   BOOST_TEST(r.notification_fd() == p.fd);  // one fd per reader
-  // Its thread sleeps like a blocked reader; until then (and after) nothing is pending.
-  BOOST_REQUIRE(await([&] { return channel_status(*s, "ch").blocked_readers == 1; }));
+  // Its thread sleeps like a blocked reader, past its last look at the channel (counted and in
+  // state S); until then (and after) nothing is pending.
+  auto thread_asleep = [&] {
+    return channel_status(*s, "ch").blocked_readers == 1 && other_threads_sleeping().value_or(true);
+  };
+  BOOST_REQUIRE(await(thread_asleep));
   BOOST_TEST(::poll(&p, 1, 0) == 0);
   std::array<std::byte, 16> buf{};
   for (int round = 0; round < 3; ++round) {
@@ -431,9 +445,9 @@ BOOST_DATA_TEST_CASE(notification_fd_for_event_loops, bdata::make(test_backends(
       while (r.try_read(buf)) ++got;
     }
     BOOST_TEST(got == 5);
-    // All five read: the thread catches up with `published` and goes back to sleep; once it
-    // is asleep the fd is quiet.
-    BOOST_REQUIRE(await([&] { return channel_status(*s, "ch").blocked_readers == 1; }));
+    // All five read: the thread catches up with `published` (it may signal once more for frames
+    // it saw late) and goes back to sleep; once it is asleep the fd is quiet.
+    BOOST_REQUIRE(await(thread_asleep));
     r.clear_notification();
     BOOST_TEST(::poll(&p, 1, 0) == 0);
   }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "asleep.hpp"
 #include "await.hpp"
 #include "channel_fixture.hpp"
 #include "expect_errc.hpp"
@@ -340,7 +341,10 @@ BOOST_DATA_TEST_CASE(notification_fd_for_event_loops, bdata::make(test_backends(
   auto w = QueueWriter::create(*s, "ch", config(8, 16));
   QueueReader r(*s, "ch");
   pollfd p{r.notification_fd(), POLLIN, 0};
-  BOOST_REQUIRE(await([&] { return channel_status(*s, "ch").blocked_readers == 1; }));
+  // Its thread asleep past its last look at the channel (asleep.hpp): nothing is pending.
+  BOOST_REQUIRE(await([&] {
+    return channel_status(*s, "ch").blocked_readers == 1 && other_threads_sleeping().value_or(true);
+  }));
   BOOST_TEST(::poll(&p, 1, 0) == 0);
   BOOST_REQUIRE(w.try_publish(bytes_of("one")));
   BOOST_REQUIRE(::poll(&p, 1, 10'000) == 1);
