@@ -69,8 +69,11 @@ BOOST_DATA_TEST_CASE(blocked_readers_wake_on_publish, bdata::make(test_backends(
   auto w = BroadcastWriter::create(*f.seg, "ch", config(16, 64));
   std::vector<ChildProcess> readers;
   for (int i = 0; i < 3; ++i) readers.push_back(f.child("bcast-read", i, {"block", "1"}));
-  // All three asleep in the kernel (the waiter count is the proof), not merely started.
-  BOOST_REQUIRE(await([&] { return channel_status(*f.seg, "ch").blocked_readers == 3; }));
+  // All three asleep in the kernel (counted, and in state S), not merely started.
+  BOOST_REQUIRE(await([&] {
+    return channel_status(*f.seg, "ch").blocked_readers == 3 && sleeping(readers[0].pid()) &&
+           sleeping(readers[1].pid()) && sleeping(readers[2].pid());
+  }));
   std::array<std::byte, 64> buf{};
   const std::int64_t t0 = now_ns();
   w.publish(std::span(buf.data(), fill_payload(0, buf)));
