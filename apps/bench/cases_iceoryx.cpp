@@ -1,5 +1,5 @@
 // Eclipse iceoryx, measured beside shmkit by a companion program (iceoryx/companion.cpp, built
-// only when CMake finds iceoryx). Its three cases take part in the interleaved rounds like every
+// only when CMake finds iceoryx). Its four cases take part in the interleaved rounds like every
 // other case: each round runs the companion once per case (--only), so iceoryx's figures are
 // taken under the same load as shmkit's. iceoryx needs its broker daemon: when iox-roudi is on
 // PATH and none is running, IceoryxSession starts one for the rounds and stops it afterwards.
@@ -105,10 +105,12 @@ void add_iceoryx_cases(const Settings& s, Cases& out) {
              .label = "iceoryx 2.0, busy-poll take", .size = 64, .readers = 1};
   Result rate{.id = "throughput/iceoryx/64", .group = "iceoryx", .metric = Metric::throughput,
               .label = "iceoryx 2.0, loan+memcpy, lossless", .size = 64, .readers = 1, .lossless = true};
+  Result rate2{.id = "throughput/iceoryx/64/r2", .group = "iceoryx", .metric = Metric::throughput,
+               .label = "iceoryx 2.0, loan+memcpy, lossless, 2 subscribers", .size = 64, .readers = 2, .lossless = true};
   Result loan{.id = "throughput/iceoryx/loan/1M", .group = "iceoryx", .metric = Metric::throughput,
               .label = "iceoryx 2.0, zero-copy loan, lossless", .size = 1u << 20, .readers = 1, .lossless = true};
   if (!why.empty()) {
-    for (Result* r : {&lat, &rate, &loan}) {
+    for (Result* r : {&lat, &rate, &rate2, &loan}) {
       if (!selected(s, r->id)) continue;
       r->skipped = true;
       r->note = why;
@@ -119,6 +121,8 @@ void add_iceoryx_cases(const Settings& s, Cases& out) {
   if (selected(s, lat.id)) out.latency.push_back({lat, latency_batch});
   if (selected(s, rate.id))
     out.stream.push_back({rate, [](const Settings& st, Result& r) { return stream_repeat(st, r, "rate64"); }});
+  if (selected(s, rate2.id))
+    out.stream.push_back({rate2, [](const Settings& st, Result& r) { return stream_repeat(st, r, "rate64r2"); }});
   if (selected(s, loan.id))
     out.stream.push_back({loan, [](const Settings& st, Result& r) { return stream_repeat(st, r, "loan1M"); }});
 }

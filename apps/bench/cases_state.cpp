@@ -459,7 +459,7 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
     const std::string size = wide ? "1G-max-" + size_name(bytes) + "-used" : size_name(bytes);
     r[w] = Result{.id = "state/attach/" + std::string(ids[w]) + "/" + size, .group = "state",
                   .metric = Metric::time, .label = labels[w], .size = bytes};
-    any = any || (selected(s, r[w].id) && (w < memfd_growable || growable));
+    any = any || (selected(s, r[w].id) && (!wide || growable));
   }
   if (!any) return;
   ControlMap ctl = ControlMap::create(s);
@@ -487,7 +487,7 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   for (int batch = 0; batch < batches + 1; ++batch) {
     // The growable memfd right after the fixed one: the two the goal compares see the same load.
     for (const int w : {named, memfd, memfd_growable, floor_shm, floor_fd, floor_touch, floor_touch_wide, floor_wake}) {
-      if (w >= memfd_growable && !growable) continue;
+      if ((w == memfd_growable || w == floor_touch_wide) && !growable) continue;
       SegmentOptions o;
       o.backend = w == memfd || w == memfd_growable ? Backend::memfd : Backend::named;
       for (int i = 0; i < per_batch; ++i) {
@@ -521,7 +521,7 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   }
   for (auto& c : server) c.join();
   for (int w = 0; w < kWays; ++w) {
-    if (w >= memfd_growable && !growable) continue;
+    if ((w == memfd_growable || w == floor_touch_wide) && !growable) continue;
     r[w].latency = summarize(samples[w]);
     out.add(r[w]);
   }

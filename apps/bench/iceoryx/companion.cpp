@@ -3,6 +3,8 @@
 //    busy-poll take(); one-way = half the round trip;
 //  - throughput/iceoryx/64: lossless streaming (publisher waits for the subscriber, subscriber
 //    queue blocks the producer), loan + memcpy of 64 B per sample, the subscriber copies out;
+//  - throughput/iceoryx/64/r2: the same with two subscribers (each sample written once, every
+//    subscriber gets it; the publisher waits for the slower): the figure is the slower's rate;
 //  - throughput/iceoryx/loan/1M: zero-copy 1 MiB samples, written in place by the publisher and
 //    read in place (every word) by the subscriber.
 // Prints one line per case: "<id> key=value ...". Peers are this program re-executed with
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "../read_in_place.hpp"
@@ -24,6 +27,7 @@
 
 #include "iceoryx_posh/popo/untyped_publisher.hpp"
 #include "iceoryx_posh/popo/untyped_subscriber.hpp"
+#include "iceoryx_posh/popo/wait_set.hpp"
 #include "iceoryx_posh/runtime/posh_runtime.hpp"
 
 #if defined(__x86_64__)
@@ -111,11 +115,27 @@ const void* take_spin(iox::popo::UntypedSubscriber& s, std::int64_t deadline) {
   }
 }
 
+// take_spin for a subscriber that shares a CPU: spins 20 us (as shmkit's spin_then_block
+// readers do in the same situation), then sleeps in the WaitSet until data arrives.
+const void* take_spin_then_wait(iox::popo::UntypedSubscriber& s, iox::popo::WaitSet<>& ws, std::int64_t deadline) {
+  for (;;) {
+    const std::int64_t spin_end = now_ns() + 20'000;
+    for (std::uint32_t i = 0;; ++i) {
+      auto r = s.take();
+      if (!r.has_error()) return r.value();
+      if ((i & 63) == 63 && now_ns() > spin_end) break;
+    }
+    if (now_ns() > deadline) return nullptr;
+    (void)ws.timedWait(iox::units::Duration::fromMilliseconds(100));
+  }
+}
+
 // ---- peers ----
 
 int peer(int argc, char** argv) {
-  // --peer <echo|sink> <instance> <size> <loan:0|1> <lossless:0|1> <report fd> <cpu> <cpus>
+  // --peer <echo|sink> <instance> <size> <loan:0|1> <lossless:0|1> <report fd> <cpu> <cpus> [spin]
   if (argc < 10) return 2;
+  const bool spin_then_wait = argc > 10 && std::string(argv[10]) == "spin";
   const std::string role = argv[2], inst = argv[3];
   const auto size = static_cast<std::uint32_t>(std::stoul(argv[4]));
   const bool loan = std::string(argv[5]) == "1", lossless = std::string(argv[6]) == "1";
@@ -140,9 +160,22 @@ int peer(int argc, char** argv) {
       }
     }
   }
+  // Subscribed (RouDi connected us to the publisher): from now on no sample passes us by.
+  const std::int64_t subscribe_deadline = now_ns() + 10'000'000'000;
+  while (in.getSubscriptionState() != iox::SubscribeState::SUBSCRIBED) {
+    if (now_ns() > subscribe_deadline) return 1;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  if (::write(report, "r", 1) != 1) return 1;
+  std::optional<iox::popo::WaitSet<>> ws;
+  if (spin_then_wait) {
+    ws.emplace();
+    if (ws->attachState(in, iox::popo::SubscriberState::HAS_DATA).has_error()) return 1;
+  }
   std::uint64_t n = 0, x = 0;
   for (;;) {
-    const void* p = take_spin(in, now_ns() + 30'000'000'000);
+    const std::int64_t deadline = now_ns() + 30'000'000'000;
+    const void* p = ws ? take_spin_then_wait(in, *ws, deadline) : take_spin(in, deadline);
     if (p == nullptr) return 1;
     const auto* b = static_cast<const unsigned char*>(p);
     const bool last = b[0] == 1;
@@ -164,12 +197,13 @@ int peer(int argc, char** argv) {
 }
 
 pid_t spawn_peer(const char* self, const std::string& role, const std::string& inst, std::uint32_t size, bool loan,
-                 bool lossless, int report_fd, const Options& o) {
+                 bool lossless, int report_fd, const Options& o, bool spin_then_wait = false, int cpu = 1) {
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
     const std::string a[] = {self, "--peer", role, inst, std::to_string(size), loan ? "1" : "0",
-                             lossless ? "1" : "0", std::to_string(report_fd), "1", std::to_string(o.cpus)};
+                             lossless ? "1" : "0", std::to_string(report_fd), std::to_string(cpu), std::to_string(o.cpus),
+                             spin_then_wait ? "spin" : "busy"};
     std::vector<char*> argv;
     for (const auto& s : a) argv.push_back(const_cast<char*>(s.c_str()));
     argv.push_back(nullptr);
@@ -234,24 +268,33 @@ void latency(const char* self, const Options& o) {
               at(0.5), at(0.99), samples.back(), samples.size());
 }
 
-void throughput(const char* self, const Options& o, const char* id, const char* label, std::uint32_t size, bool loan) {
+// `readers` subscribers (processes), each sample written once; the figure is the slowest's.
+void throughput(const char* self, const Options& o, const char* id, const char* label, std::uint32_t size, bool loan,
+                int readers = 1) {
   std::string line = std::string(id) + " label=" + label + " size=" + std::to_string(size);
   std::vector<std::byte> src(size, std::byte{0x42});
   src[0] = std::byte{0};
   for (int rep = 0; rep < o.repeats; ++rep) {
     const std::string inst = "tp" + std::to_string(::getpid()) + "x" + std::to_string(rep);
-    int fds[2];
-    if (::pipe(fds) != 0) return;
     iox::popo::UntypedPublisher pub(service(inst, "ping"), pub_options(true));
-    const pid_t child = spawn_peer(self, "sink", inst, size, loan, true, fds[1], o);
-    ::close(fds[1]);
-    const std::int64_t connect_deadline = now_ns() + 10'000'000'000;
-    while (!pub.hasSubscribers()) {
-      if (now_ns() > connect_deadline) {
-        std::printf("# iceoryx throughput: no subscriber\n");
+    std::vector<int> reports;
+    std::vector<pid_t> children;
+    for (int i = 0; i < readers; ++i) {
+      int fds[2];
+      if (::pipe(fds) != 0) return;
+      // Placed and waiting as shmkit-bench's readers are: subscriber i on CPU (1 + i) mod CPUs,
+      // and where they would share a CPU they spin briefly and then sleep.
+      children.push_back(spawn_peer(self, "sink", inst, size, loan, true, fds[1], o, readers + 1 > o.cpus, 1 + i));
+      ::close(fds[1]);
+      reports.push_back(fds[0]);
+    }
+    // Each sink says "r" once subscribed: every one of them is connected before the clock starts.
+    for (const int fd : reports) {
+      char ready = 0;
+      if (::read(fd, &ready, 1) != 1 || ready != 'r') {
+        std::printf("# iceoryx throughput: a subscriber never connected\n");
         return;
       }
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
     const std::int64_t t0 = now_ns();
     const std::int64_t end = t0 + static_cast<std::int64_t>(o.repeat_seconds * 1e9);
@@ -271,13 +314,21 @@ void throughput(const char* self, const Options& o, const char* id, const char* 
     void* p = loan_spin(pub, size);
     std::memset(p, 1, size);  // the end marker
     pub.publish(p);
-    char buf[128] = {};
-    const ssize_t n = ::read(fds[0], buf, sizeof buf - 1);
-    ::close(fds[0]);
-    join(child);
-    unsigned long long got = 0;
+    unsigned long long got = ~0ULL;
     long long end_ns = 0;
-    if (n <= 0 || std::sscanf(buf, "%llu %lld", &got, &end_ns) != 2) return;
+    bool ok = true;
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      char buf[128] = {};
+      const ssize_t n = ::read(reports[i], buf, sizeof buf - 1);
+      ::close(reports[i]);
+      ok = join(children[i]) && ok;
+      unsigned long long one = 0;
+      long long one_end = 0;
+      if (n <= 0 || std::sscanf(buf, "%llu %lld", &one, &one_end) != 2) ok = false;
+      got = std::min(got, one);
+      end_ns = std::max(end_ns, one_end);
+    }
+    if (!ok) return;
     char rep_s[96];
     std::snprintf(rep_s, sizeof rep_s, " repeat=%llu:%llu:%.6f", got, static_cast<unsigned long long>(sent - std::min<std::uint64_t>(sent, got)),
                   static_cast<double>(end_ns - t0) / 1e9);
@@ -315,6 +366,8 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   if (o.only.empty() || o.only == "rate64")
     throughput(self, o, "throughput/iceoryx/64", "loan+memcpy,_lossless", 64, false);
+  if (o.only.empty() || o.only == "rate64r2")
+    throughput(self, o, "throughput/iceoryx/64/r2", "loan+memcpy,_lossless,_2_subscribers", 64, false, 2);
   if (o.only.empty() || o.only == "loan1M")
     throughput(self, o, "throughput/iceoryx/loan/1M", "zero-copy_loan,_lossless", 1u << 20, true);
   return 0;
