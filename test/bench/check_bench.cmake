@@ -33,8 +33,8 @@ set(required
   state/map/1M/insert/shmkit-btree state/find-by-name
   state/attach/named/64M state/attach/memfd/64M state/attach/memfd/1G state/attach/memfd/1G-max-64M-used
   state/attach/floor-shm-open/64M state/attach/floor-fd-pass/64M state/attach/floor-wake/64M
-  state/attach/floor-fd-touch/64M state/attach/floor-fd-touch/1G-max-64M-used
-  latency/iceoryx/busy/64 throughput/iceoryx/64 throughput/iceoryx/loan/1M)
+  state/attach/floor-fd-touch/64M state/attach/floor-fd-touch/1G state/attach/floor-fd-touch/1G-max-64M-used
+  latency/iceoryx/busy/64 throughput/iceoryx/64 throughput/iceoryx/64/r2 throughput/iceoryx/loan/1M)
 
 string(JSON n LENGTH "${doc}" results)
 if(n LESS 90)
