@@ -248,7 +248,11 @@ BOOST_DATA_TEST_CASE(blocked_reader_wakes_on_publish, bdata::make(test_backends(
                      backend, strategy) {
   ScratchSegment s(backend, 1 << 20, "shmkit-bc");
   auto w = BroadcastWriter::create(*s, "ch", config(8, 16));
-  BroadcastReader r(*s, "ch", reader_options(strategy));
+  // No liveness check during the test: each one briefly leaves the waiter count, and a frame
+  // published then would be found by the reader's own probe, with no wake call to count.
+  WaitStrategy waiting = strategy;
+  waiting.liveness_check = std::chrono::hours(1);
+  BroadcastReader r(*s, "ch", reader_options(waiting));
   std::atomic<int> got{-1};
   std::atomic<long> tid{-1};
   std::thread t([&] {

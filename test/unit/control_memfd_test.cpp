@@ -68,7 +68,6 @@ void expect_rejected(UniqueFd fd, std::size_t size, bool writable, Errc code, co
 
 BOOST_AUTO_TEST_CASE(created_memfd_is_sealed_anonymous_and_mapped) {
   const std::string name = unique_name("shmkit-memfd-test");
-  const auto shm_before = dev_shm_entries();
   auto m = detail::create_memfd_mapping(name, kSize);
   BOOST_TEST(m->size() == kSize);
   BOOST_TEST(m->writable());
@@ -80,9 +79,9 @@ BOOST_AUTO_TEST_CASE(created_memfd_is_sealed_anonymous_and_mapped) {
   // Sealed: nobody can shrink or grow it.
   BOOST_TEST(::ftruncate(m->fd(), 4096) != 0);
   BOOST_TEST(::ftruncate(m->fd(), 2 * kSize) != 0);
-  // Never a file in /dev/shm.
+  // Never a file in /dev/shm. (Only our name is checked: tests running beside this one create
+  // and remove named segments there at any time, so the count of entries proves nothing.)
   const auto shm_after = dev_shm_entries();
-  BOOST_TEST(shm_after.size() == shm_before.size());
   for (const auto& e : shm_after) BOOST_TEST(e.find(name) == std::string::npos);
   std::memset(m->data(), 0xAB, kSize);
   BOOST_TEST(std::to_integer<int>(m->data()[kSize - 1]) == 0xAB);

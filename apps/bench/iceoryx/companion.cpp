@@ -9,7 +9,10 @@
 //    read in place (every word) by the subscriber.
 // Prints one line per case: "<id> key=value ...". Peers are this program re-executed with
 // --peer. Needs a running iox-roudi (shmkit-bench starts one).
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,7 +46,7 @@ struct Options {
   double repeat_seconds = 0.25;
   int repeats = 5;
   std::uint64_t samples = 200000;
-  std::string only;          // latency, rate64 or loan1M: one case (shmkit-bench runs one per round)
+  std::string only;          // latency, rate64, rate64r2 or loan1M: one case (shmkit-bench runs one per round)
   std::string samples_file;  // latency: also write the raw one-way samples (doubles, ns) here
 };
 
@@ -166,12 +169,13 @@ int peer(int argc, char** argv) {
     if (now_ns() > subscribe_deadline) return 1;
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  if (::write(report, "r", 1) != 1) return 1;
   std::optional<iox::popo::WaitSet<>> ws;
   if (spin_then_wait) {
     ws.emplace();
     if (ws->attachState(in, iox::popo::SubscriberState::HAS_DATA).has_error()) return 1;
   }
+  // Ready only now: the WaitSet's set-up (a request to RouDi) is not part of the timed run.
+  if (::write(report, "r", 1) != 1) return 1;
   std::uint64_t n = 0, x = 0;
   for (;;) {
     const std::int64_t deadline = now_ns() + 30'000'000'000;
@@ -201,6 +205,7 @@ pid_t spawn_peer(const char* self, const std::string& role, const std::string& i
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
+    (void)::fcntl(report_fd, F_SETFD, 0);  // the one pipe end the peer keeps across exec
     const std::string a[] = {self, "--peer", role, inst, std::to_string(size), loan ? "1" : "0",
                              lossless ? "1" : "0", std::to_string(report_fd), std::to_string(cpu), std::to_string(o.cpus),
                              spin_then_wait ? "spin" : "busy"};
@@ -279,9 +284,18 @@ void throughput(const char* self, const Options& o, const char* id, const char* 
     iox::popo::UntypedPublisher pub(service(inst, "ping"), pub_options(true));
     std::vector<int> reports;
     std::vector<pid_t> children;
+    // On failure: no sink left running (each holds our stdout, shmkit-bench's pipe) and no fd.
+    auto abandon = [&](const char* why) {
+      std::printf("# iceoryx throughput: %s\n", why);
+      for (const pid_t c : children) ::kill(c, SIGKILL);
+      for (const pid_t c : children) join(c);
+      for (const int fd : reports) ::close(fd);
+    };
     for (int i = 0; i < readers; ++i) {
       int fds[2];
-      if (::pipe(fds) != 0) return;
+      // Close-on-exec: a later sink does not inherit an earlier one's pipe (dup2 below clears it
+      // on the sink's own end).
+      if (::pipe2(fds, O_CLOEXEC) != 0) return abandon("no pipe");
       // Placed and waiting as shmkit-bench's readers are: subscriber i on CPU (1 + i) mod CPUs,
       // and where they would share a CPU they spin briefly and then sleep.
       children.push_back(spawn_peer(self, "sink", inst, size, loan, true, fds[1], o, readers + 1 > o.cpus, 1 + i));
@@ -291,10 +305,9 @@ void throughput(const char* self, const Options& o, const char* id, const char* 
     // Each sink says "r" once subscribed: every one of them is connected before the clock starts.
     for (const int fd : reports) {
       char ready = 0;
-      if (::read(fd, &ready, 1) != 1 || ready != 'r') {
-        std::printf("# iceoryx throughput: a subscriber never connected\n");
-        return;
-      }
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 15'000) != 1 || ::read(fd, &ready, 1) != 1 || ready != 'r')
+        return abandon("a subscriber never connected");
     }
     const std::int64_t t0 = now_ns();
     const std::int64_t end = t0 + static_cast<std::int64_t>(o.repeat_seconds * 1e9);
