@@ -4,6 +4,7 @@
 //  - Boost.Interprocess message_queue: the same, over its shared-memory queue;
 //  - futex and eventfd: the bare wake-up of a sleeping process (the floor for blocking waits).
 #include <linux/futex.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -63,6 +64,32 @@ void close_listed(const std::string& list) {
   }
 }
 
+// "eventfd-epoll": the eventfd ping-pong with each side asleep in epoll_wait (edge-triggered)
+// before its read, as an event loop waits: the floor of a channel reader in epoll.
+class EpollWait {
+ public:
+  EpollWait(int fd, bool on) : ep_(on ? ::epoll_create1(EPOLL_CLOEXEC) : -1) {
+    if (!on) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    if (ep_ < 0 || ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) throw std::runtime_error("epoll");
+  }
+  ~EpollWait() {
+    if (ep_ >= 0) ::close(ep_);
+  }
+  EpollWait(const EpollWait&) = delete;
+  EpollWait& operator=(const EpollWait&) = delete;
+  void wait() const {
+    if (ep_ < 0) return;
+    epoll_event got{};
+    while (::epoll_wait(ep_, &got, 1, -1) < 0)
+      if (errno != EINTR) throw std::runtime_error(std::string("epoll_wait: ") + std::strerror(errno));
+  }
+
+ private:
+  int ep_;
+};
+
 // Child: echoes `size`-byte messages (byte 0 == 1: the last one) or, as a sink, reads until
 // end of stream and reports how many messages and when the last one arrived.
 int fd_peer(const Args& a) {
@@ -73,11 +100,13 @@ int fd_peer(const Args& a) {
   const std::size_t size = arg_u64(a, "size");
   const bool packets = arg(a, "kind") == "seqpacket";  // one read = one message
   // An eventfd carries a counter, not bytes of ours: its last message is flagged in `stop`.
-  const bool counter = arg(a, "kind") == "eventfd";
+  const bool counter = arg(a, "kind").rfind("eventfd", 0) == 0;
+  const EpollWait in_epoll(rfd, arg(a, "kind") == "eventfd-epoll");
   std::vector<std::byte> buf(std::max<std::size_t>(size, 8));
   ctl->ready.fetch_add(1);
   if (arg(a, "mode") == "echo") {
     for (;;) {
+      in_epoll.wait();
       if (!read_exact(rfd, buf.data(), size)) return 1;
       write_all(wfd, buf.data(), size);
       if (counter ? ctl->stop.load() != 0 : buf[0] == std::byte{1}) return 0;
@@ -112,7 +141,7 @@ FdPair make_fds(const std::string& kind) {
     if (::pipe(p2c) != 0 || ::pipe(c2p) != 0) throw std::runtime_error("pipe");
     return {c2p[0], p2c[1], p2c[0], c2p[1], std::to_string(p2c[1]) + "," + std::to_string(c2p[0])};
   }
-  if (kind == "eventfd") {
+  if (kind == "eventfd" || kind == "eventfd-epoll") {
     const int ping = ::eventfd(0, 0), pong = ::eventfd(0, 0);
     if (ping < 0 || pong < 0) throw std::runtime_error("eventfd");
     return {pong, ping, ping, pong, ""};
@@ -140,6 +169,7 @@ const char* fd_label(const std::string& kind) {
   if (kind == "pipe") return "pipe";
   if (kind == "stream") return "unix SOCK_STREAM";
   if (kind == "seqpacket") return "unix SOCK_SEQPACKET";
+  if (kind == "eventfd-epoll") return "eventfd (epoll_wait, then read)";
   return "eventfd (blocking read)";
 }
 
@@ -149,17 +179,20 @@ void fd_latency_batch(const Settings& s, const std::string& kind, std::uint64_t 
   Child child = spawn_fd_peer(s, ctl, f, kind, "echo", size);
   await_ready(*ctl, 1, {&child});
   std::vector<std::byte> buf(size);
-  if (kind == "eventfd") {
+  const bool counter = kind == "eventfd" || kind == "eventfd-epoll";
+  if (counter) {
     // An eventfd message is a counter increment: the reader wakes and reads the sum.
     std::uint64_t one = 1;
     std::memcpy(buf.data(), &one, 8);
   }
+  const EpollWait in_epoll(f.parent_r, kind == "eventfd-epoll");
   sample_batch(s, samples, [&] {
     write_all(f.parent_w, buf.data(), size);
+    in_epoll.wait();
     if (!read_exact(f.parent_r, buf.data(), size)) throw std::runtime_error("peer closed");
   });
   // The last round trip tells the echo to stop.
-  if (kind == "eventfd")
+  if (counter)
     ctl->stop.store(1);
   else
     buf[0] = std::byte{1};
@@ -325,8 +358,8 @@ void add_ipc_cases(const Settings& s, Cases& out) {
   Result futex_r{.id = "latency/ipc/futex", .group = "ipc", .metric = Metric::latency,
                  .label = "futex wake-up (sleeping peer)", .size = 4};
   if (selected(s, futex_r.id)) out.latency.push_back({futex_r, futex_batch});
-  for (std::string kind : {"eventfd", "pipe", "stream", "seqpacket"}) {
-    const std::uint64_t size = kind == "eventfd" ? 8 : 64;
+  for (std::string kind : {"eventfd", "eventfd-epoll", "pipe", "stream", "seqpacket"}) {
+    const std::uint64_t size = kind.rfind("eventfd", 0) == 0 ? 8 : 64;
     Result r{.id = "latency/ipc/" + kind, .group = "ipc", .metric = Metric::latency, .label = fd_label(kind),
              .size = size};
     if (selected(s, r.id))

@@ -80,6 +80,12 @@ std::vector<Goal> evaluate_goals(const Results& res) {
         "latency/channel/broadcast/block/64", "latency/ipc/futex", 1.1, true);
   ratio("latency-epoll-eventfd", "reader asleep in epoll on the writer's eventfd <= 1.1x raw eventfd ping-pong",
         "latency/channel/broadcast/epoll-eventfd/64", "latency/ipc/eventfd", 1.1, true);
+  // Its ceiling: the same eventfd ping-pong with each side in epoll_wait before its read (an
+  // event loop's wait costs a system call more per wake-up than a blocking read).
+  ratio("latency-epoll-eventfd-ceiling", "info: the ceiling: raw eventfd ping-pong through epoll_wait vs with a blocking read",
+        "latency/ipc/eventfd-epoll", "latency/ipc/eventfd", 1.1, true, true);
+  ratio("latency-epoll-eventfd-vs-ceiling", "info: reader asleep in epoll on the writer's eventfd vs that ceiling",
+        "latency/channel/broadcast/epoll-eventfd/64", "latency/ipc/eventfd-epoll", 1.1, true, true);
   ratio("latency-epoll-vs-thread", "info: epoll on the writer's eventfd vs on the notification thread's fd",
         "latency/channel/broadcast/epoll-eventfd/64", "latency/channel/broadcast/epoll-thread/64", 1.0, true, true);
   // The 64 B rate goals, with publish_batch (16 frames per call: one clock reading and one
