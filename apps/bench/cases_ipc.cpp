@@ -64,6 +64,9 @@ void close_listed(const std::string& list) {
   }
 }
 
+// "eventfd" and "eventfd-epoll" carry a counter, not bytes of ours.
+bool is_eventfd(const std::string& kind) { return kind == "eventfd" || kind == "eventfd-epoll"; }
+
 // "eventfd-epoll": the eventfd ping-pong with each side asleep in epoll_wait (edge-triggered)
 // before its read, as an event loop waits: the floor of a channel reader in epoll.
 class EpollWait {
@@ -100,7 +103,7 @@ int fd_peer(const Args& a) {
   const std::size_t size = arg_u64(a, "size");
   const bool packets = arg(a, "kind") == "seqpacket";  // one read = one message
   // An eventfd carries a counter, not bytes of ours: its last message is flagged in `stop`.
-  const bool counter = arg(a, "kind").rfind("eventfd", 0) == 0;
+  const bool counter = is_eventfd(arg(a, "kind"));
   const EpollWait in_epoll(rfd, arg(a, "kind") == "eventfd-epoll");
   std::vector<std::byte> buf(std::max<std::size_t>(size, 8));
   ctl->ready.fetch_add(1);
@@ -141,7 +144,7 @@ FdPair make_fds(const std::string& kind) {
     if (::pipe(p2c) != 0 || ::pipe(c2p) != 0) throw std::runtime_error("pipe");
     return {c2p[0], p2c[1], p2c[0], c2p[1], std::to_string(p2c[1]) + "," + std::to_string(c2p[0])};
   }
-  if (kind == "eventfd" || kind == "eventfd-epoll") {
+  if (is_eventfd(kind)) {
     const int ping = ::eventfd(0, 0), pong = ::eventfd(0, 0);
     if (ping < 0 || pong < 0) throw std::runtime_error("eventfd");
     return {pong, ping, ping, pong, ""};
@@ -179,7 +182,7 @@ void fd_latency_batch(const Settings& s, const std::string& kind, std::uint64_t 
   Child child = spawn_fd_peer(s, ctl, f, kind, "echo", size);
   await_ready(*ctl, 1, {&child});
   std::vector<std::byte> buf(size);
-  const bool counter = kind == "eventfd" || kind == "eventfd-epoll";
+  const bool counter = is_eventfd(kind);
   if (counter) {
     // An eventfd message is a counter increment: the reader wakes and reads the sum.
     std::uint64_t one = 1;
@@ -359,7 +362,7 @@ void add_ipc_cases(const Settings& s, Cases& out) {
                  .label = "futex wake-up (sleeping peer)", .size = 4};
   if (selected(s, futex_r.id)) out.latency.push_back({futex_r, futex_batch});
   for (std::string kind : {"eventfd", "eventfd-epoll", "pipe", "stream", "seqpacket"}) {
-    const std::uint64_t size = kind.rfind("eventfd", 0) == 0 ? 8 : 64;
+    const std::uint64_t size = is_eventfd(kind) ? 8 : 64;
     Result r{.id = "latency/ipc/" + kind, .group = "ipc", .metric = Metric::latency, .label = fd_label(kind),
              .size = size};
     if (selected(s, r.id))

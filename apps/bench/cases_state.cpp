@@ -452,6 +452,8 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
                                "attach memfd that may grow to 1 GiB (maps 1 GiB), this size in use",
                                "floor: fd over a Unix socket + fstat + mmap of this size + read the first page",
                                "floor: the same fd, 1 GiB mapped + read the first page"};
+  // At 1 GiB there is no wider maximum to map: the two "1 GiB mapped" ways do not run.
+  auto runs = [&](int w) { return growable || (w != memfd_growable && w != floor_touch_wide); };
   Result r[kWays];
   bool any = false;
   for (int w = 0; w < kWays; ++w) {
@@ -459,7 +461,7 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
     const std::string size = wide ? "1G-max-" + size_name(bytes) + "-used" : size_name(bytes);
     r[w] = Result{.id = "state/attach/" + std::string(ids[w]) + "/" + size, .group = "state",
                   .metric = Metric::time, .label = labels[w], .size = bytes};
-    any = any || (selected(s, r[w].id) && (!wide || growable));
+    any = any || (selected(s, r[w].id) && runs(w));
   }
   if (!any) return;
   ControlMap ctl = ControlMap::create(s);
@@ -487,7 +489,7 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   for (int batch = 0; batch < batches + 1; ++batch) {
     // The growable memfd right after the fixed one: the two the goal compares see the same load.
     for (const int w : {named, memfd, memfd_growable, floor_shm, floor_fd, floor_touch, floor_touch_wide, floor_wake}) {
-      if ((w == memfd_growable || w == floor_touch_wide) && !growable) continue;
+      if (!runs(w)) continue;
       SegmentOptions o;
       o.backend = w == memfd || w == memfd_growable ? Backend::memfd : Backend::named;
       for (int i = 0; i < per_batch; ++i) {
@@ -521,7 +523,7 @@ void attach_cost(const Settings& s, Results& out, std::uint64_t bytes) {
   }
   for (auto& c : server) c.join();
   for (int w = 0; w < kWays; ++w) {
-    if ((w == memfd_growable || w == floor_touch_wide) && !growable) continue;
+    if (!runs(w)) continue;
     r[w].latency = summarize(samples[w]);
     out.add(r[w]);
   }

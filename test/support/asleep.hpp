@@ -10,8 +10,7 @@
 #include <optional>
 #include <string>
 
-#if defined(_WIN32)
-#else
+#if !defined(_WIN32)
 #include <dirent.h>
 #include <sys/syscall.h>
 #include <unistd.h>

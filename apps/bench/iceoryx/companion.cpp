@@ -293,8 +293,8 @@ void throughput(const char* self, const Options& o, const char* id, const char* 
     };
     for (int i = 0; i < readers; ++i) {
       int fds[2];
-      // Close-on-exec: a later sink does not inherit an earlier one's pipe (dup2 below clears it
-      // on the sink's own end).
+      // Close-on-exec: a later sink does not inherit an earlier one's pipe (spawn_peer clears
+      // the flag on the sink's own end).
       if (::pipe2(fds, O_CLOEXEC) != 0) return abandon("no pipe");
       // Placed and waiting as shmkit-bench's readers are: subscriber i on CPU (1 + i) mod CPUs,
       // and where they would share a CPU they spin briefly and then sleep.
