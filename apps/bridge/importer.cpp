@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -134,6 +137,99 @@ std::optional<StateSeen> take_state(dds_entity_t reader, const std::string& key,
   return latest;
 }
 
+// Takes frame samples and publishes them into the local channel, on DDS's receive thread (the
+// frame reader's data-available listener). `mutex` guards the sink, `expected` and the stats,
+// which the main thread reads and updates for states and reports.
+struct FrameDelivery {
+  FrameDelivery(ChannelSink& into, ImportOrigin& from, std::string channel_key, std::uint32_t frame_limit,
+                BridgeStats& stats, const std::atomic<bool>& stopping, std::uint64_t frames_wanted, dds_entity_t ws)
+      : sink(into), origin(from), key(std::move(channel_key)), max_frame(frame_limit), st(stats), stop(stopping),
+        count(frames_wanted), waitset(ws) {
+    if (origin.set.load(std::memory_order_acquire) == 1) {
+      st.first_sequence = origin.first_sequence.load(std::memory_order_relaxed);
+      expected = st.first_sequence + sink.published() + sink.upstream_lost();
+    }
+  }
+
+  static void on_data_available(dds_entity_t reader, void* arg) noexcept {
+    auto& self = *static_cast<FrameDelivery*>(arg);
+    std::lock_guard<std::mutex> lock(self.mutex);
+    if (self.failure || self.closing.load(std::memory_order_relaxed)) return;
+    try {
+      self.take_all(reader);
+    } catch (...) {
+      self.failure = std::current_exception();  // rethrown by the main thread
+    }
+    if (self.failure || (self.count != 0 && self.st.frames >= self.count)) dds_waitset_set_trigger(self.waitset, true);
+  }
+
+  void take_all(dds_entity_t reader) {
+    void* samples[64] = {};
+    dds_sample_info_t infos[64];
+    for (;;) {
+      const dds_return_t n = dds_take(reader, samples, infos, 64, 64);
+      if (n < 0) dds_check(n, "taking frames");
+      if (n == 0) return;
+      struct Loan {
+        dds_entity_t reader;
+        void** samples;
+        dds_return_t n;
+        ~Loan() { dds_return_loan(reader, samples, n); }
+      } loan{reader, samples, n};
+      for (dds_return_t i = 0; i < n; ++i)
+        if (infos[i].valid_data && !deliver(*static_cast<const shmkit_bridge_Frame*>(samples[i]))) return;
+    }
+  }
+
+  // False when stopping while the local queue had no room.
+  bool deliver(const shmkit_bridge_Frame& f) {
+    const bool ours = f.channel != nullptr && key == f.channel;
+    const bool sized = f.size == f.payload._length && f.size <= max_frame && (f.size == 0 || f.payload._buffer != nullptr);
+    if (!ours || !sized) {
+      ++st.refused;
+      return true;
+    }
+    if (!expected) {
+      origin.first_sequence.store(f.sequence_number, std::memory_order_relaxed);
+      origin.set.store(1, std::memory_order_release);
+      expected = st.first_sequence = f.sequence_number;
+    }
+    if (f.sequence_number < *expected) {  // sent again after an exporter restart: already here
+      ++st.duplicates;
+      return true;
+    }
+    const std::uint64_t gap = f.sequence_number - *expected;
+    const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(f.payload._buffer), f.size);
+    Errc e;
+    while ((e = sink.publish(data, gap)) != Errc::ok) {
+      // The local queue is full (or its reader is gone): hold the sample, and with it DDS's
+      // history (this is its receive thread), which stops the exporter. Stay alive meanwhile.
+      ++st.full_waits;
+      sink.heartbeat();
+      if (stop.load(std::memory_order_relaxed) || closing.load(std::memory_order_relaxed)) return false;
+      if (e == Errc::peer_gone) std::this_thread::sleep_for(10ms);
+    }
+    expected = f.sequence_number + 1;
+    st.lost += gap;
+    ++st.frames;
+    st.bytes += f.size;
+    return true;
+  }
+
+  std::mutex mutex;
+  ChannelSink& sink;
+  ImportOrigin& origin;
+  const std::string key;
+  const std::uint32_t max_frame;
+  BridgeStats& st;
+  const std::atomic<bool>& stop;
+  const std::uint64_t count;
+  const dds_entity_t waitset;
+  std::optional<std::uint64_t> expected;  // the next upstream sequence
+  std::exception_ptr failure;
+  std::atomic<bool> closing{false};
+};
+
 }  // namespace
 
 int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
@@ -171,110 +267,80 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
 
   Segment segment = open_segment(s, first->config);
   ChannelSink sink(segment, s.channel, kind, first->config);
-  const std::uint32_t max_frame = first->config.max_frame;
-  auto& origin = segment.find_or_construct<ImportOrigin>(s.channel + ".bridge-origin");
-  std::optional<std::uint64_t> expected;
-  if (origin.set.load(std::memory_order_acquire) == 1) {
-    st.first_sequence = origin.first_sequence.load(std::memory_order_relaxed);
-    expected = st.first_sequence + sink.published() + sink.upstream_lost();
-  }
+  FrameDelivery delivery(sink, segment.find_or_construct<ImportOrigin>(s.channel + ".bridge-origin"), key,
+                         first->config.max_frame, st, stop, s.count, ws.get());
 
   DdsQos rq;
   frame_reader_qos(rq.get(), kind, first->config.slots);
-  const dds_entity_t frames = dds_check(dds_create_reader(topics.participant.get(), topics.frames, rq.get(), nullptr),
-                                        "creating the DDS reader on '" + s.topic + "'");
-  DdsEntity frame_cond(dds_check(dds_create_readcondition(frames, DDS_ANY_STATE), "creating a read condition"));
-  dds_check(dds_waitset_attach(ws.get(), frame_cond.get(), 1), "attaching to the waitset");
+  // Frames are taken and published on DDS's receive thread (a listener): a waitset would hand
+  // each batch to this thread, a wake-up and a contended history lock per batch.
+  std::unique_ptr<dds_listener_t, decltype(&dds_delete_listener)> listener(dds_create_listener(&delivery),
+                                                                            &dds_delete_listener);
+  dds_lset_data_available(listener.get(), &FrameDelivery::on_data_available);
+  // Declared after `delivery` and the sink: deleting the reader first waits for a callback in
+  // progress, and none starts after it.
+  DdsEntity frames(dds_check(dds_create_reader(topics.participant.get(), topics.frames, rq.get(), listener.get()),
+                             "creating the DDS reader on '" + s.topic + "'"));
+  struct StopDelivery {
+    FrameDelivery& d;
+    DdsEntity& reader;
+    ~StopDelivery() {
+      d.closing.store(true, std::memory_order_relaxed);  // a callback waiting for room gives up
+      reader.reset();
+    }
+  } stop_delivery{delivery, frames};
 
-  // A writer state waits until the frames before it are in (they travel on the other topic),
-  // or at most this long (best-effort frames may never come).
   constexpr auto kStateGrace = 500ms;
-  st.writer = to_string(first->writer);
   std::optional<StateSeen> pending_state;
   Clock::time_point pending_since = Clock::now();
-  if (first->writer != PeerState::alive) pending_state = first;
   auto next_report = start + s.interval;
-  void* samples[64] = {};
-  dds_sample_info_t infos[64];
+  {
+    std::lock_guard<std::mutex> lock(delivery.mutex);
+    st.writer = to_string(first->writer);
+  }
+  if (first->writer != PeerState::alive) pending_state = first;
   while (!stop.load(std::memory_order_relaxed)) {
     const auto now = Clock::now();
     dds_liveliness_changed_status_t live{};
-    dds_get_liveliness_changed_status(frames, &live);
-    st.matched = live.alive_count > 0;
-    // Heartbeats only while the exporter is alive: without it local readers see the writer
-    // stalled, as they would see a hung local writer.
-    if (st.matched) sink.heartbeat();
-    if (now >= next_report) {
-      report(false);
-      next_report = now + s.interval;
+    dds_get_liveliness_changed_status(frames.get(), &live);
+    {
+      std::lock_guard<std::mutex> lock(delivery.mutex);
+      if (delivery.failure) std::rethrow_exception(delivery.failure);
+      auto state = take_state(states, key, st);
+      st.matched = live.alive_count > 0;
+      if (st.matched) sink.heartbeat();
+      if (now >= next_report) {
+        report(false);
+        next_report = now + s.interval;
+      }
+      if (s.duration.count() > 0 && now - start >= s.duration) break;
+      if (s.count != 0 && st.frames >= s.count) break;
+      if (state) {
+        pending_state = state;
+        pending_since = now;
+      }
+      std::optional<std::uint64_t>& expected = delivery.expected;
+      if (pending_state &&
+          ((expected && *expected >= pending_state->next_sequence) || now - pending_since >= kStateGrace)) {
+        st.writer = to_string(pending_state->writer);
+        if (expected && *expected < pending_state->next_sequence && pending_state->writer != PeerState::alive) {
+          st.lost += pending_state->next_sequence - *expected;
+          expected = pending_state->next_sequence;
+        }
+        if (pending_state->writer == PeerState::closed) {
+          sink.close();
+        } else if (pending_state->writer == PeerState::dead) {
+          report(true);
+          std::_Exit(kExitWriterDead);  // without closing: local readers see a dead writer
+        }
+        pending_state.reset();
+      }
     }
-    if (s.duration.count() > 0 && now - start >= s.duration) break;
-    if (s.count != 0 && st.frames >= s.count) break;
-    if (auto state = take_state(states, key, st)) {
-      pending_state = state;
-      pending_since = now;
-    }
-    if (pending_state && ((expected && *expected >= pending_state->next_sequence) || now - pending_since >= kStateGrace)) {
-      st.writer = to_string(pending_state->writer);
-      // Frames the exporter sent before its writer ended that never arrived: no frame follows
-      // them to carry the gap, so they count here (and in the channel's upstream_lost).
-      if (expected && *expected < pending_state->next_sequence && pending_state->writer != PeerState::alive) {
-        st.lost += pending_state->next_sequence - *expected;
-        expected = pending_state->next_sequence;
-      }
-      if (pending_state->writer == PeerState::closed) {
-        sink.close();
-      } else if (pending_state->writer == PeerState::dead) {
-        report(true);
-        std::_Exit(kExitWriterDead);  // without closing: local readers see a dead writer
-      }
-      pending_state.reset();
-    }
-    const dds_return_t n = dds_take(frames, samples, infos, 64, 64);
-    if (n < 0) dds_check(n, "taking frames");
-    if (n == 0) {
-      dds_waitset_wait(ws.get(), nullptr, 0, DDS_MSECS(50));
-      continue;
-    }
-    for (dds_return_t i = 0; i < n && !stop.load(std::memory_order_relaxed); ++i) {
-      if (!infos[i].valid_data) continue;
-      const auto* f = static_cast<const shmkit_bridge_Frame*>(samples[i]);
-      // Everything on the wire is checked before use: a foreign or broken sample is refused.
-      const bool ours = f->channel != nullptr && key == f->channel;
-      const bool sized = f->size == f->payload._length && f->size <= max_frame &&
-                         (f->size == 0 || f->payload._buffer != nullptr);
-      if (!ours || !sized) {
-        ++st.refused;
-        continue;
-      }
-      if (!expected) {
-        origin.first_sequence.store(f->sequence_number, std::memory_order_relaxed);
-        origin.set.store(1, std::memory_order_release);
-        expected = st.first_sequence = f->sequence_number;
-      }
-      if (f->sequence_number < *expected) {  // sent again after an exporter restart: already here
-        ++st.duplicates;
-        continue;
-      }
-      const std::uint64_t gap = f->sequence_number - *expected;
-      const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(f->payload._buffer), f->size);
-      Errc e;
-      while ((e = sink.publish(data, gap)) != Errc::ok) {
-        // The local queue is full (or its reader is gone): hold the sample, and with it DDS's
-        // history, which stops the exporter. Stay alive for local readers meanwhile.
-        ++st.full_waits;
-        sink.heartbeat();
-        if (stop.load(std::memory_order_relaxed)) break;
-        if (e == Errc::peer_gone) std::this_thread::sleep_for(10ms);
-      }
-      if (e != Errc::ok) break;
-      expected = f->sequence_number + 1;
-      st.lost += gap;
-      ++st.frames;
-      st.bytes += f->size;
-    }
-    dds_return_loan(frames, samples, n);
+    // States, the listener's trigger (a failure, or --count reached), or the next report.
+    dds_waitset_wait(ws.get(), nullptr, 0, DDS_MSECS(pending_state ? 10 : 50));
+    dds_waitset_set_trigger(ws.get(), false);
   }
+  std::lock_guard<std::mutex> lock(delivery.mutex);
   report(true);
   return 0;
 }
