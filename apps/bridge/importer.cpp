@@ -153,17 +153,17 @@ struct FrameDelivery {
 
   static void on_data_available(dds_entity_t reader, void* arg) noexcept {
     auto& self = *static_cast<FrameDelivery*>(arg);
-    std::lock_guard<std::mutex> lock(self.mutex);
+    std::unique_lock<std::mutex> lock(self.mutex);
     if (self.failure || self.closing.load(std::memory_order_relaxed)) return;
     try {
-      self.take_all(reader);
+      self.take_all(reader, lock);
     } catch (...) {
       self.failure = std::current_exception();  // rethrown by the main thread
     }
     if (self.failure || (self.count != 0 && self.st.frames >= self.count)) dds_waitset_set_trigger(self.waitset, true);
   }
 
-  void take_all(dds_entity_t reader) {
+  void take_all(dds_entity_t reader, std::unique_lock<std::mutex>& lock) {
     void* samples[64] = {};
     dds_sample_info_t infos[64];
     for (;;) {
@@ -177,12 +177,12 @@ struct FrameDelivery {
         ~Loan() { dds_return_loan(reader, samples, n); }
       } loan{reader, samples, n};
       for (dds_return_t i = 0; i < n; ++i)
-        if (infos[i].valid_data && !deliver(*static_cast<const shmkit_bridge_Frame*>(samples[i]))) return;
+        if (infos[i].valid_data && !deliver(*static_cast<const shmkit_bridge_Frame*>(samples[i]), lock)) return;
     }
   }
 
-  // False when stopping while the local queue had no room.
-  bool deliver(const shmkit_bridge_Frame& f) {
+  // False when stopping while the local queue had no room. `lock` holds `mutex`.
+  bool deliver(const shmkit_bridge_Frame& f, std::unique_lock<std::mutex>& lock) {
     const bool ours = f.channel != nullptr && key == f.channel;
     const bool sized = f.size == f.payload._length && f.size <= max_frame && (f.size == 0 || f.payload._buffer != nullptr);
     if (!ours || !sized) {
@@ -208,6 +208,14 @@ struct FrameDelivery {
       sink.heartbeat();
       if (stop.load(std::memory_order_relaxed) || closing.load(std::memory_order_relaxed)) return false;
       if (e == Errc::peer_gone) std::this_thread::sleep_for(10ms);
+      // The main thread reports and takes states meanwhile (it asks in `main_waiting`).
+      if (main_waiting.load(std::memory_order_acquire)) {
+        mid_frame = true;
+        lock.unlock();
+        while (main_waiting.load(std::memory_order_acquire)) std::this_thread::yield();
+        lock.lock();
+        mid_frame = false;
+      }
     }
     expected = f.sequence_number + 1;
     st.lost += gap;
@@ -228,6 +236,16 @@ struct FrameDelivery {
   std::optional<std::uint64_t> expected;  // the next upstream sequence
   std::exception_ptr failure;
   std::atomic<bool> closing{false};
+  std::atomic<bool> main_waiting{false};  // the main thread waits for `mutex`
+  bool mid_frame = false;  // the callback let the main thread in while a frame waits for room
+
+  // The main thread's lock: a callback waiting for room in the local queue lets it in.
+  std::unique_lock<std::mutex> lock_for_main() {
+    main_waiting.store(true, std::memory_order_release);
+    std::unique_lock<std::mutex> lock(mutex);
+    main_waiting.store(false, std::memory_order_release);
+    return lock;
+  }
 };
 
 }  // namespace
@@ -295,7 +313,7 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
   Clock::time_point pending_since = Clock::now();
   auto next_report = start + s.interval;
   {
-    std::lock_guard<std::mutex> lock(delivery.mutex);
+    auto lock = delivery.lock_for_main();
     st.writer = to_string(first->writer);
   }
   if (first->writer != PeerState::alive) pending_state = first;
@@ -304,7 +322,7 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
     dds_liveliness_changed_status_t live{};
     dds_get_liveliness_changed_status(frames.get(), &live);
     {
-      std::lock_guard<std::mutex> lock(delivery.mutex);
+      auto lock = delivery.lock_for_main();
       if (delivery.failure) std::rethrow_exception(delivery.failure);
       auto state = take_state(states, key, st);
       st.matched = live.alive_count > 0;
@@ -320,7 +338,8 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
         pending_since = now;
       }
       std::optional<std::uint64_t>& expected = delivery.expected;
-      if (pending_state &&
+      // Not while a frame waits for room: a state applies after the frames before it.
+      if (pending_state && !delivery.mid_frame &&
           ((expected && *expected >= pending_state->next_sequence) || now - pending_since >= kStateGrace)) {
         st.writer = to_string(pending_state->writer);
         if (expected && *expected < pending_state->next_sequence && pending_state->writer != PeerState::alive) {
@@ -340,7 +359,7 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
     dds_waitset_wait(ws.get(), nullptr, 0, DDS_MSECS(pending_state ? 10 : 50));
     dds_waitset_set_trigger(ws.get(), false);
   }
-  std::lock_guard<std::mutex> lock(delivery.mutex);
+  auto lock = delivery.lock_for_main();
   report(true);
   return 0;
 }
