@@ -421,6 +421,11 @@ void WriterCore::wake_fd_subscribers() noexcept {
 void WriterCore::end_frame(std::byte* slot, std::uint32_t size, std::uint32_t crc, std::int64_t now) noexcept {
   complete_frame(slot, size, crc, now, true);
   announce(now);
+  // The slot kPrefetchFrames ahead, for writing: its lines were last read a lap ago, and a
+  // writer that streams frames would otherwise wait for each in turn (the fetches now overlap).
+  // Here, after the frame is announced, not before it: a reader waiting for this frame (a
+  // ping-pong) does not see it later for the extra traffic.
+  if (view_.slot_count >= 4 * kPrefetchFrames) prefetch_for_write(view_.slot(next_ + kPrefetchFrames - 1));
 }
 
 // On full fences because readers kept going to sleep: once none has been asleep at a publish
@@ -518,10 +523,7 @@ Published WriterCore::publish_batch(std::span<const std::span<const std::byte>> 
   const std::int64_t now = clock_.now();
   const bool prefetch = view_.slot_count >= 4 * kPrefetchFrames;
   for (const auto& f : frames) {
-    // The slot kPrefetchFrames ahead: its lines were last read by a reader a lap ago, and the
-    // stores that fill it would otherwise wait for them in the store buffer, frame after frame.
-    // (Not in publish(): there a reader keeping up polls the next slot, and the writer, faster
-    // by the prefetch, finds it there more often: 10 % fewer frames in that case.)
+    // The slot kPrefetchFrames ahead, for writing (end_frame() says why).
     if (prefetch) prefetch_for_write(view_.slot(next_ + kPrefetchFrames));
     std::byte* slot = begin_frame();
     const std::uint32_t crc = fill_slot(slot, f, view_.checksum);
