@@ -202,8 +202,9 @@ struct FrameDelivery {
     const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(f.payload._buffer), f.size);
     Errc e;
     while ((e = sink.publish(data, gap)) != Errc::ok) {
-      // The local queue is full (or its reader is gone): hold the sample, and with it DDS's
-      // history (this is its receive thread), which stops the exporter. Stay alive meanwhile.
+      // The local queue is full (or its reader is gone): hold the sample, and with it this DDS
+      // receive thread and the reader's history, which stops the exporter (discovery and
+      // liveliness have threads of their own). Stay alive meanwhile.
       ++st.full_waits;
       sink.heartbeat();
       if (stop.load(std::memory_order_relaxed) || closing.load(std::memory_order_relaxed)) return false;
