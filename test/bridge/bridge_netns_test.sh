@@ -56,12 +56,18 @@ show() { for f in "$work"/*.out "$work"/*.err; do echo "== $f"; tail -n 3 "$f"; 
 export_q() { start export "${inA[@]}" "$bin/shmkit-bridge" export --segment "$src" --channel q --topic "$topic" --json --interval 1s --wait-for-writer 20s; }
 import_q() { start import "${inB[@]}" "$bin/shmkit-bridge" import --topic "$topic" --segment "$dst" --channel q --json --interval 1s; }
 
-# Queue: 1,000,000 frames of 64 B, every one delivered once, in order, intact.
+# Queue: 1,000,000 frames of 64 B, every one delivered once, in order, intact. The reader starts
+# only once the imported queue is full and the importer, waiting for room, has gone on reporting.
 queue() {
-  local n=1000000
+  local n=1000000 i stalled='"final":false.*"full_waits":[1-9]'
   start produce "${inA[@]}" "$qtool" produce "$src" q $n 64; local producer=$last
   export_q
   import_q
+  for ((i = 0; i < 600; i++)); do
+    grep -q "$stalled" "$work/import.out" 2>/dev/null && break
+    sleep 0.05  # polling another process's output: bounded, not used as synchronization
+  done
+  grep -q "$stalled" "$work/import.out" || { show; fail "no status line from the importer while its queue was full"; }
   start consume "${inB[@]}" "$qtool" consume "$dst" q $n 90; local consumer=$last
   wait_for "$consumer" 100; local rc=$?
   show
