@@ -62,7 +62,7 @@ if has_tier boost-alt; then
   werror=OFF
   [ -n "${CI:-}" ] && werror=ON
   cmake -S "$SHMKIT_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMKIT_WERROR="$werror" \
-    -DSHMKIT_BUILD_TESTS=ON -DSHMKIT_BUILD_APPS=OFF -DSHMKIT_BUILD_EXAMPLES=OFF \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$SHMKIT_OPT_FLAGS" -DSHMKIT_BUILD_TESTS=ON -DSHMKIT_BUILD_APPS=OFF -DSHMKIT_BUILD_EXAMPLES=OFF \
     -DBoost_DIR="$boost_lib/cmake/Boost-1.81.0" -DBoost_NO_SYSTEM_PATHS=ON
   # The library and the unit suite only (each unit test's program has the test's name).
   mapfile -t unit_targets < <(cd "$dir" && ctest -N -L unit -E '^(fuzz_corpus|compile_)' |

@@ -22,7 +22,8 @@ werror=OFF
 
 t0=$(date +%s)
 cmake -S "$SHMKIT_ROOT" -B "$dir" -DCMAKE_TOOLCHAIN_FILE="$SHMKIT_ROOT/cmake/toolchains/mingw-w64.cmake" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMKIT_WERROR="$werror" -DSHMKIT_BUILD_TESTS=ON
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMKIT_WERROR="$werror" -DSHMKIT_BUILD_TESTS=ON \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$SHMKIT_OPT_FLAGS" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$SHMKIT_OPT_FLAGS"
 cmake --build "$dir" --parallel "$SHMKIT_JOBS"
 t1=$(date +%s)
 echo "shmkit: windows configure + build: $((t1 - t0)) s"
