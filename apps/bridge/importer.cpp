@@ -183,6 +183,7 @@ struct FrameDelivery {
 
   // False when stopping while the local queue had no room. `lock` holds `mutex`.
   bool deliver(const shmkit_bridge_Frame& f, std::unique_lock<std::mutex>& lock) {
+    // Everything on the wire is checked before use: a foreign or broken sample is refused.
     const bool ours = f.channel != nullptr && key == f.channel;
     const bool sized = f.size == f.payload._length && f.size <= max_frame && (f.size == 0 || f.payload._buffer != nullptr);
     if (!ours || !sized) {
@@ -309,6 +310,8 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
     }
   } stop_delivery{delivery, frames};
 
+  // A writer state waits until the frames before it are in (they travel on the other topic),
+  // or at most this long (best-effort frames may never come).
   constexpr auto kStateGrace = 500ms;
   std::optional<StateSeen> pending_state;
   Clock::time_point pending_since = Clock::now();
@@ -327,6 +330,8 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
       if (delivery.failure) std::rethrow_exception(delivery.failure);
       auto state = take_state(states, key, st);
       st.matched = live.alive_count > 0;
+      // Heartbeats only while the exporter is alive: without it local readers see the writer
+      // stalled, as they would see a hung local writer.
       if (st.matched) sink.heartbeat();
       if (now >= next_report) {
         report(false);
@@ -343,6 +348,8 @@ int run_import(const BridgeSettings& s, const std::atomic<bool>& stop) {
       if (pending_state && !delivery.mid_frame &&
           ((expected && *expected >= pending_state->next_sequence) || now - pending_since >= kStateGrace)) {
         st.writer = to_string(pending_state->writer);
+        // Frames the exporter sent before its writer ended that never arrived: no frame follows
+        // them to carry the gap, so they count here (and in the channel's upstream_lost).
         if (expected && *expected < pending_state->next_sequence && pending_state->writer != PeerState::alive) {
           st.lost += pending_state->next_sequence - *expected;
           expected = pending_state->next_sequence;
