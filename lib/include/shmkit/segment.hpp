@@ -245,10 +245,11 @@ class Segment {
   bool writable() const noexcept;
   std::string object_name(std::string_view name) const;
   void require_writable(std::string_view what) const;
-  // The named object's block (first ObjectUnit) and its size in units, or {nullptr, 0}: a
-  // lock-free lookup in the segment's object directory (docs/format.md), on any mapping.
-  // The name is checked as object_name() checks it; no copy is made.
-  std::pair<void*, std::size_t> find_block(std::string_view name) const;
+  // The named object's first element and count, or {nullptr, 0}: a lock-free lookup in the
+  // segment's object directory (docs/format.md), on any mapping. The type is checked against
+  // one consistent copy of the directory entry, never the tag, so a destroy() racing the lookup
+  // cannot make it misread. The name is checked as object_name() checks it; no copy is made.
+  std::pair<void*, std::size_t> find_value(std::string_view name, const detail::TypeIdentity& want) const;
   // Under the segment manager's lock: list a constructed object in the directory (throws
   // Error(out_of_memory) if the directory cannot grow), or take it out before destroying it.
   void publish_object(const std::string& name, void* block, std::size_t units) const;
@@ -364,10 +365,8 @@ T* Segment::find(std::string_view name) {
 template <class T>
 std::pair<T*, std::size_t> Segment::find_array(std::string_view name) {
   constexpr detail::TypeIdentity type = detail::type_identity<T>();
-  auto [found, units] = find_block(name);
-  if (found == nullptr) return {nullptr, 0};
-  T* first = static_cast<T*>(checked_value(found, units, name, type));
-  return {first, static_cast<std::size_t>(reinterpret_cast<detail::ObjectTag*>(found)->count)};
+  auto [first, count] = find_value(name, type);
+  return {static_cast<T*>(first), count};
 }
 
 template <class T>

@@ -182,6 +182,13 @@ FoundObject directory_find(const std::byte* base, std::size_t size, std::string_
     if (compare_names(name, e.name, e.name_length) != 0) return Read::done;
     found.block = const_cast<std::byte*>(base + e.block_offset);
     found.block_bytes = e.block_bytes;
+    found.value_offset = e.value_offset - e.block_offset;
+    found.count = e.count;
+    found.type_hash = e.type_hash;
+    found.element_size = e.element_size;
+    found.element_align = e.element_align;
+    found.type_name_length = e.type_name_length;
+    std::memcpy(found.type_name, e.type_name, sizeof found.type_name);
     return Read::done;
   });
   return found;

@@ -46,11 +46,21 @@ static_assert(offsetof(DirectoryEntry, block_offset) == 0 && offsetof(DirectoryE
               offsetof(DirectoryEntry, type_name_length) == 50 && offsetof(DirectoryEntry, name) == 56 &&
               offsetof(DirectoryEntry, type_name) == 312);
 
-// One object as a reader found it; pointers into the caller's mapping.
+// One object as a reader found it: a copy of its directory entry taken inside one consistent
+// read, so a caller checks the type without touching the tag, which a concurrent destroy() may
+// already have freed. `block` points into the caller's mapping.
 struct FoundObject {
-  void* block = nullptr;  // the ObjectTag; nullptr when absent
-  std::size_t block_bytes = 0;
+  std::byte* block = nullptr;  // the ObjectTag; nullptr when absent
+  std::uint64_t block_bytes = 0;
+  std::uint64_t value_offset = 0;  // bytes from the block to the first element
+  std::uint64_t count = 0;
+  std::uint64_t type_hash = 0;
+  std::uint32_t element_size = 0;
+  std::uint32_t element_align = 0;
+  std::uint16_t type_name_length = 0;
+  char type_name[88] = {};
 };
+static_assert(sizeof(FoundObject::type_name) == sizeof(DirectoryEntry::type_name));
 struct ListedObject {
   std::string name;
   std::string type_name;

@@ -377,15 +377,6 @@ std::string Segment::object_name(std::string_view name) const {
   return std::string(name);
 }
 
-std::pair<void*, std::size_t> Segment::find_block(std::string_view name) const {
-  if (name.empty() || name.size() > detail::kMaxObjectName || name.find('\0') != std::string_view::npos)
-    object_name(name);  // throws the error
-  // Lock-free on every mapping: the directory is readable without the segment manager's lock.
-  const Mapping& m = impl_->mapping();
-  const detail::FoundObject found = detail::directory_find(m.data(), impl_->current_size(), impl_->name, name);
-  return {found.block, found.block_bytes / sizeof(detail::ObjectUnit)};
-}
-
 void Segment::publish_object(const std::string& name, void* block, std::size_t units) const {
   detail::DirectoryMemory memory{
       [this](std::size_t bytes) { return manager_->allocate(bytes, std::nothrow); },
@@ -472,28 +463,67 @@ std::string type_mismatch_message(const std::string& where, const std::string& s
   return out;
 }
 
+// What a tag or a directory entry says of an object.
+struct StoredIdentity {
+  std::uint64_t type_hash;
+  std::uint64_t element_size;
+  std::uint64_t element_align;
+  std::uint64_t count;
+  std::uint64_t value_offset;
+  std::string_view type_name;
+};
+
+// Built only on the way to an error: the lookup that succeeds allocates nothing for it.
+std::string object_where(std::string_view segment, std::string_view name) {
+  return "object '" + std::string(name) + "' in segment '" + std::string(segment) + "'";
+}
+
+// Holds what was stored against the requested type and the block's bounds; the first element.
+void* checked_identity(std::byte* block, std::size_t block_bytes, const StoredIdentity& stored,
+                       std::string_view segment, std::string_view name, const detail::TypeIdentity& want) {
+  if (stored.type_hash != want.hash || stored.element_size != want.size || stored.element_align != want.align)
+    throw Error(Errc::type_mismatch, type_mismatch_message(object_where(segment, name), std::string(stored.type_name),
+                                                           stored.element_size, want));
+  if (stored.value_offset < sizeof(detail::ObjectTag) || stored.value_offset > block_bytes ||
+      stored.count > (block_bytes - stored.value_offset) / std::max<std::size_t>(want.size, 1) ||
+      (reinterpret_cast<std::uintptr_t>(block) + stored.value_offset) % want.align != 0)
+    throw Error(Errc::corrupt, object_where(segment, name) + ": its offset or count lies outside its block");
+  return block + stored.value_offset;
+}
+
 }  // namespace
+
+std::pair<void*, std::size_t> Segment::find_value(std::string_view name, const detail::TypeIdentity& want) const {
+  if (name.empty() || name.size() > detail::kMaxObjectName || name.find('\0') != std::string_view::npos)
+    object_name(name);  // throws the error
+  // Lock-free on every mapping: the directory is readable without the segment manager's lock.
+  const Mapping& m = impl_->mapping();
+  const detail::FoundObject found = detail::directory_find(m.data(), impl_->current_size(), impl_->name, name);
+  if (found.block == nullptr) return {nullptr, 0};
+  const StoredIdentity stored{found.type_hash,
+                              found.element_size,
+                              found.element_align,
+                              found.count,
+                              found.value_offset,
+                              std::string_view(found.type_name, found.type_name_length)};
+  return {checked_identity(found.block, found.block_bytes, stored, impl_->name, name, want), static_cast<std::size_t>(found.count)};
+}
 
 void* Segment::checked_value(void* block, std::size_t units, std::string_view name,
                              const detail::TypeIdentity& want) const {
   const auto* tag = static_cast<const detail::ObjectTag*>(block);
   const std::size_t block_bytes = units * sizeof(detail::ObjectUnit);
-  // Built only on the way to an error: the lookup that succeeds allocates nothing here.
-  auto where = [&] { return "object '" + std::string(name) + "' in segment '" + impl_->name + "'"; };
   if (block_bytes < sizeof(detail::ObjectTag) || tag->magic != detail::kObjectMagic)
-    throw Error(Errc::type_mismatch, where() + " was not made by shmkit (no object tag): reach it through manager()");
+    throw Error(Errc::type_mismatch, object_where(impl_->name, name) + " was not made by shmkit (no object tag): reach it through manager()");
   if (tag->state.load(std::memory_order_acquire) != detail::kObjectReady)
-    throw Error(Errc::corrupt, where() + " was never finished: its creator died while constructing it");
-  if (tag->type_hash != want.hash || tag->element_size != want.size || tag->element_align != want.align) {
-    throw Error(Errc::type_mismatch,
-                type_mismatch_message(where(), std::string(tag->type_name, strnlen(tag->type_name, sizeof tag->type_name)),
-                                      tag->element_size, want));
-  }
-  if (tag->value_offset < sizeof(detail::ObjectTag) || tag->value_offset > block_bytes ||
-      tag->count > (block_bytes - tag->value_offset) / std::max<std::size_t>(want.size, 1) ||
-      (reinterpret_cast<std::uintptr_t>(block) + tag->value_offset) % want.align != 0)
-    throw Error(Errc::corrupt, where() + ": its tag's offset or count lies outside its block");
-  return static_cast<std::byte*>(block) + tag->value_offset;
+    throw Error(Errc::corrupt, object_where(impl_->name, name) + " was never finished: its creator died while constructing it");
+  const StoredIdentity stored{tag->type_hash,
+                              tag->element_size,
+                              tag->element_align,
+                              tag->count,
+                              tag->value_offset,
+                              std::string_view(tag->type_name, strnlen(tag->type_name, sizeof tag->type_name))};
+  return checked_identity(static_cast<std::byte*>(block), block_bytes, stored, impl_->name, name, want);
 }
 
 std::vector<ObjectInfo> Segment::objects() const {
