@@ -236,11 +236,18 @@ class Segment:
             e = self._entry(offset + lo * ENTRY_SIZE)
             return e if e.name == key else None
 
+        def tag_ready(e):
+            return bytes(self.buf[e.block_offset:e.block_offset + 8]) == OBJECT_MAGIC and \
+                self.u32(e.block_offset + 36) == 1
+
+        # The tag is read after the consistent copy, so a destroy() in between may have freed it:
+        # only a bad tag that the directory still lists on a second look is damage.
         entry = self._read_directory(search)
-        if entry is not None:
-            tag = entry.block_offset
-            if bytes(self.buf[tag:tag + 8]) != OBJECT_MAGIC or self.u32(tag + 36) != 1:
+        while entry is not None and not tag_ready(entry):
+            again = self._read_directory(search)
+            if again is not None and again.block_offset == entry.block_offset and not tag_ready(again):
                 self._fail("corrupt", "object %r has no ready shmkit tag" % name)
+            entry = again
         return entry
 
 

@@ -1,9 +1,10 @@
 """CTest driver: python/shmkit_reader.py against a live shmkit-writer.
 
 Usage: test_shmkit_reader.py <shmkit-writer> <named|memfd>
-Checks: the directory lists the demo's objects; every frame read passes its CRC-32C and its
-SensorFrame content check; after the writer closes, delivered + lost == published - first;
-a writer killed with SIGKILL is noticed as dead. Exit 0 on success.
+Checks: the directory lists the demo's objects; a damaged object tag is reported corrupt; every
+frame read passes its CRC-32C and its SensorFrame content check; after the writer closes,
+delivered + lost == published - first; a writer killed with SIGKILL is noticed as dead. Exit 0
+on success.
 """
 
 import os
@@ -97,6 +98,16 @@ def closing_writer(writer, backend, name, socket_path, rate):
         if seg.find("no-such-object") is not None:
             fail("found an absent object")
         frames = seg.find("frames")
+        # A tag damaged while the directory still lists its object is reported, not skipped.
+        copy = sr.Segment(bytearray(seg.buf[:seg.mapped]), seg.mapped, "copy")
+        config = copy.find("config")
+        copy.buf[config.block_offset] ^= 0xFF
+        try:
+            copy.find("config")
+            fail("a damaged object tag went unnoticed")
+        except sr.ShmkitError as error:
+            if error.errc != "corrupt":
+                fail("a damaged object tag gave %s, not corrupt" % error.errc)
         print("objects:", [(o.name.decode(), o.type_name[:40], o.count) for o in seg.objects()])
         reader = sr.BroadcastReader(seg, "frames", start="oldest")
         if reader.checksum != 1:
